@@ -1,0 +1,150 @@
+"""Results -> a JSON-ready dict (the CLI's --json and the app's /estimate API) and plain-text tables.
+
+Bytes stay ints in the dict; conversion to GB (10^9) or GiB (2^30) happens only in the format helpers.
+"""
+
+from __future__ import annotations
+
+from .gpus import GPU, get_gpu, gpus_needed
+from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
+from .precisions import Precision, parse_precisions
+from .resolve import Resolved
+from .serving import ServingOptions, estimate_serving
+
+DEFAULT_GPUS: tuple[str, ...] = ("A100-80GB", "H100-80GB")
+UNITS = {"GB": 10**9, "GiB": 2**30}
+
+_ARCHITECTURE_FIELDS = (
+    "num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "intermediate_size",
+    "vocab_size", "max_position_embeddings", "num_experts", "experts_per_token", "num_shared_experts",
+    "kv_lora_rank", "sliding_window", "tie_word_embeddings", "torch_dtype",
+)
+
+
+def build_report(
+    resolved: Resolved,
+    precisions: list[Precision] | str | None = None,
+    gpus: list[GPU] | list[str] | None = None,
+    serving: ServingOptions | None = None,
+) -> dict:
+    """Everything the front ends show, as plain data. `gpus` and `precisions` accept names too."""
+    spec = resolved.spec
+    chosen = precisions if isinstance(precisions, list) and all(isinstance(p, Precision) for p in precisions) else parse_precisions(precisions)
+    gpu_list = [g if isinstance(g, GPU) else get_gpu(g) for g in (gpus or DEFAULT_GPUS)]
+    rows = []
+    for precision in chosen:
+        seed = seed_formula_bytes(spec.parameters, precision.bits)
+        rows.append(
+            {
+                "name": precision.name,
+                "label": precision.label,
+                "bits": precision.bits,
+                "weights_bytes": weights_bytes(spec.parameters, precision),
+                "seed_formula_bytes": seed,
+                "largest_layer_bytes": largest_layer_bytes(spec, precision),
+                "training_adam_bytes": training_adam_bytes(spec.parameters, precision),
+                "gpus": [_gpu_count(seed, gpu, spec) for gpu in gpu_list],
+            }
+        )
+    report = {
+        "model": spec.name,
+        "source": resolved.source,
+        "model_type": spec.model_type,
+        "parameters": spec.parameters,
+        "active_parameters": spec.active_parameters,
+        "approximate": spec.approximate,
+        "architecture": {field: getattr(spec, field) for field in _ARCHITECTURE_FIELDS if getattr(spec, field) is not None}
+        if spec.has_shape
+        else None,
+        "notes": list(resolved.notes) + _notes(spec),
+        "gpus": [{"gpu": g.name, "label": g.label, "memory_bytes": g.memory_bytes} for g in gpu_list],
+        "precisions": rows,
+        "serving": estimate_serving(spec, serving) if serving is not None else None,
+    }
+    return report
+
+
+def _gpu_count(load_bytes: int, gpu: GPU, spec) -> dict:
+    needed = gpus_needed(load_bytes, gpu, spec if spec.has_shape else None)
+    return {"gpu": gpu.name, "count": needed.count, "tp_count": needed.tp_count, "nodes": needed.nodes}
+
+
+def _notes(spec) -> list[str]:
+    notes = []
+    if spec.approximate:
+        notes.append(f"approximate: {spec.model_type!r} is not a family llmmem knows exactly; a generic decoder formula was used")
+    if not spec.has_shape:
+        notes.append("only a parameter count is known: largest layer, KV cache and tensor-parallel head checks need a config")
+    return notes
+
+
+def format_bytes(value: int | None, unit: str = "GB") -> str:
+    if value is None:
+        return "n/a"
+    return f"{value / UNITS[unit]:,.2f} {unit}"
+
+
+def format_count(value: int | None) -> str:
+    """8030261248 -> '8.03B' (for people; the JSON keeps the exact int)."""
+    if value is None:
+        return "n/a"
+    for scale, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if value >= scale:
+            return f"{value / scale:,.2f}{suffix}"
+    return str(value)
+
+
+def table_rows(report: dict, unit: str = "GB") -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the precision table, every figure labelled with its unit."""
+    headers = ["precision", "weights", "rule of thumb x1.2", "largest layer", "training (Adam)"]
+    headers += [f"{g['gpu']} (count / TP)" for g in report["gpus"]]
+    rows = []
+    for row in report["precisions"]:
+        cells = [
+            row["label"],
+            format_bytes(row["weights_bytes"], unit),
+            format_bytes(row["seed_formula_bytes"], unit),
+            format_bytes(row["largest_layer_bytes"], unit),
+            format_bytes(row["training_adam_bytes"], unit),
+        ]
+        for count in row["gpus"]:
+            nodes = f" ({count['nodes']} nodes of 8)" if count["nodes"] > 1 else ""
+            cells.append(f"{count['count']} / {count['tp_count']}{nodes}")
+        rows.append(cells)
+    return headers, rows
+
+
+def format_table(report: dict, unit: str = "GB") -> str:
+    headers, rows = table_rows(report, unit)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    active = f", {format_count(report['active_parameters'])} active" if report["active_parameters"] else ""
+    lines = [
+        f"{report['model']}: {report['parameters']:,} parameters ({format_count(report['parameters'])}{active})"
+        f" [{report['source']}{', approximate' if report['approximate'] else ''}]",
+        "",
+        line(headers),
+        line(["-" * w for w in widths]),
+        *(line(r) for r in rows),
+    ]
+    if report.get("serving"):
+        lines += ["", *format_serving(report["serving"], unit)]
+    gpus = ", ".join(f"{g['gpu']} = {format_bytes(g['memory_bytes'], unit)}" for g in report["gpus"])
+    lines += ["", f"GPU memory as CUDA reports it: {gpus}.", f"{unit} = {'10^9' if unit == 'GB' else '2^30'} bytes."]
+    lines += [f"note: {n}" for n in report["notes"]]
+    return "\n".join(lines)
+
+
+def format_serving(serving: dict, unit: str = "GB") -> list[str]:
+    """The serving object's scalar terms, one per line; byte counts in `unit`."""
+    lines = [f"serving ({serving.get('engine') or 'generic'}):"]
+    for key, value in serving.items():
+        if isinstance(value, (dict, list)) or value is None:
+            continue
+        if "bytes" in key and isinstance(value, int) and not isinstance(value, bool):
+            lines.append(f"  {key}: {format_bytes(value, unit)}")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            lines.append(f"  {key}: {value:,}")
+        else:
+            lines.append(f"  {key}: {value}")
+    return lines
