@@ -141,7 +141,9 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
     for key, value in serving.items():
         if isinstance(value, (dict, list)) or value is None:
             continue
-        if "bytes" in key and isinstance(value, int) and not isinstance(value, bool):
+        if key.endswith("_per_token"):
+            lines.append(f"  {key}: {value:,} bytes")
+        elif "bytes" in key and isinstance(value, int) and not isinstance(value, bool):
             lines.append(f"  {key}: {format_bytes(value, unit)}")
         elif isinstance(value, int) and not isinstance(value, bool):
             lines.append(f"  {key}: {value:,}")

@@ -85,7 +85,7 @@ def test_human_table_labels_units(capsys):
     [
         (["does/not/exist.json"], "no such file"),
         (["abc"], "not in the bundled catalog"),
-        (["-7B"], "like 70B"),
+        (["--", "-7B"], "like 70B"),
         (["0"], "like 70B"),
         (["70B", "--gpu", "Voodoo5"], "Voodoo5"),
         (["70B", "--precisions", "fp64"], "fp32, fp16"),

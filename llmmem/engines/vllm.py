@@ -1,0 +1,244 @@
+"""What vLLM v1 (0.19) prints at start-up, predicted from the model and the serving flags.
+
+vLLM sizes its KV cache in gpu_worker.determine_available_memory():
+  requested   = gpu_memory_utilization x total GPU memory
+  non_kv      = weights ("Model loading took X GiB")
+              + torch peak increase of the profiling run (gpu_model_runner.profile_run: one dummy
+                forward of max_num_batched_tokens tokens, then the sampler on max_num_seqs rows)
+              + non-torch memory added during profiling (NCCL / custom all-reduce buffers)
+  available   = requested - non_kv          ("Available KV cache memory")
+then kv_cache_utils.get_kv_cache_config: blocks of 16 tokens, one page per layer,
+  num_blocks  = available // (page_size x layers per group), the minimum over all workers
+  tokens      = num_blocks // groups x 16  ("GPU KV cache size: N tokens")
+  concurrency = num_blocks / blocks one max_model_len request needs ("Maximum concurrency ...").
+The CUDA context that exists before the model loads is not charged (vLLM 0.19 measures the
+non-torch increase from its start-up snapshot), so it appears in the output but not in the sum.
+"""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from ..serving import (
+    CUDA_CONTEXT_BYTES,
+    TP_COMM_BASE_BYTES,
+    TP_COMM_PER_PEER_BYTES,
+    ServingOptions,
+    activation_dtype_bytes,
+    forward_activation_bytes,
+    kv_bytes_per_token_per_layer,
+    kv_dtype_bytes,
+    layer_kinds,
+    padded_vocab,
+    stage_layer_range,
+    weight_format,
+    weights_terms,
+)
+from ..spec import SLIDING_ATTENTION, ModelSpec
+
+GiB = 2**30
+BLOCK_SIZE = 16  # vLLM CacheConfig.block_size default on CUDA
+
+# NOTE: vLLM 0.19 arg_utils defaults for `vllm serve` (OPENAI_API_SERVER usage context): GPUs with
+# >= 70 GiB (H100, H200, MI300X; not A100) get 8192 batched tokens and 1024 sequences, others
+# 2048 and 256. The fixture logs confirm 8192 / 1024 on an H100 ("Defaulting max_num_batched_tokens
+# to 8192 ... max_num_seqs to 1024 for OPENAI_API_SERVER usage context").
+LARGE_GPU_BYTES = 70 * GiB
+DEFAULTS_LARGE_GPU = (8192, 1024)
+DEFAULTS_SMALL_GPU = (2048, 256)
+
+# Non-torch memory vLLM 0.19 adds during its profiling run on an H100 (fixture vllm_h100_runs.csv,
+# column non_torch_forward_gib): 0.24-0.25 GiB on one GPU (cuBLAS workspaces, kernel modules loaded
+# by the first forward), 0.07 GiB on the first stage of a pipeline (tp=1), and the all-reduce
+# buffers of serving.TP_COMM_* once tensor parallelism is on.
+NON_TORCH_SINGLE_BYTES = int(0.25 * GiB)
+NON_TORCH_PIPELINE_BYTES = int(0.07 * GiB)
+
+# Sampler working set per logit (bytes) beyond the model-dtype logits from the LM head: the fp32
+# copy the sampler works on and the top-k/top-p buffers of the dummy sampler run (temperature,
+# top_p, top_k all set). Measured: the torch peak of the five fixture models whose peak is the
+# sampler (vocab 100k-256k: Llama-3.1-8B, Qwen2.5-7B, Qwen3-8B, gemma-7b, gemma-2-9b, phi-4) gives
+# 12.7-13.1 bytes per logit once the logits and the retained hidden states are taken off.
+SAMPLER_FP32_BYTES_PER_LOGIT = 12.9
+
+# Transient memory of the compiled forward beyond the tensors forward_activation_bytes counts
+# (inductor buffers, attention metadata, MoE routing scratch): Llama-3.1-8B pipeline stages
+# (1.10 / 1.05 GiB measured vs 0.79 GiB counted) and Mixtral tp=2 (1.21 vs 0.91 GiB) both leave
+# ~0.3 GiB.
+FORWARD_WORKSPACE_BYTES = int(0.30 * GiB)
+
+
+def vllm_defaults(gpu_memory_bytes: int, gpu_name: str = "") -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) that `vllm serve` 0.19 picks for this GPU."""
+    large = gpu_memory_bytes >= LARGE_GPU_BYTES and "a100" not in gpu_name.lower()
+    return DEFAULTS_LARGE_GPU if large else DEFAULTS_SMALL_GPU
+
+
+def rotary_cache_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
+    """vLLM's RotaryEmbedding cos_sin_cache: max_position x rotary_dim in the model dtype, allocated
+    at load time and so part of "Model loading took" (rotary_embedding/base.py)."""
+    if not spec.max_position_embeddings:
+        return 0
+    if spec.is_mla:
+        rotary_dim = spec.qk_rope_head_dim or 0
+    else:
+        rotary_dim = spec.head_dim or (spec.hidden_size // spec.num_attention_heads)
+    if spec.model_type in ("gpt2", "opt", "gpt_neox_japanese") or "position_embedding" in {
+        k for k, v in spec.breakdown.items() if v
+    }:
+        return 0  # learned absolute positions: no rotary cache
+    return spec.max_position_embeddings * rotary_dim * dtype_bytes
+
+
+def non_torch_forward_bytes(tp: int, pp: int) -> int:
+    """Non-torch memory added by vLLM's profiling run (see the constants' sources)."""
+    if tp > 1:
+        return TP_COMM_BASE_BYTES + TP_COMM_PER_PEER_BYTES * (tp - 2)
+    return NON_TORCH_PIPELINE_BYTES if pp > 1 else NON_TORCH_SINGLE_BYTES
+
+
+def sampler_peak_bytes(spec: ModelSpec, tokens: int, num_reqs: int, dtype_bytes: int, tp: int) -> int:
+    """Torch peak of _dummy_sampler_run after the dummy forward: the forward's hidden states are still
+    alive (tokens x hidden), the LM head gives num_reqs x padded vocab logits in the model dtype
+    (gathered whole on every tensor-parallel rank), and the sampler works on fp32 copies."""
+    vocab = padded_vocab(spec.vocab_size or 0)
+    hidden_states = tokens * (spec.hidden_size or 0) * dtype_bytes
+    logits = num_reqs * vocab * (dtype_bytes + SAMPLER_FP32_BYTES_PER_LOGIT)
+    return int(hidden_states + logits)
+
+
+def profile_peak_bytes(spec: ModelSpec, tokens: int, num_reqs: int, dtype_bytes: int, tp: int, last_stage: bool) -> dict:
+    """Torch peak increase of vLLM's profile_run on one GPU: the larger of the dummy forward and (on the
+    last pipeline stage, which holds the LM head) the dummy sampler run."""
+    forward = forward_activation_bytes(spec, tokens, dtype_bytes, tp) + FORWARD_WORKSPACE_BYTES
+    sampler = sampler_peak_bytes(spec, tokens, num_reqs, dtype_bytes, tp) if last_stage else 0
+    return {"forward_bytes": forward, "sampler_bytes": sampler, "peak_bytes": max(forward, sampler)}
+
+
+def kv_groups(kinds: list[str]) -> tuple[int, int, dict[str, int]]:
+    """vLLM's hybrid KV grouping (kv_cache_utils._get_kv_cache_groups_uniform_page_size): layers of
+    one attention kind are split into groups of `group_size` layers (the smallest kind's count, or the
+    largest when max < 1.5 x min), the last group of a kind padded. Returns (group_size, number of
+    groups, groups per kind). One kind: a single group of all layers."""
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        counts[kind] = counts.get(kind, 0) + 1
+    if len(counts) <= 1:
+        return len(kinds), 1, {k: 1 for k in counts}
+    smallest, largest = min(counts.values()), max(counts.values())
+    group_size = largest if largest < smallest * 1.5 else smallest
+    per_kind = {kind: -(-n // group_size) for kind, n in counts.items()}
+    return group_size, sum(per_kind.values()), per_kind
+
+
+def blocks_per_request(spec: ModelSpec, kind: str, max_model_len: int, max_num_batched_tokens: int) -> int:
+    """Blocks one request of max_model_len needs in a group of this kind (FullAttentionSpec /
+    SlidingWindowSpec.max_memory_usage_bytes)."""
+    if kind == SLIDING_ATTENTION and spec.sliding_window:
+        tokens = min(spec.sliding_window - 1 + max_num_batched_tokens, max_model_len)
+        return -(-tokens // BLOCK_SIZE) + 1
+    return -(-max_model_len // BLOCK_SIZE)
+
+
+def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
+    tp, pp = options.tp, options.pp
+    gpu_bytes = options.gpu.memory_bytes
+    util = options.gpu_memory_utilization
+    if not 0 < util <= 1:
+        raise InputError(f"gpu_memory_utilization {util} is not in (0, 1]: use e.g. 0.9")
+    default_tokens, default_seqs = vllm_defaults(gpu_bytes, options.gpu.name)
+    max_model_len = options.max_model_len or spec.max_position_embeddings or 4096
+    tokens = options.max_num_batched_tokens or default_tokens
+    max_num_seqs = options.max_num_seqs or default_seqs
+    num_reqs = min(max_num_seqs, tokens)
+    dtype_bytes = activation_dtype_bytes(spec, options.dtype)
+    kv_bytes = kv_dtype_bytes(options.kv_cache_dtype, dtype_bytes)
+    fmt = weight_format(spec, options.quantization, dtype_bytes)
+    requested = int(util * gpu_bytes)
+    per_layer = kv_bytes_per_token_per_layer(spec, tp, kv_bytes)
+    page = BLOCK_SIZE * per_layer
+
+    stages = []
+    for stage in range(pp):
+        last = stage == pp - 1
+        weights = weights_terms(spec, fmt, dtype_bytes, tp, pp, stage)
+        rotary = rotary_cache_bytes(spec, dtype_bytes)
+        weights_total = sum(weights.values()) + rotary
+        peak = profile_peak_bytes(spec, tokens, num_reqs, dtype_bytes, tp, last)
+        non_torch = non_torch_forward_bytes(tp, pp)
+        non_kv = weights_total + peak["peak_bytes"] + non_torch
+        available = requested - non_kv
+        start, end = stage_layer_range(spec.num_layers, pp, stage)
+        kinds = layer_kinds(spec, start, end)
+        group_size, n_groups, per_kind = kv_groups(layer_kinds(spec))
+        stage_group_size = group_size if n_groups > 1 else len(kinds)
+        if n_groups > 1 and pp > 1:
+            stage_group_size = -(-group_size // pp)
+        num_blocks = max(0, available) // (page * stage_group_size) if page else 0
+        stages.append(
+            {
+                "stage": stage,
+                "layers": end - start,
+                "weights_bytes": weights_total,
+                "weights_breakdown_bytes": {**weights, "rotary_cache": rotary},
+                "forward_peak_bytes": peak["forward_bytes"],
+                "sampler_peak_bytes": peak["sampler_bytes"],
+                "activation_bytes": peak["peak_bytes"],
+                "non_torch_bytes": non_torch,
+                "non_kv_bytes": non_kv,
+                "available_kv_bytes": available,
+                "num_blocks": num_blocks,
+            }
+        )
+
+    first = stages[0]
+    num_blocks = min(s["num_blocks"] for s in stages)  # vLLM keeps the smallest worker's count
+    group_size, n_groups, per_kind = kv_groups(layer_kinds(spec))
+    kv_tokens = num_blocks // n_groups * BLOCK_SIZE
+    need = sum(blocks_per_request(spec, kind, max_model_len, tokens) * n for kind, n in per_kind.items())
+    max_concurrency = num_blocks / need if need else 0.0
+    stage_layers = first["layers"]
+    per_token_gpu = stage_layers * per_layer
+    fits = first["available_kv_bytes"] > 0 and kv_tokens >= max_model_len
+    notes = [
+        f"weights ({fmt.label}): linear layers in the format, embeddings/norms/LM head/routers in "
+        f"{dtype_bytes * 8}-bit, vocab padded to 64, tp={tp} shards, first of {pp} pipeline stage(s), "
+        "plus the rotary cos/sin cache",
+        f"activation peak: max(dummy forward of {tokens} tokens through the largest layer + workspace, "
+        f"sampler on {num_reqs} x vocab logits) - the sampler only on the last stage",
+        "non-torch: memory added during profiling (0.25 GiB on one GPU, ~2 GiB NCCL/all-reduce when tp > 1); "
+        f"the CUDA context ({CUDA_CONTEXT_BYTES / GiB:.2f} GiB) predates profiling and is not charged",
+        f"KV cache: {util} x GPU memory - (weights + activation peak + non-torch); blocks of {BLOCK_SIZE} "
+        "tokens, the smallest stage's block count",
+    ]
+    if n_groups > 1:
+        notes.append(f"hybrid KV allocator: {n_groups} groups of {group_size} layers ({per_kind})")
+    return {
+        "engine": "vllm",
+        "gpu": options.gpu.name,
+        "gpu_memory_bytes": gpu_bytes,
+        "tp": tp,
+        "pp": pp,
+        "gpus": tp * pp,
+        "dtype_bits": dtype_bytes * 8,
+        "weights_format": fmt.name,
+        "kv_cache_dtype": options.kv_cache_dtype,
+        "gpu_memory_utilization": util,
+        "max_num_batched_tokens": tokens,
+        "max_num_seqs": max_num_seqs,
+        "max_model_len": max_model_len,
+        "requested_memory_bytes": requested,
+        "weights_bytes_per_gpu": first["weights_bytes"],
+        "weights_breakdown_bytes": first["weights_breakdown_bytes"],
+        "activation_bytes": first["activation_bytes"],
+        "non_torch_bytes": first["non_torch_bytes"],
+        "cuda_context_bytes": CUDA_CONTEXT_BYTES,
+        "non_kv_bytes": first["non_kv_bytes"],
+        "kv_cache_bytes_per_gpu": max(0, first["available_kv_bytes"]),
+        "kv_cache_bytes_per_token": per_token_gpu,
+        "kv_cache_tokens": kv_tokens,
+        "max_concurrency": round(max_concurrency, 2),
+        "total_bytes_per_gpu": first["non_kv_bytes"] + max(0, first["available_kv_bytes"]) + CUDA_CONTEXT_BYTES,
+        "fits": fits,
+        "stages": stages if pp > 1 else None,
+        "notes": notes,
+    }

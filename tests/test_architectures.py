@@ -1,0 +1,353 @@
+"""architectures.spec_from_config: parameter counts to the unit, as transformers allocates them.
+
+Every count here was measured with transformers 5.24.0 (torch 2.13.0 CPU): the causal-LM class built
+from the config on the meta device, `sum(p.numel() for p in model.parameters())` (tied tensors once).
+For a multimodal wrapper, the text causal LM (Gemma3ForCausalLM, Llama4ForCausalLM, MistralForCausalLM)
+built from its text_config.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmmem.architectures import spec_from_config
+from llmmem.errors import ConfigError
+from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, SLIDING_ATTENTION
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "llmmem" / "catalog" / "configs"
+EXTRA = ROOT / "tests" / "fixtures" / "extra_configs"
+FIXTURE_ROWS = list(csv.DictReader((ROOT / "tests" / "fixtures" / "param_counts.tsv").open(), delimiter="\t"))
+S, F = SLIDING_ATTENTION, FULL_ATTENTION
+
+
+def load(name: str) -> dict:
+    return json.loads((CONFIGS / name).read_text())
+
+
+def spec_of(name: str):
+    return spec_from_config(load(name))
+
+
+# ----------------------------------------------------------------------------- (1) the 38 fixtures
+
+
+@pytest.mark.parametrize("row", FIXTURE_ROWS, ids=[r["config"] for r in FIXTURE_ROWS])
+def test_fixture_count_is_exact(row):
+    spec = spec_of(row["config"])
+    assert spec.parameters == int(row["parameters"])
+    assert spec.model_type == row["model_type"]
+    assert spec.approximate is False
+    assert sum(spec.breakdown.values()) == spec.parameters
+    assert set(spec.breakdown) <= set(BREAKDOWN_KEYS)
+
+
+def test_all_catalog_configs_have_a_fixture_row():
+    assert sorted(p.name for p in CONFIGS.glob("*.json")) == sorted(r["config"] for r in FIXTURE_ROWS)
+
+
+# ----------------------------------------------------------------------------- (2) the other families
+
+# Published config.json values (huggingface.co/<repo>/blob/main/config.json), trimmed to what sizes
+# them; counts measured with transformers 5.24.0 (see the module docstring).
+EXTRA_CASES = [
+    # file in tests/fixtures/extra_configs, model_type, transformers 5.24.0 count, where the values come from
+    ("EleutherAI__pythia-1.4b.json", "gpt_neox", 1_414_647_808, "huggingface.co/EleutherAI/pythia-1.4b"),
+    ("EleutherAI__gpt-j-6b.json", "gptj", 6_050_882_784, "huggingface.co/EleutherAI/gpt-j-6b"),
+    # bigcode/starcoder2-3b; values also in NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_starcoder2.py
+    ("bigcode__starcoder2-3b.json", "starcoder2", 3_030_371_328, "huggingface.co/bigcode/starcoder2-3b"),
+    ("allenai__OLMo-2-1124-7B.json", "olmo2", 7_298_617_344, "huggingface.co/allenai/OLMo-2-1124-7B"),
+    ("databricks__dbrx-base.json", "dbrx", 131_596_523_520, "huggingface.co/databricks/dbrx-base"),
+    # Qwen/Qwen1.5-MoE-A2.7B; the same values appear in public planner fixtures (find_string id 71463455676)
+    ("Qwen__Qwen1.5-MoE-A2.7B.json", "qwen2_moe", 14_315_784_192, "huggingface.co/Qwen/Qwen1.5-MoE-A2.7B"),
+    # falcon-40b: new_decoder_architecture, 8 KV heads, two parallel norms
+    ("tiiuae__falcon-40b.json", "falcon", 41_303_293_952, "huggingface.co/tiiuae/falcon-40b"),
+    # falcon-rw-1b: alibi, biases, classic multi-head attention, serial (not parallel) block
+    ("tiiuae__falcon-rw-1b.json", "falcon", 1_311_625_216, "huggingface.co/tiiuae/falcon-rw-1b"),
+    # falcon-11B: new architecture with one parallel norm, explicit ffn_hidden_size
+    ("tiiuae__falcon-11B.json", "falcon", 10_836_484_096, "huggingface.co/tiiuae/falcon-11B"),
+    # Llama 4 text models; configs from ai-dynamo/aiconfigurator aic-core/src/aiconfigurator_core/model_configs
+    # (commit 64c5ddb697dd8ad88a938f65b23d25cf5f45de12)
+    ("meta-llama__Llama-4-Scout-17B-16E-Instruct.json", "llama4_text", 107_769_861_120, "aiconfigurator"),
+    ("meta-llama__Llama-4-Maverick-17B-128E-Instruct.json", "llama4_text", 400_711_848_960, "aiconfigurator"),
+    # Gemma 3 multimodal wrapper: text_config leaves vocab, heads, head_dim to Gemma3TextConfig's defaults
+    ("google__gemma-3-4b-it.json", "gemma3_text", 3_880_263_168, "huggingface.co/google/gemma-3-4b-it"),
+    ("microsoft__phi-1_5.json", "phi", 1_418_270_720, "huggingface.co/microsoft/phi-1_5"),
+    # opt-350m: word_embed_proj_dim 512 != hidden 1024 (project_in/out), post-norm (no final norm)
+    ("facebook__opt-350m.json", "opt", 331_196_416, "huggingface.co/facebook/opt-350m"),
+]
+
+
+@pytest.mark.parametrize("name,model_type,expected,source", EXTRA_CASES, ids=[c[0] for c in EXTRA_CASES])
+def test_other_family_count_is_exact(name, model_type, expected, source):
+    spec = spec_from_config(json.loads((EXTRA / name).read_text()))
+    assert spec.parameters == expected
+    assert spec.model_type == model_type
+    assert spec.approximate is False
+    assert sum(spec.breakdown.values()) == spec.parameters
+
+
+# Small configs that exercise flags no published fixture above does (transformers 5.24.0 counts).
+INLINE_CASES = [
+    (
+        "llama with attention and MLP biases, explicit head_dim",
+        {"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 3, "num_attention_heads": 8,
+         "num_key_value_heads": 2, "intermediate_size": 688, "vocab_size": 1000, "attention_bias": True,
+         "mlp_bias": True, "head_dim": 64},
+        3_089_952,
+    ),
+    (
+        "qwen3_moe with decoder_sparse_step 2 and a dense mlp_only layer, tied",
+        {"model_type": "qwen3_moe", "hidden_size": 256, "num_hidden_layers": 6, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "head_dim": 64, "intermediate_size": 512, "moe_intermediate_size": 64,
+         "num_experts": 8, "num_experts_per_tok": 2, "decoder_sparse_step": 2, "mlp_only_layers": [3],
+         "vocab_size": 1000, "tie_word_embeddings": True},
+        3_803_136,
+    ),
+    (
+        # transformers builds no MTP layer (num_nextn_predict_layers) and ignores moe_layer_freq
+        "deepseek_v3 without q compression, shared experts, MTP key",
+        {"model_type": "deepseek_v3", "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
+         "num_key_value_heads": 4, "intermediate_size": 512, "moe_intermediate_size": 64, "n_routed_experts": 8,
+         "num_experts_per_tok": 2, "n_shared_experts": 2, "first_k_dense_replace": 1, "moe_layer_freq": 2,
+         "n_group": 1, "topk_group": 1, "q_lora_rank": None, "kv_lora_rank": 64, "qk_nope_head_dim": 32,
+         "qk_rope_head_dim": 16, "v_head_dim": 32, "vocab_size": 1000, "num_nextn_predict_layers": 1},
+        2_863_616,
+    ),
+    (
+        "mistral3 wrapper: the text model only",
+        {"model_type": "mistral3", "vision_config": {"model_type": "pixtral", "hidden_size": 64},
+         "text_config": {"model_type": "mistral", "hidden_size": 256, "num_hidden_layers": 2,
+                         "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 32,
+                         "intermediate_size": 512, "vocab_size": 1000, "sliding_window": None}},
+        1_627_392,
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("what,config,expected", INLINE_CASES, ids=[c[0] for c in INLINE_CASES])
+def test_flag_variant_count_is_exact(what, config, expected):
+    assert spec_from_config(config).parameters == expected
+
+
+def test_deepseek_v2_lite_q_lora_rank_absent_takes_the_class_default():
+    # NOTE: the fixture copy has no q_lora_rank key, so transformers uses DeepseekV2Config's 1536;
+    # the Hub file says "q_lora_rank": null (no q compression): 15,706,484,224 (transformers 5.24.0).
+    config = load("deepseek-ai__DeepSeek-V2-Lite.json")
+    assert spec_from_config(config).parameters == 15_748_993_024
+    assert spec_from_config({**config, "q_lora_rank": None}).parameters == 15_706_484_224
+
+
+# ----------------------------------------------------------------------------- (3) fields
+
+
+def test_llama_breakdown_is_the_closed_form():
+    spec = spec_of("meta-llama__Llama-3.1-8B.json")
+    h, layers, inter, vocab = 4096, 32, 14336, 128256
+    assert dict(spec.breakdown) == {
+        "embedding": vocab * h,
+        "lm_head": vocab * h,
+        "attention_qo": layers * 2 * h * h,
+        "attention_kv": layers * 2 * h * 1024,
+        "mlp": layers * 3 * h * inter,
+        "norms": (2 * layers + 1) * h,
+    }
+    assert spec.largest_layer_parameters == vocab * h == 525_336_576  # the embedding beats one block
+    assert (spec.num_layers, spec.hidden_size, spec.num_attention_heads, spec.num_kv_heads) == (32, 4096, 32, 8)
+    assert (spec.head_dim, spec.intermediate_size, spec.vocab_size) == (128, 14336, 128256)
+    assert spec.active_parameters is None and spec.tie_word_embeddings is False
+    assert spec.torch_dtype == "bfloat16"
+
+
+def test_largest_layer_is_a_block_when_blocks_are_bigger():
+    # Llama-3.1-405B: one block (q/o 2*16384^2, k/v 2*16384*1024, MLP 3*16384*53248, 2 norms)
+    assert spec_of("meta-llama__Llama-3.1-405B.json").largest_layer_parameters == 3_187_703_808
+    # DeepSeek-V3: one MoE block, 256 routed experts + 1 shared
+    assert spec_of("deepseek-ai__DeepSeek-V3.json").largest_layer_parameters == 11_507_286_016
+
+
+def test_tied_embeddings_count_once():
+    gemma = spec_of("google__gemma-2b.json")  # gemma ties by default (no key in its config)
+    assert gemma.tie_word_embeddings is True and "lm_head" not in gemma.breakdown
+    gpt2 = spec_of("openai-community__gpt2.json")
+    assert gpt2.tie_word_embeddings is True
+    assert gpt2.breakdown["position_embedding"] == 1024 * 768
+    falcon = spec_of("tiiuae__falcon-7b.json")
+    assert falcon.tie_word_embeddings is True and falcon.num_kv_heads == 1  # multi-query
+
+
+def test_mixtral_active_parameters():
+    spec = spec_of("mistralai__Mixtral-8x7B-v0.1.json")
+    experts = 32 * 8 * 3 * 4096 * 14336
+    assert spec.breakdown["experts"] == experts
+    assert spec.active_parameters == spec.parameters - experts * 6 // 8 == 12_879_925_248  # "12.9B active"
+    assert (spec.num_experts, spec.experts_per_token, spec.moe_intermediate_size) == (8, 2, 14336)
+
+
+def test_qwen3_30b_a3b_active_parameters():
+    spec = spec_of("Qwen__Qwen3-30B-A3B.json")
+    experts = 48 * 128 * 3 * 2048 * 768
+    assert spec.breakdown["experts"] == experts
+    assert spec.active_parameters == spec.parameters - experts + experts * 8 // 128 == 3_353_032_704  # "3.3B"
+    assert spec.head_dim == 128 and spec.num_shared_experts == 0
+
+
+def test_deepseek_v3_fields_and_active_parameters():
+    spec = spec_of("deepseek-ai__DeepSeek-V3.json")
+    experts = 58 * 256 * 3 * 7168 * 2048  # 61 layers, the first 3 dense
+    assert spec.breakdown["experts"] == experts
+    assert spec.breakdown["shared_experts"] == 58 * 3 * 7168 * 2048
+    assert spec.active_parameters == spec.parameters - experts + experts * 8 // 256 == 37_552_282_624  # "37B"
+    assert (spec.num_experts, spec.experts_per_token, spec.num_shared_experts, spec.num_dense_layers) == (256, 8, 1, 3)
+    assert (spec.kv_lora_rank, spec.qk_rope_head_dim, spec.head_dim, spec.v_head_dim) == (512, 64, 192, 128)
+    assert spec.is_mla and spec.is_moe
+    # q_a_proj 7168x1536 and kv_a_proj_with_mqa 7168x(512+64): what every TP rank holds whole
+    assert spec.breakdown["attention_replicated"] == 61 * (7168 * 1536 + 7168 * 576)
+
+
+def test_gpt_oss_20b_fields_and_active_parameters():
+    spec = spec_of("openai__gpt-oss-20b.json")
+    per_expert = 2880 * 2 * 2880 + 2 * 2880 + 2880 * 2880 + 2880  # gate_up and down, with biases
+    assert spec.breakdown["experts"] == 24 * 32 * per_expert
+    assert spec.breakdown["other"] == 24 * 64  # attention sinks
+    assert spec.breakdown["router"] == 24 * (2880 * 32 + 32)
+    # 4.19B with the embedding table; without it (201088 x 2880) 3.61B, OpenAI's "3.6B active"
+    assert spec.active_parameters == spec.parameters - 24 * 28 * per_expert == 4_187_440_704
+    assert spec.layer_types == (S, F) * 12 and spec.sliding_window == 128
+    assert spec.quantization == {
+        "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"],
+        "quant_method": "mxfp4",
+    }
+
+
+def test_gemma2_alternates_sliding_and_full_from_layer_0():
+    spec = spec_of("google__gemma-2-9b.json")
+    assert spec.layer_types == (S, F) * 21 and spec.sliding_window == 4096
+
+
+def test_gemma3_every_sixth_layer_is_full():
+    spec = spec_of("google__gemma-3-1b-it.json")
+    assert len(spec.layer_types) == 26
+    assert [i for i, t in enumerate(spec.layer_types) if t == F] == [5, 11, 17, 23]
+    assert spec.sliding_window == 512
+
+
+def test_sliding_window_only_where_transformers_applies_it():
+    assert spec_of("mistralai__Mistral-7B-v0.1.json").layer_types == (S,) * 32  # window on every layer
+    v03 = spec_of("mistralai__Mistral-7B-v0.3.json")  # "sliding_window": null
+    assert v03.layer_types == (F,) * 32 and v03.sliding_window is None
+    qwen = spec_of("Qwen__Qwen2.5-7B.json")  # sliding_window given but use_sliding_window false
+    assert set(qwen.layer_types) == {F} and qwen.sliding_window is None
+
+
+def test_explicit_head_dim_wins_over_hidden_over_heads():
+    assert spec_of("Qwen__Qwen3-0.6B.json").head_dim == 128  # 1024 / 16 would be 64
+    assert spec_of("google__gemma-7b.json").head_dim == 256  # 3072 / 16 would be 192
+    # Qwen3Config's own default is 128 when the key is absent, and transformers uses it
+    config = load("Qwen__Qwen3-0.6B.json")
+    del config["head_dim"]
+    spec = spec_from_config(config)
+    assert spec.head_dim == 128 and spec.parameters == 596_049_920
+
+
+def test_wrapper_config_sizes_the_text_model():
+    spec = spec_from_config(json.loads((EXTRA / "meta-llama__Llama-4-Scout-17B-16E-Instruct.json").read_text()))
+    assert spec.model_type == "llama4_text" and spec.num_layers == 48
+    assert (spec.num_experts, spec.experts_per_token, spec.num_shared_experts) == (16, 1, 1)
+    assert spec.active_parameters == 17_172_894_720  # "17B active"
+    assert spec.num_dense_layers == 0
+    maverick = spec_from_config(json.loads((EXTRA / "meta-llama__Llama-4-Maverick-17B-128E-Instruct.json").read_text()))
+    assert maverick.breakdown["experts"] == 24 * 128 * 3 * 5120 * 8192  # MoE on every other layer
+    assert maverick.breakdown["mlp"] == 24 * 3 * 5120 * 16384  # intermediate_size_mlp on the others
+    assert maverick.num_dense_layers == 1 and maverick.active_parameters == 17_184_691_200
+    gemma = spec_from_config(json.loads((EXTRA / "google__gemma-3-4b-it.json").read_text()))
+    assert (gemma.vocab_size, gemma.num_attention_heads, gemma.head_dim, gemma.tie_word_embeddings) == (262208, 8, 256, True)
+    assert gemma.sliding_window == 1024 and gemma.torch_dtype == "bfloat16"
+
+
+def test_name_and_dtype_sources():
+    assert spec_from_config(load("facebook__opt-125m.json")).name == "facebook/opt-125m"  # _name_or_path
+    assert spec_of("tiiuae__falcon-7b.json").name == "falcon"  # falls back to model_type
+    assert spec_from_config(load("tiiuae__falcon-7b.json"), name="tiiuae/falcon-7b").name == "tiiuae/falcon-7b"
+    config = {**load("Qwen__Qwen3-0.6B.json"), "dtype": "float16"}
+    del config["torch_dtype"]
+    assert spec_from_config(config).torch_dtype == "float16"  # the newer key
+
+
+# ----------------------------------------------------------------------------- (4) fallback and errors
+
+LLAMA_LIKE = {"hidden_size": 512, "num_hidden_layers": 4, "num_attention_heads": 8, "intermediate_size": 1024, "vocab_size": 1000}
+
+
+def test_unknown_model_type_is_approximate_llama_like():
+    spec = spec_from_config({**LLAMA_LIKE, "model_type": "brand_new_llm"})
+    assert spec.approximate is True
+    assert spec.parameters == spec_from_config({**LLAMA_LIKE, "model_type": "llama"}).parameters
+    assert spec_from_config(LLAMA_LIKE).approximate is True  # no model_type at all
+
+
+@pytest.mark.parametrize(
+    "drop,named",
+    [("hidden_size", "hidden_size"), ("num_hidden_layers", "num_hidden_layers"),
+     ("num_attention_heads", "num_attention_heads"), ("vocab_size", "vocab_size"),
+     ("intermediate_size", "intermediate_size")],
+)  # fmt: skip
+def test_missing_field_is_a_one_line_config_error(drop, named):
+    config = {k: v for k, v in {**LLAMA_LIKE, "model_type": "llama"}.items() if k != drop}
+    with pytest.raises(ConfigError) as info:
+        spec_from_config(config)
+    message = str(info.value)
+    assert named in message and "\n" not in message
+    assert message.endswith("or a parameter count like 7B")
+
+
+def test_bad_values_and_non_objects_are_config_errors():
+    with pytest.raises(ConfigError, match="hidden_size"):
+        spec_from_config({**LLAMA_LIKE, "model_type": "llama", "hidden_size": "big"})
+    with pytest.raises(ConfigError, match="num_hidden_layers"):
+        spec_from_config({**LLAMA_LIKE, "model_type": "llama", "num_hidden_layers": 0})
+    with pytest.raises(ConfigError):
+        spec_from_config(["not", "a", "config"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="num_experts"):
+        spec_from_config({**LLAMA_LIKE, "model_type": "qwen3_moe", "num_experts": 0})
+
+
+# ----------------------------------------------------------------------------- (5) properties
+
+
+def llama_block(h, heads, kv_heads, inter):
+    head_dim = h // heads
+    return 2 * h * heads * head_dim + 2 * h * kv_heads * head_dim + 3 * h * inter + 2 * h
+
+
+def llama_closed_form(h, layers, heads, kv_heads, inter, vocab, tied):
+    return vocab * h * (1 if tied else 2) + h + layers * llama_block(h, heads, kv_heads, inter)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    heads=st.sampled_from([1, 2, 4, 8, 16, 32]),
+    head_dim=st.sampled_from([16, 64, 128]),
+    kv_div=st.sampled_from([1, 2, 4, 8]),
+    layers=st.integers(1, 120),
+    inter=st.integers(1, 60000),
+    vocab=st.integers(1, 300000),
+    tied=st.booleans(),
+)
+def test_llama_count_is_the_closed_form_and_grows_with_layers(heads, head_dim, kv_div, layers, inter, vocab, tied):
+    kv_heads = max(1, heads // kv_div)
+    h = heads * head_dim
+    config = {"model_type": "llama", "hidden_size": h, "num_hidden_layers": layers, "num_attention_heads": heads,
+              "num_key_value_heads": kv_heads, "intermediate_size": inter, "vocab_size": vocab, "tie_word_embeddings": tied}
+    spec = spec_from_config(config)
+    assert spec.parameters == llama_closed_form(h, layers, heads, kv_heads, inter, vocab, tied)
+    deeper = spec_from_config({**config, "num_hidden_layers": layers + 1})
+    block = llama_block(h, heads, kv_heads, inter)
+    assert deeper.parameters - spec.parameters == block > 0
+    assert spec.largest_layer_parameters == max(block, vocab * h)
