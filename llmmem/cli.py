@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     hub = parser.add_argument_group("Hugging Face Hub")
     hub.add_argument("--offline", action="store_true", help="never reach the Hub: answer from the bundled catalog")
     hub.add_argument("--token", default=None, help="access token for gated/private models (default: $HF_TOKEN)")
+    hub.add_argument("--revision", default=None, help="branch, tag or commit on the Hub (or write org/name@rev)")
     serving = parser.add_argument_group("serving")
     serving.add_argument("--engine", choices=("vllm",), default=None, help="predict what vLLM reserves at start-up")
     serving.add_argument("--tp", type=_positive_int, default=1, help="tensor-parallel size")
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SERVING_FLAGS = (
+    "engine", "tp", "pp", "dtype", "quantization", "kv_cache_dtype", "context", "batch",
+    "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "max_model_len",
+)
+
+
 def run(args: argparse.Namespace) -> dict:
     from .gpus import get_gpu
     from .precisions import parse_precisions
@@ -76,7 +83,7 @@ def run(args: argparse.Namespace) -> dict:
     precisions = parse_precisions(args.precisions)
     gpus = [get_gpu(name) for name in (args.gpu or DEFAULT_GPUS)]
     token = args.token or os.environ.get("HF_TOKEN") or None
-    resolved = resolve(args.model, token=token, offline=args.offline)
+    resolved = resolve(args.model, token=token, offline=args.offline, revision=args.revision)
     serving = None
     if resolved.spec.has_shape:
         serving = ServingOptions(
@@ -96,7 +103,9 @@ def run(args: argparse.Namespace) -> dict:
         )
     elif args.engine:
         raise InputError(f"{args.model!r} is only a parameter count: a serving estimate needs the model's config.json or ID")
-    return build_report(resolved, precisions, gpus, serving)
+    defaults = build_parser().parse_args([args.model])
+    asked = any(getattr(args, name) != getattr(defaults, name) for name in _SERVING_FLAGS)
+    return build_report(resolved, precisions, gpus, serving, serving_required=asked)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ Bytes stay ints in the dict; conversion to GB (10^9) or GiB (2^30) happens only 
 
 from __future__ import annotations
 
+from .errors import LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
 from .precisions import Precision, parse_precisions
@@ -26,8 +27,13 @@ def build_report(
     precisions: list[Precision] | str | None = None,
     gpus: list[GPU] | list[str] | None = None,
     serving: ServingOptions | None = None,
+    serving_required: bool = True,
 ) -> dict:
-    """Everything the front ends show, as plain data. `gpus` and `precisions` accept names too."""
+    """Everything the front ends show, as plain data. `gpus` and `precisions` accept names too.
+
+    With serving_required=False a serving estimate that cannot be made (an unsupported checkpoint
+    format, say) becomes a note instead of an error, so the precision table still answers.
+    """
     spec = resolved.spec
     chosen = precisions if isinstance(precisions, list) and all(isinstance(p, Precision) for p in precisions) else parse_precisions(precisions)
     gpu_list = [g if isinstance(g, GPU) else get_gpu(g) for g in (gpus or DEFAULT_GPUS)]
@@ -46,6 +52,15 @@ def build_report(
                 "gpus": [_gpu_count(seed, gpu, spec) for gpu in gpu_list],
             }
         )
+    notes = list(resolved.notes) + _notes(spec)
+    serving_report = None
+    if serving is not None:
+        try:
+            serving_report = estimate_serving(spec, serving)
+        except LlmmemError as exc:
+            if serving_required:
+                raise
+            notes.append(f"no serving estimate: {exc}")
     report = {
         "model": spec.name,
         "source": resolved.source,
@@ -53,13 +68,15 @@ def build_report(
         "parameters": spec.parameters,
         "active_parameters": spec.active_parameters,
         "approximate": spec.approximate,
+        "revision": resolved.revision,
+        "checkpoint_dtypes": dict(resolved.safetensors) if resolved.safetensors else None,
         "architecture": {field: getattr(spec, field) for field in _ARCHITECTURE_FIELDS if getattr(spec, field) is not None}
         if spec.has_shape
         else None,
-        "notes": list(resolved.notes) + _notes(spec),
+        "notes": notes,
         "gpus": [{"gpu": g.name, "label": g.label, "memory_bytes": g.memory_bytes} for g in gpu_list],
         "precisions": rows,
-        "serving": estimate_serving(spec, serving) if serving is not None else None,
+        "serving": serving_report,
     }
     return report
 

@@ -11,9 +11,10 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from .architectures import spec_from_config
-from .errors import ConfigError, InputError, ModelNotFoundError
+from .errors import ConfigError, GatedModelError, HubUnavailableError, InputError, ModelNotFoundError
 from .spec import ModelSpec
 
 SOURCES = ("config", "catalog", "hub", "parameter-count")
@@ -24,6 +25,10 @@ class Resolved:
     spec: ModelSpec
     source: str  # one of SOURCES
     notes: tuple[str, ...] = ()
+    # When the Hub answered: the commit it answered from, and the checkpoint's safetensors
+    # parameter counts by dtype (e.g. {"BF16": 8030261248}; a GPTQ repo shows I32 + F16).
+    revision: str | None = None
+    safetensors: Mapping[str, int] | None = None
 
 
 # NOTE: suffixes people write after a count; "B" means billion here, never bytes.
@@ -60,8 +65,13 @@ def parse_parameter_count(text: str) -> int:
     return round(value)
 
 
+# NOTE: what a person meant as a number (a sign, a leading digit, nan/inf) goes to the count parser,
+# so a bad number gets the count's message rather than "not a model ID".
+_NUMBER_LIKE = re.compile(r"^\s*(?:[-+]?\s*[0-9.]|[-+]?(?:nan|inf|infinity)\s*$)", re.I)
+
+
 def looks_like_parameter_count(text: str) -> bool:
-    return bool(_COUNT.match(text)) and not _is_path_like(text)
+    return bool(_NUMBER_LIKE.match(text)) and not _is_path_like(text)
 
 
 def _is_path_like(text: str) -> bool:
@@ -87,7 +97,7 @@ def load_config_file(path: Path) -> dict:
     return config
 
 
-def resolve(text: str, *, token: str | None = None, offline: bool = False) -> Resolved:
+def resolve(text: str, *, token: str | None = None, offline: bool = False, revision: str | None = None) -> Resolved:
     """Resolve what the user typed, trying the cheap sources first."""
     if not isinstance(text, str) or not text.strip():
         raise InputError("no model given: type a model ID like meta-llama/Llama-3.1-8B, a config.json path, or a count like 70B")
@@ -99,9 +109,9 @@ def resolve(text: str, *, token: str | None = None, offline: bool = False) -> Re
     if looks_like_parameter_count(text):
         count = parse_parameter_count(text)
         return Resolved(ModelSpec(name=f"{text} parameters", parameters=count), "parameter-count")
-    if text.endswith(".json"):
+    if text.endswith(".json") and "://" not in text and not text.lower().startswith(("huggingface.co/", "hf.co/")):
         raise ConfigError(f"no such file: {text}; check the path to the config.json")
-    return _resolve_model_id(text, token=token, offline=offline)
+    return _resolve_model_id(text, token=token, offline=offline, revision=revision)
 
 
 def _name_from_path(path: Path) -> str:
@@ -109,10 +119,58 @@ def _name_from_path(path: Path) -> str:
     return path.stem if path.is_file() and path.name != "config.json" else folder.name or str(path)
 
 
-def _resolve_model_id(text: str, *, token: str | None, offline: bool) -> Resolved:
+def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: str | None = None) -> Resolved:
+    """A catalog name, a Hub ID or URL. Full IDs ask the Hub first; the catalog answers when it cannot."""
+    from . import catalog, hub  # NOTE: hub imports huggingface_hub only inside fetch()
+
+    ref = hub.parse_model_ref(text, revision=revision)  # refuses bad input before any network call
+    if ref.is_bare:
+        entry = catalog.find(ref.repo_id)
+        if entry is None:
+            raise ModelNotFoundError(f"{text!r} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: give the full Hub ID (org/name), a config.json or a count like 70B")
+        return _from_catalog(entry, notes=(f"revision {ref.revision} not checked: the catalog holds one version",) if ref.revision else ())
+    why_offline = "offline mode (--offline)" if offline else hub.hub_offline_reason()
+    if why_offline:
+        entry = catalog.find(ref.repo_id)
+        if entry is None:
+            raise HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give its config.json or a count like 70B")
+        return _from_catalog(entry, notes=(f"{why_offline}: showing the bundled entry{_unchecked(ref)}",))
+    token = hub.effective_token(token)
+    try:
+        model = hub.fetch(ref, token=token)
+    except HubUnavailableError as exc:
+        entry = catalog.find(ref.repo_id)
+        if entry is None:
+            raise
+        return _from_catalog(entry, notes=(f"the Hub did not answer ({_reason(exc)}): showing the bundled entry{_unchecked(ref)}",))
+    except GatedModelError as exc:
+        entry = catalog.find(ref.repo_id)
+        if entry is None:
+            raise
+        reason, _, advice = str(exc).partition(": ")
+        return _from_catalog(entry, notes=(f"{reason}: showing the bundled entry{_unchecked(ref)}; for the repo's own files, {advice}",))
+    spec, notes = hub.spec_from_hub(model)
+    return Resolved(spec, "hub", notes, revision=model.sha, safetensors=model.safetensors)
+
+
+def _from_catalog(entry, notes: tuple[str, ...] = ()) -> Resolved:
     from . import catalog
 
-    entry = catalog.find(text)
-    if entry is not None:
-        return Resolved(spec_from_config(catalog.load_config(entry), name=entry.repo_id), "catalog")
-    raise ModelNotFoundError(f"{text!r} is not in the bundled catalog: check the spelling, or give a config.json or a count like 70B")
+    spec = spec_from_config(catalog.load_config(entry), name=entry.repo_id)
+    if entry.shares_config:
+        notes = notes + (f"architecture from {entry.config_repo_id}'s config.json (same shapes)",)
+    return Resolved(spec, "catalog", notes)
+
+
+def _unchecked(ref) -> str:
+    return f" (revision {ref.revision} not checked)" if ref.revision else ""
+
+
+def _reason(exc: Exception) -> str:
+    """An error's line without its closing advice, to quote inside a note."""
+    return str(exc).rpartition(": ")[0] or str(exc)
+
+
+def _suggest(catalog, name: str) -> str:
+    close = catalog.suggestions(name)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""

@@ -1,0 +1,100 @@
+"""The bundled catalog: 60+ models, each count recomputed from its config, each with its sources."""
+
+from __future__ import annotations
+
+import csv
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from llmmem import catalog
+from llmmem.architectures import spec_from_config
+from llmmem.errors import ModelNotFoundError
+
+FIXTURE_COUNTS = Path(__file__).parent / "fixtures" / "param_counts.tsv"
+ENTRIES = catalog.entries()
+
+
+def test_catalog_holds_at_least_60_models_with_unique_ids():
+    assert len(ENTRIES) >= 60
+    ids = [entry.repo_id.lower() for entry in ENTRIES]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_config_file_is_used_and_every_entry_has_one():
+    files = {p.name for p in resources.files("llmmem.catalog").joinpath("configs").iterdir() if p.name.endswith(".json")}
+    used = {entry.config_file for entry in ENTRIES}
+    assert used == files
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.repo_id)
+def test_count_in_the_table_is_what_the_config_gives(entry):
+    """The table is not hand-typed: every count equals the exact count computed from its config."""
+    spec = spec_from_config(catalog.load_config(entry), name=entry.repo_id)
+    assert spec.parameters == entry.parameters
+    assert not spec.approximate
+    assert entry.config_source and entry.count_source
+    if entry.shares_config:
+        assert entry.note.startswith(f"same architecture as {entry.config_repo_id}")
+
+
+def test_fixture_configs_keep_their_transformers_counts():
+    with FIXTURE_COUNTS.open() as rows:
+        fixture = {row["config"]: int(row["parameters"]) for row in csv.DictReader(rows, delimiter="\t")}
+    own = {entry.config_file: entry.parameters for entry in ENTRIES if not entry.shares_config}
+    assert {name: own[name] for name in fixture} == fixture
+
+
+@pytest.mark.parametrize(("repo_id", "parameters"), [
+    # published totals, for the families the issue names
+    ("meta-llama/Llama-3.1-8B-Instruct", 8_030_261_248),
+    ("meta-llama/Llama-3.3-70B-Instruct", 70_553_706_496),
+    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", 107_769_861_120),  # text model
+    ("Qwen/Qwen3-235B-A22B", 235_093_634_560),
+    ("mistralai/Mixtral-8x22B-v0.1", 140_620_634_112),
+    ("openai/gpt-oss-120b", 116_829_156_672),
+    ("deepseek-ai/DeepSeek-R1", 671_026_404_352),
+    ("google/gemma-2-27b-it", 27_227_128_320),
+])
+def test_popular_families_are_there(repo_id, parameters):
+    assert catalog.find(repo_id).parameters == parameters
+
+
+def test_config_files_are_json_objects_with_a_model_type():
+    for entry in {e.config_file: e for e in ENTRIES}.values():
+        config = catalog.load_config(entry)
+        assert isinstance(config, dict) and config.get("model_type"), entry.config_file
+
+
+def test_lookup_is_case_insensitive_and_takes_bare_names():
+    assert catalog.find("META-LLAMA/llama-3.1-8b").repo_id == "meta-llama/Llama-3.1-8B"
+    assert catalog.find("  Llama-3.1-8B ").repo_id == "meta-llama/Llama-3.1-8B"
+    assert catalog.find("gpt-oss-120b").repo_id == "openai/gpt-oss-120b"
+    assert catalog.find("acme/Llama-3.1-8B") is None  # another owner is another model
+    assert catalog.find("no-such-model") is None
+
+
+def test_ambiguous_bare_name_raises_with_candidates():
+    among = (catalog.CatalogEntry("org-a/Twin", "a.json"), catalog.CatalogEntry("org-b/Twin", "b.json"))
+    with pytest.raises(ModelNotFoundError, match=r"^'Twin' names several catalog models \(org-a/Twin, org-b/Twin\): give the full ID$"):
+        catalog.find("Twin", among=among)
+
+
+def test_names_for_autocomplete():
+    names = catalog.names()
+    assert len(names) == len(ENTRIES)
+    assert names == sorted(names, key=str.lower)
+    assert "Qwen/Qwen2.5-7B-Instruct" in names
+
+
+def test_suggestions_for_a_typo():
+    assert catalog.suggestions("meta-llama/Llama-3.1-8")[0] == "meta-llama/Llama-3.1-8B"
+    assert catalog.suggestions("zzzzzz") == []
+
+
+def test_instruct_variant_shares_its_base_config():
+    entry = catalog.find("Qwen/Qwen2.5-7B-Instruct")
+    assert entry.shares_config and entry.config_repo_id == "Qwen/Qwen2.5-7B"
+    assert catalog.load_config(entry) == json.loads(resources.files("llmmem.catalog").joinpath("configs", "Qwen__Qwen2.5-7B.json").read_text())
