@@ -21,7 +21,8 @@ from llmmem.errors import ConfigError
 from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, SLIDING_ATTENTION
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = ROOT / "llmmem" / "catalog" / "configs"
+CONFIGS = ROOT / "tests" / "fixtures" / "configs"  # the reference copies, exactly as published
+CATALOG = ROOT / "llmmem" / "catalog" / "configs"
 EXTRA = ROOT / "tests" / "fixtures" / "extra_configs"
 FIXTURE_ROWS = list(csv.DictReader((ROOT / "tests" / "fixtures" / "param_counts.tsv").open(), delimiter="\t"))
 S, F = SLIDING_ATTENTION, FULL_ATTENTION
@@ -50,7 +51,7 @@ def test_fixture_count_is_exact(row):
 
 def test_every_fixture_config_is_in_the_catalog():
     assert len(FIXTURE_ROWS) == 38
-    assert {r["config"] for r in FIXTURE_ROWS} <= {p.name for p in CONFIGS.glob("*.json")}
+    assert {r["config"] for r in FIXTURE_ROWS} <= {p.name for p in CATALOG.glob("*.json")}
 
 
 # ----------------------------------------------------------------------------- (2) the other families
