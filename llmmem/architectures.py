@@ -170,6 +170,8 @@ FAMILIES: dict[str, Family] = {
         },
     ),
 }
+# NOTE: Kimi K2 ships remote code that is DeepSeek-V3's modeling file under another model_type.
+FAMILIES["kimi_k2"] = FAMILIES["deepseek_v3"]
 # NOTE: wrappers whose text_config has no model_type of its own: the text model's type.
 _TEXT_MODEL_TYPES = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral", "llava": "llama"}
 # NOTE: Gemma 3's published multimodal configs leave most of text_config to Gemma3TextConfig's defaults

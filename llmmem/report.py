@@ -153,17 +153,28 @@ def format_table(report: dict, unit: str = "GB") -> str:
 
 
 def format_serving(serving: dict, unit: str = "GB") -> list[str]:
-    """The serving object's scalar terms, one per line; byte counts in `unit`."""
-    lines = [f"serving ({serving.get('engine') or 'generic'}):"]
-    for key, value in serving.items():
-        if isinstance(value, (dict, list)) or value is None:
-            continue
-        if key.endswith("_per_token"):
-            lines.append(f"  {key}: {value:,} bytes")
-        elif "bytes" in key and isinstance(value, int) and not isinstance(value, bool):
-            lines.append(f"  {key}: {format_bytes(value, unit)}")
-        elif isinstance(value, int) and not isinstance(value, bool):
-            lines.append(f"  {key}: {value:,}")
-        else:
-            lines.append(f"  {key}: {value}")
-    return lines
+    """The serving estimate as a short block: each term per GPU, the total, and what fits."""
+    size = lambda key: format_bytes(serving[key], unit).rjust(14)  # noqa: E731
+    if serving["engine"] == "vllm":
+        head = (f"vLLM on {serving['gpu']}: tp {serving['tp']}, pp {serving['pp']}, gpu_memory_utilization "
+                f"{serving['gpu_memory_utilization']}, max_model_len {serving['max_model_len']:,}, "
+                f"weights {serving['weights_format']}, KV cache {serving['kv_cache_dtype']}")
+        context = serving["max_model_len"]
+        kv_label = "available KV cache memory"
+    else:
+        head = (f"serving on {serving['gpu']} (generic estimate): tp {serving['tp']}, pp {serving['pp']}, "
+                f"weights {serving['weights_format']}, KV cache {serving['kv_cache_dtype']}, "
+                f"context {serving['context']:,} x {serving['batch']} sequence(s)")
+        context = serving["context"]
+        kv_label = "KV cache"
+    verdict = "fits" if serving["fits"] else "does not fit: try --tp/--pp, a smaller precision or context"
+    return [
+        head,
+        f"  weights per GPU            {size('weights_bytes_per_gpu')}",
+        f"  {kv_label:<27}{size('kv_cache_bytes_per_gpu')}  ({serving['kv_cache_bytes_per_token']:,} bytes per token)",
+        f"  activations                {size('activation_bytes')}",
+        f"  runtime (non-torch)        {size('non_torch_bytes')}",
+        f"  total per GPU              {size('total_bytes_per_gpu')}  of {format_bytes(serving['gpu_memory_bytes'], unit)}: {verdict}",
+        f"  KV cache holds {serving['kv_cache_tokens']:,} tokens: max concurrency {serving['max_concurrency']:,}"
+        f" at {context:,} tokens per sequence",
+    ]
