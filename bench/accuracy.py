@@ -280,8 +280,14 @@ DOC_FOOTER = """
   tests/test_accuracy.py names them and holds them to 2.5%; every other row to 1%.
 - The activation peak is a model, not a trace: the larger of the dummy forward's biggest layer
   (+0.30 GiB compiled-graph workspace) and the sampler's working set (12.9 bytes per logit on top of
-  the logits, measured on the six fixture models whose peak is the sampler). MoE models with MLA
-  (DeepSeek-V2-Lite) peak higher than modelled; its row shows how much.
+  the logits, measured on the six fixture models whose peak is the sampler). MoE models add the
+  fused-MoE workspace vLLM 0.19 keeps allocated through the sampler run (TritonExperts workspace
+  shapes) and MLA models the prefill up-projection buffer of the profiling run. gpt-oss's MXFP4
+  experts use other kernels: their activation figure is the Triton approximation, unmeasured.
+- DeepSeek-V2-Lite's weights stay 0.5% under vLLM's figure (about 155 MiB per GPU at tp 1, 2 and 4):
+  the cause is not in vLLM's model code we read, and no per-model correction is applied.
+- No GPU measurement of our own is here yet: bench/transformers_gpu.py records what transformers
+  allocates per catalog config on a GPU, and this page gains a section when its results exist.
 - Non-torch memory is a measured constant per layout (one GPU, pipeline, tensor parallel), not
   derived: NCCL and custom all-reduce buffer sizes depend on the vLLM build and the interconnect.
 - Only H100 80GB runs of vLLM 0.19.0 are in the main table. Other versions profile differently

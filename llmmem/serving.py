@@ -250,13 +250,15 @@ def kv_cache_bytes(spec: ModelSpec, tokens: int, sequences: int, tp: int, kv_byt
 # activations and overhead (generic mode)
 
 
-def forward_activation_bytes(spec: ModelSpec, tokens: int, dtype_bytes: int, tp: int = 1) -> int:
+def forward_activation_bytes(spec: ModelSpec, tokens: int, dtype_bytes: int, tp: int = 1, include_moe: bool = True) -> int:
     """Largest set of tensors alive at once in one decoder layer's forward for `tokens` tokens.
 
     Dense MLP (the usual peak): normed input + residual (2 x hidden) + gate/up output (2 x I / tp) +
     activation output (I / tp). MoE: each token's top-k experts run on a routed copy, so the fused
     kernel holds top_k x (2 x I_moe + I_moe) / tp + top_k x hidden per token (vLLM fused_moe caches).
     Attention: q, k, v and output (hidden + 2 x KV width) per rank. All in the serving dtype.
+    include_moe=False leaves the routed experts out (the vLLM mode models them from the fused-MoE
+    kernel's own workspace: engines/vllm.moe_workspace_bytes).
     """
     hidden = spec.hidden_size or 0
     heads = spec.num_attention_heads or 1
@@ -266,7 +268,7 @@ def forward_activation_bytes(spec: ModelSpec, tokens: int, dtype_bytes: int, tp:
     per_token = attention
     if spec.intermediate_size and (not spec.is_moe or spec.num_dense_layers or not spec.moe_intermediate_size):
         per_token = max(per_token, 2 * hidden + 3 * spec.intermediate_size / tp)
-    if spec.is_moe:
+    if spec.is_moe and include_moe:
         inter = spec.moe_intermediate_size or spec.intermediate_size or 0
         top_k = spec.experts_per_token or 1
         per_token = max(per_token, 2 * hidden + top_k * (3 * inter / tp + hidden))

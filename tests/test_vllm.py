@@ -8,13 +8,21 @@ import pytest
 from llmmem.architectures import spec_from_config
 from llmmem.engines.vllm import (
     BLOCK_SIZE,
+    FORWARD_WORKSPACE_BYTES,
     blocks_per_request,
     kv_groups,
+    mla_dequantized_up_proj_bytes,
+    mla_prefill_workspace_tokens,
+    mla_profile_bytes,
+    moe_workspace_bytes,
+    profile_peak_bytes,
     rotary_cache_bytes,
+    sampler_peak_bytes,
     vllm_defaults,
 )
 from llmmem.gpus import get_gpu
-from llmmem.serving import ServingOptions, estimate_serving
+from llmmem.quantization import get_format
+from llmmem.serving import ServingOptions, estimate_serving, forward_activation_bytes
 
 CONFIGS = Path(__file__).resolve().parent.parent / "llmmem" / "catalog" / "configs"
 H100 = get_gpu("H100-80GB")
@@ -129,3 +137,63 @@ def test_too_big_does_not_fit():
     out = vllm("meta-llama__Llama-3.1-70B")
     assert out["fits"] is False and out["kv_cache_tokens"] == 0
     assert vllm("meta-llama__Llama-3.1-70B", tp=4)["fits"] is True
+
+
+def test_fused_moe_workspace_bytes():
+    # DeepSeek-V2-Lite, 8192 tokens, top-6, expert intermediate 1408, hidden 2048, bf16:
+    # workspace13 = 8192 x 6 x max(1408, 2048), workspace2 = 8192 x 6 x max(2 x 1408, 2048)
+    assert moe_workspace_bytes(spec("deepseek-ai__DeepSeek-V2-Lite"), 8192, 2, 1) == (8192 * 6 * 2048 + 8192 * 6 * 2816) * 2
+    # Mixtral tp=2: top-2, intermediate 14336 / 2 = 7168 per rank, hidden 4096
+    assert moe_workspace_bytes(spec("mistralai__Mixtral-8x7B-v0.1"), 8192, 2, 2) == (8192 * 2 * 7168 + 8192 * 2 * 14336) * 2
+    assert moe_workspace_bytes(spec("meta-llama__Llama-3.1-8B"), 8192, 2, 1) == 0
+
+
+def test_moe_workspace_stays_allocated_through_the_sampler_run():
+    ds = spec("deepseek-ai__DeepSeek-V2-Lite")
+    peak = profile_peak_bytes(ds, 8192, 1024, 2, 1, True, 8192, 1024)
+    workspace = moe_workspace_bytes(ds, 8192, 2, 1)
+    assert peak["moe_workspace_bytes"] == workspace
+    assert peak["sampler_bytes"] == sampler_peak_bytes(ds, 8192, 1024, 2, 1) + workspace
+    # the MoE moment of the forward: workspace + input, residual and output of 8192 x 2048
+    assert peak["forward_bytes"] >= workspace + 8192 * 3 * 2048 * 2 + FORWARD_WORKSPACE_BYTES
+
+
+def test_dense_profile_peak_is_unchanged_by_moe_terms():
+    llama = spec("meta-llama__Llama-3.1-8B")
+    peak = profile_peak_bytes(llama, 8192, 1024, 2, 1, False)
+    assert peak["forward_bytes"] == forward_activation_bytes(llama, 8192, 2, 1) + FORWARD_WORKSPACE_BYTES
+    assert peak["moe_workspace_bytes"] == 0
+
+
+def test_forward_activation_without_experts():
+    mixtral = spec("mistralai__Mixtral-8x7B-v0.1")
+    # attention only: 2 x hidden + (q + k + v) / tp + o / tp, per token
+    attention = 2 * 4096 + (4096 + 2 * 8 * 128) / 2 + 4096 / 2
+    assert forward_activation_bytes(mixtral, 8192, 2, 2, include_moe=False) == int(8192 * attention * 2)
+    assert forward_activation_bytes(mixtral, 8192, 2, 2) > forward_activation_bytes(mixtral, 8192, 2, 2, include_moe=False)
+
+
+def test_mla_prefill_workspace_tokens():
+    assert mla_prefill_workspace_tokens(8192, 1024) == 65536  # 8 x 8192 = 4 x 1024 x 16
+    assert mla_prefill_workspace_tokens(2048, 256) == 16384  # 4 x 256 x 16
+    assert mla_prefill_workspace_tokens(131072, 1024) == 64 * 1024  # capped
+    assert mla_prefill_workspace_tokens(1024, 8192) == 8192 * 16  # at least one block per sequence
+
+
+def test_mla_profile_buffer_bytes():
+    ds = spec("deepseek-ai__DeepSeek-V2-Lite")
+    # 65536 tokens x 16 heads x (128 nope + 128 v) x 2 bytes = 512 MiB, split by heads under tp
+    assert mla_profile_bytes(ds, 8192, 1024, 2, 1) == 65536 * 16 * 256 * 2
+    assert mla_profile_bytes(ds, 8192, 1024, 2, 2) == 65536 * 8 * 256 * 2
+    assert mla_profile_bytes(spec("meta-llama__Llama-3.1-8B"), 8192, 1024, 2, 1) == 0
+
+
+def test_mla_up_projection_copies_only_for_quantized_checkpoints():
+    ds = spec("deepseek-ai__DeepSeek-V2-Lite")
+    assert mla_dequantized_up_proj_bytes(ds, get_format("fp16"), 2, 1, 27) == 0  # W_UK/W_UV are views
+    # FP8: a bf16 copy per layer of 512 (kv_lora_rank) x 16 heads x (128 + 128)
+    assert mla_dequantized_up_proj_bytes(ds, get_format("fp8"), 2, 1, 27) == 27 * 512 * 16 * 256 * 2
+    assert mla_dequantized_up_proj_bytes(ds, get_format("fp8"), 2, 4, 27) == 27 * 512 * 4 * 256 * 2
+    bf16, fp8 = vllm("deepseek-ai__DeepSeek-V2-Lite"), vllm("deepseek-ai__DeepSeek-V2-Lite", quantization="fp8")
+    assert bf16["weights_breakdown_bytes"]["mla_up_proj_copies"] == 0
+    assert fp8["weights_breakdown_bytes"]["mla_up_proj_copies"] == 27 * 512 * 16 * 256 * 2

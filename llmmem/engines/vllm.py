@@ -66,6 +66,17 @@ SAMPLER_FP32_BYTES_PER_LOGIT = 12.9
 # ~0.3 GiB.
 FORWARD_WORKSPACE_BYTES = int(0.30 * GiB)
 
+# NOTE: vLLM 0.19 runs unquantized and FP8 MoE layers through the modular fused-MoE kernel
+# ("Using TRITON backend for Unquantized MoE" in the fixture's DeepSeek-V2-Lite log). Its scratch
+# comes from the worker's WorkspaceManager (v1/worker/workspace.py), ONE buffer per worker that
+# grows to the largest request and is never freed: profiling leaves it allocated, so it is part
+# of the torch peak of the sampler run too. Each request is rounded up to 256 bytes.
+WORKSPACE_ALIGN = 256
+# NOTE: MLAAttention.determine_chunked_prefill_workspace_size (model_executor/layers/attention/
+# mla_attention.py): min(max(8 x max_model_len, 4 x max_num_seqs x block), 64k tokens), at least
+# one block per sequence.
+MLA_PREFILL_WORKSPACE_CAP = 64 * 1024
+
 
 def vllm_defaults(gpu_memory_bytes: int, gpu_name: str = "") -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) that `vllm serve` 0.19 picks for this GPU."""
@@ -89,6 +100,67 @@ def rotary_cache_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
     return spec.max_position_embeddings * rotary_dim * dtype_bytes
 
 
+def _aligned(nbytes: int) -> int:
+    return -(-nbytes // WORKSPACE_ALIGN) * WORKSPACE_ALIGN
+
+
+def moe_workspace_bytes(spec: ModelSpec, tokens: int, dtype_bytes: int, tp: int) -> int:
+    """The fused-MoE workspace vLLM keeps after a MoE layer ran on `tokens` tokens (0 for dense models).
+
+    FusedMoEKernelModularImpl._allocate_buffers asks the WorkspaceManager for two tensors at once
+    (fused_moe/modular_kernel.py), with TritonExperts.workspace_shapes (M tokens, top-k, N = 2 x the
+    expert intermediate size per rank, K = hidden):
+      workspace13 = max(M x topk x max(N/2, K), M x K)   (cache1/cache3, reused for the output)
+      workspace2  = M x topk x max(N, K)                 (gate/up output)
+    both in the activation dtype, each rounded up to 256 bytes.
+    """
+    if not spec.is_moe:
+        return 0
+    inter = -(-(spec.moe_intermediate_size or spec.intermediate_size or 0) // tp)
+    hidden = spec.hidden_size or 0
+    top_k = spec.experts_per_token or 1
+    workspace13 = max(tokens * top_k * max(inter, hidden), tokens * hidden) * dtype_bytes
+    workspace2 = tokens * top_k * max(2 * inter, hidden) * dtype_bytes
+    return _aligned(workspace13) + _aligned(workspace2)
+
+
+def mla_prefill_workspace_tokens(max_model_len: int, max_num_seqs: int) -> int:
+    """Tokens of MLA's chunked-prefill context workspace (see MLA_PREFILL_WORKSPACE_CAP)."""
+    size = min(max(8 * max_model_len, 4 * max_num_seqs * BLOCK_SIZE), MLA_PREFILL_WORKSPACE_CAP)
+    return max(size, max_num_seqs * BLOCK_SIZE)
+
+
+def _mla_dims(spec: ModelSpec) -> tuple[int, int]:
+    """(qk_nope_head_dim, v_head_dim) of an MLA model: the spec's head_dim is nope + rope."""
+    rope = spec.qk_rope_head_dim or 0
+    nope = (spec.head_dim or 0) - rope
+    return nope, spec.v_head_dim or nope
+
+
+def mla_profile_bytes(spec: ModelSpec, max_model_len: int, max_num_seqs: int, dtype_bytes: int, tp: int) -> int:
+    """The tensor MLAAttention.forward_impl allocates in the profiling run (attn_metadata is None) to
+    stand for the worst kv_b_proj output of _compute_prefill_context: workspace tokens x heads per
+    rank x (qk_nope_head_dim + v_head_dim), in the activation dtype. Freed when the layer returns."""
+    if not spec.is_mla:
+        return 0
+    nope, v = _mla_dims(spec)
+    heads = (spec.num_attention_heads or 1) // tp
+    return mla_prefill_workspace_tokens(max_model_len, max_num_seqs) * heads * (nope + v) * dtype_bytes
+
+
+def mla_dequantized_up_proj_bytes(spec: ModelSpec, fmt, dtype_bytes: int, tp: int, layers: int) -> int:
+    """W_UK_T / W_UV that MLAAttention.process_weights_after_loading builds from kv_b_proj, counted
+    in "Model loading took": a view of kv_b_proj's weight when it is unquantized (no memory), a
+    dequantized copy in the activation dtype when it is quantized (FP8 DeepSeek-V3/R1, Kimi-K2:
+    get_and_maybe_dequant_weights), kv_b_proj itself being kept for the prefill path. Per layer:
+    kv_lora_rank x heads per rank x (qk_nope_head_dim + v_head_dim) elements."""
+    if not spec.is_mla or fmt.name in ("fp16", "fp32") or fmt.experts_only:
+        return 0
+    nope, v = _mla_dims(spec)
+    heads = (spec.num_attention_heads or 1) // tp
+    return layers * spec.kv_lora_rank * heads * (nope + v) * dtype_bytes
+
+
 def non_torch_forward_bytes(tp: int, pp: int) -> int:
     """Non-torch memory added by vLLM's profiling run (see the constants' sources)."""
     if tp > 1:
@@ -106,12 +178,44 @@ def sampler_peak_bytes(spec: ModelSpec, tokens: int, num_reqs: int, dtype_bytes:
     return int(hidden_states + logits)
 
 
-def profile_peak_bytes(spec: ModelSpec, tokens: int, num_reqs: int, dtype_bytes: int, tp: int, last_stage: bool) -> dict:
+def profile_peak_bytes(
+    spec: ModelSpec,
+    tokens: int,
+    num_reqs: int,
+    dtype_bytes: int,
+    tp: int,
+    last_stage: bool,
+    max_model_len: int = 4096,
+    max_num_seqs: int = 1024,
+) -> dict:
     """Torch peak increase of vLLM's profile_run on one GPU: the larger of the dummy forward and (on the
-    last pipeline stage, which holds the LM head) the dummy sampler run."""
-    forward = forward_activation_bytes(spec, tokens, dtype_bytes, tp) + FORWARD_WORKSPACE_BYTES
-    sampler = sampler_peak_bytes(spec, tokens, num_reqs, dtype_bytes, tp) if last_stage else 0
-    return {"forward_bytes": forward, "sampler_bytes": sampler, "peak_bytes": max(forward, sampler)}
+    last pipeline stage, which holds the LM head) the dummy sampler run.
+
+    The forward peaks in its largest moment: a dense layer (forward_activation_bytes without the
+    experts), a MoE layer (the persistent fused-MoE workspace + the layer's input, residual and
+    output) or an MLA layer (its profiling kv_b_proj stand-in + input, residual, q and output, with
+    the MoE workspace of earlier layers still held). The MoE workspace stays allocated through the
+    sampler run, so it adds to the sampler's peak too.
+    """
+    hidden = spec.hidden_size or 0
+    moe_workspace = moe_workspace_bytes(spec, tokens, dtype_bytes, tp)
+    moments = [forward_activation_bytes(spec, tokens, dtype_bytes, tp, include_moe=not spec.is_moe)]
+    if spec.is_moe:
+        moments.append(moe_workspace + tokens * 3 * hidden * dtype_bytes)
+    if spec.is_mla:
+        heads = (spec.num_attention_heads or 1) // tp
+        nope, v = _mla_dims(spec)
+        q_width = heads * (nope + (spec.qk_rope_head_dim or 0))
+        live = tokens * (2 * hidden + q_width + heads * v) * dtype_bytes
+        moments.append(mla_profile_bytes(spec, max_model_len, max_num_seqs, dtype_bytes, tp) + live + moe_workspace)
+    forward = max(moments) + FORWARD_WORKSPACE_BYTES
+    sampler = sampler_peak_bytes(spec, tokens, num_reqs, dtype_bytes, tp) + moe_workspace if last_stage else 0
+    return {
+        "forward_bytes": forward,
+        "sampler_bytes": sampler,
+        "moe_workspace_bytes": moe_workspace,
+        "peak_bytes": max(forward, sampler),
+    }
 
 
 def kv_groups(kinds: list[str]) -> tuple[int, int, dict[str, int]]:
@@ -162,12 +266,13 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
         last = stage == pp - 1
         weights = weights_terms(spec, fmt, dtype_bytes, tp, pp, stage)
         rotary = rotary_cache_bytes(spec, dtype_bytes)
-        weights_total = sum(weights.values()) + rotary
-        peak = profile_peak_bytes(spec, tokens, num_reqs, dtype_bytes, tp, last)
+        start, end = stage_layer_range(spec.num_layers, pp, stage)
+        up_proj = mla_dequantized_up_proj_bytes(spec, fmt, dtype_bytes, tp, end - start)
+        weights_total = sum(weights.values()) + rotary + up_proj
+        peak = profile_peak_bytes(spec, tokens, num_reqs, dtype_bytes, tp, last, max_model_len, max_num_seqs)
         non_torch = non_torch_forward_bytes(tp, pp)
         non_kv = weights_total + peak["peak_bytes"] + non_torch
         available = requested - non_kv
-        start, end = stage_layer_range(spec.num_layers, pp, stage)
         kinds = layer_kinds(spec, start, end)
         group_size, n_groups, per_kind = kv_groups(layer_kinds(spec))
         stage_group_size = group_size if n_groups > 1 else len(kinds)
@@ -179,9 +284,10 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
                 "stage": stage,
                 "layers": end - start,
                 "weights_bytes": weights_total,
-                "weights_breakdown_bytes": {**weights, "rotary_cache": rotary},
+                "weights_breakdown_bytes": {**weights, "rotary_cache": rotary, "mla_up_proj_copies": up_proj},
                 "forward_peak_bytes": peak["forward_bytes"],
                 "sampler_peak_bytes": peak["sampler_bytes"],
+                "moe_workspace_bytes": peak["moe_workspace_bytes"],
                 "activation_bytes": peak["peak_bytes"],
                 "non_torch_bytes": non_torch,
                 "non_kv_bytes": non_kv,
@@ -204,7 +310,8 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
         f"{dtype_bytes * 8}-bit, vocab padded to 64, tp={tp} shards, first of {pp} pipeline stage(s), "
         "plus the rotary cos/sin cache",
         f"activation peak: max(dummy forward of {tokens} tokens through the largest layer + workspace, "
-        f"sampler on {num_reqs} x vocab logits) - the sampler only on the last stage",
+        f"sampler on {num_reqs} x vocab logits) - the sampler only on the last stage; MoE models keep "
+        "the fused-MoE workspace allocated through both, MLA layers add their profiling kv_b_proj buffer",
         "non-torch: memory added during profiling (0.25 GiB on one GPU, ~2 GiB NCCL/all-reduce when tp > 1); "
         f"the CUDA context ({CUDA_CONTEXT_BYTES / GiB:.2f} GiB) predates profiling and is not charged",
         f"KV cache: {util} x GPU memory - (weights + activation peak + non-torch); blocks of {BLOCK_SIZE} "
