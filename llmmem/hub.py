@@ -186,9 +186,9 @@ def hub_offline_reason() -> str | None:
     return None
 
 
-def effective_token(token: str | None) -> str | None:
-    """The token for this request: the argument, else HF_TOKEN. Never read from or written to disk."""
-    token = token if token else os.environ.get("HF_TOKEN")
+def clean_token(token: str | None) -> str | None:
+    """The token for this request, as given (blank means none). The library never reads HF_TOKEN or a
+    saved login itself: only the CLI does, so a server never lends its own token to its users."""
     return token.strip() if token and token.strip() else None
 
 
@@ -245,7 +245,7 @@ CACHE = _Cache()
 def fetch(ref: ModelRef, *, token: str | None = None, timeout: float | None = None) -> HubModel:
     """Ask the Hub for a model's config.json and safetensors counts. Raises llmmem errors only.
 
-    `token` is used as given (callers resolve HF_TOKEN with effective_token); None means anonymous.
+    `token` is used as given (see clean_token); None means anonymous.
     """
     if ref.is_bare:
         raise InputError(f"{ref.repo_id!r} has no owner: give the full model ID (org/name) to ask the Hub")
@@ -326,7 +326,7 @@ def _translate(exc: Exception, ref: ModelRef, token: str | None, *, what: str, t
             size = f", or type its size ({sum(safetensors.values()) / 1e9:.2f}B parameters, from the Hub) for a weights-only estimate"
         if token:
             return GatedModelError(f"the Hub refused the token for {ref} (HTTP {status}): accept the licence on {page} with that token's account, or check the token{size}")
-        return GatedModelError(f"{ref} is gated: accept the licence on the model page ({page}) and give a token (--token or HF_TOKEN){size}")
+        return GatedModelError(f"{ref} is gated: accept the licence on the model page ({page}) and give an access token{size}")
     if isinstance(exc, hf_errors.RevisionNotFoundError):
         return ModelNotFoundError(f"{ref}: revision {ref.revision!r} not found: check the branch, tag or commit")
     if isinstance(exc, hf_errors.RemoteEntryNotFoundError):

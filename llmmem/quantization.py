@@ -128,5 +128,5 @@ def format_from_quantization_config(config: Mapping | None) -> WeightFormat | No
             if bits == 4:
                 return FORMATS["w4a16"] if weights.get("symmetric", True) else FORMATS["gptq"]
     raise InputError(
-        f"quantization_config with quant_method {method or '?'!r} is not supported: pass --quantization explicitly"
+        f"quantization_config with quant_method {method or '?'!r} is not supported: choose the weights format (quantization) explicitly"
     )

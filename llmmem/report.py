@@ -5,6 +5,8 @@ Bytes stay ints in the dict; conversion to GB (10^9) or GiB (2^30) happens only 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .errors import LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
@@ -13,6 +15,8 @@ from .resolve import Resolved
 from .serving import ServingOptions, estimate_serving
 
 DEFAULT_GPUS: tuple[str, ...] = ("A100-80GB", "H100-80GB")
+# NOTE: each precision row's serving total has its weights in that precision: (dtype, weights format).
+ROW_SERVING = {"fp32": ("float32", "fp32"), "fp16": (None, "fp16"), "fp8": (None, "fp8"), "int8": (None, "w8a8"), "int4": (None, "w4a16")}
 UNITS = {"GB": 10**9, "GiB": 2**30}
 
 _ARCHITECTURE_FIELDS = (
@@ -50,6 +54,7 @@ def build_report(
                 "largest_layer_bytes": largest_layer_bytes(spec, precision),
                 "training_adam_bytes": training_adam_bytes(spec.parameters, precision),
                 "gpus": [_gpu_count(seed, gpu, spec) for gpu in gpu_list],
+                **_row_serving(spec, precision, serving),
             }
         )
     notes = list(resolved.notes) + _notes(spec)
@@ -79,6 +84,18 @@ def build_report(
         "serving": serving_report,
     }
     return report
+
+
+def _row_serving(spec, precision: Precision, serving: ServingOptions | None) -> dict:
+    """The serving total per GPU with the weights in this row's precision (None where it cannot be made)."""
+    if serving is None:
+        return {}
+    dtype, weights_format = ROW_SERVING[precision.name]
+    try:
+        estimate = estimate_serving(spec, replace(serving, dtype=dtype or serving.dtype, quantization=weights_format))
+    except LlmmemError:
+        return {"serving_total_bytes": None, "serving_fits": None}
+    return {"serving_total_bytes": estimate["total_bytes_per_gpu"], "serving_fits": estimate["fits"]}
 
 
 def _gpu_count(load_bytes: int, gpu: GPU, spec) -> dict:

@@ -97,8 +97,14 @@ def load_config_file(path: Path) -> dict:
     return config
 
 
-def resolve(text: str, *, token: str | None = None, offline: bool = False, revision: str | None = None) -> Resolved:
-    """Resolve what the user typed, trying the cheap sources first."""
+def resolve(
+    text: str, *, token: str | None = None, offline: bool = False, revision: str | None = None, prefer_catalog: bool = False
+) -> Resolved:
+    """Resolve what the user typed, trying the cheap sources first.
+
+    A full Hub ID asks the Hub first (its files are the truth) and falls back to the catalog; with
+    prefer_catalog=True a catalog model with no pinned revision answers at once, without the network.
+    """
     if not isinstance(text, str) or not text.strip():
         raise InputError("no model given: type a model ID like meta-llama/Llama-3.1-8B, a config.json path, or a count like 70B")
     text = text.strip()
@@ -111,7 +117,7 @@ def resolve(text: str, *, token: str | None = None, offline: bool = False, revis
         return Resolved(ModelSpec(name=f"{text} parameters", parameters=count), "parameter-count")
     if text.endswith(".json") and "://" not in text and not text.lower().startswith(("huggingface.co/", "hf.co/")):
         raise ConfigError(f"no such file: {text}; check the path to the config.json")
-    return _resolve_model_id(text, token=token, offline=offline, revision=revision)
+    return _resolve_model_id(text, token=token, offline=offline, revision=revision, prefer_catalog=prefer_catalog)
 
 
 def _name_from_path(path: Path) -> str:
@@ -119,7 +125,7 @@ def _name_from_path(path: Path) -> str:
     return path.stem if path.is_file() and path.name != "config.json" else folder.name or str(path)
 
 
-def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: str | None = None) -> Resolved:
+def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: str | None, prefer_catalog: bool) -> Resolved:
     """A catalog name, a Hub ID or URL. Full IDs ask the Hub first; the catalog answers when it cannot."""
     from . import catalog, hub  # NOTE: hub imports huggingface_hub only inside fetch()
 
@@ -129,13 +135,17 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
         if entry is None:
             raise ModelNotFoundError(f"{text!r} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: give the full Hub ID (org/name), a config.json or a count like 70B")
         return _from_catalog(entry, notes=(f"revision {ref.revision} not checked: the catalog holds one version",) if ref.revision else ())
-    why_offline = "offline mode (--offline)" if offline else hub.hub_offline_reason()
+    if prefer_catalog and ref.revision is None:
+        entry = catalog.find(ref.repo_id)
+        if entry is not None:
+            return _from_catalog(entry)
+    why_offline = "offline mode" if offline else hub.hub_offline_reason()
     if why_offline:
         entry = catalog.find(ref.repo_id)
         if entry is None:
             raise HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give its config.json or a count like 70B")
         return _from_catalog(entry, notes=(f"{why_offline}: showing the bundled entry{_unchecked(ref)}",))
-    token = hub.effective_token(token)
+    token = hub.clean_token(token)
     try:
         model = hub.fetch(ref, token=token)
     except HubUnavailableError as exc:

@@ -99,7 +99,7 @@ def pp_layer_counts(num_layers: int, pp: int) -> list[int]:
     """Decoder layers per pipeline stage, as vLLM's get_pp_indices splits them: an even share, with
     the remainder given one each to the stages just before the last (distributed/utils.py)."""
     if pp > num_layers:
-        raise InputError(f"pipeline parallel size {pp} exceeds the model's {num_layers} layers: use a smaller --pp")
+        raise InputError(f"pipeline parallel size {pp} exceeds the model's {num_layers} layers: use fewer pipeline stages")
     counts = [num_layers // pp] * pp
     for i in range(2, num_layers % pp + 2):
         counts[-i] += 1
@@ -295,10 +295,10 @@ def _check(spec: ModelSpec, options: ServingOptions) -> None:
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{spec.name}: a serving estimate needs the model's config.json or Hub ID, not a bare count")
     if options.tp < 1 or options.pp < 1:
-        raise InputError("tp and pp must be positive integers: use --tp 1 --pp 1 for one GPU")
+        raise InputError("tensor and pipeline parallel sizes must be 1 or more: use 1 and 1 for one GPU")
     heads = spec.num_attention_heads or 1
     if heads % options.tp:
-        raise InputError(f"--tp {options.tp} does not divide the {heads} attention heads: pick a divisor of {heads}")
+        raise InputError(f"tensor parallelism {options.tp} does not divide the {heads} attention heads: pick a divisor of {heads}")
 
 
 def estimate_generic(spec: ModelSpec, options: ServingOptions) -> dict:
@@ -309,7 +309,7 @@ def estimate_generic(spec: ModelSpec, options: ServingOptions) -> dict:
     context = options.context or spec.max_position_embeddings or 4096
     batch = options.batch
     if batch < 1 or context < 1:
-        raise InputError("context and batch must be positive: use --context N --batch N")
+        raise InputError("context length and concurrent sequences must be 1 or more")
     gpu_bytes = options.gpu.memory_bytes
 
     stages = []
@@ -393,4 +393,4 @@ def estimate_serving(spec: ModelSpec, options: ServingOptions) -> dict:
         from .engines.vllm import estimate_vllm
 
         return estimate_vllm(spec, options)
-    raise InputError(f"unknown engine {options.engine!r}: use --engine vllm or leave it out")
+    raise InputError(f"unknown engine {options.engine!r}: use vllm, or none for the generic estimate")

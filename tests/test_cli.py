@@ -140,3 +140,25 @@ def test_real_process_error_has_no_traceback():
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.startswith("llmmem: ") and done.stderr.count("\n") == 1
+
+
+def test_each_precision_row_has_its_serving_total(capsys):
+    report = run_json(capsys, str(LLAMA_8B), "--gpu", "H100-80GB", "--context", "8192", "--batch", "4")
+    rows = {row["name"]: row for row in report["precisions"]}
+    fp16 = rows["fp16"]["serving_total_bytes"]
+    assert fp16 == report["serving"]["total_bytes_per_gpu"]  # the checkpoint is bf16: the same estimate
+    # Only the linear layers change between the 16-bit and int8 rows: each of Llama-3.1-8B's 6,979,321,856
+    # linear weights (all but the embedding, LM head and norms) drops from 2 bytes to 1 plus W8A8's fp32
+    # per-channel scale (4 bytes per 4096 weights).
+    linear = 8_030_261_248 - 2 * 128_256 * 4_096 - (2 * 32 + 1) * 4_096
+    assert fp16 - rows["int8"]["serving_total_bytes"] == linear - linear * 4 // 4096
+    assert rows["fp32"]["serving_total_bytes"] > fp16 > rows["int8"]["serving_total_bytes"] > rows["int4"]["serving_total_bytes"]
+    assert all(row["serving_fits"] for row in rows.values())
+    # KV cache at 8192 tokens x 4 sequences: 32 layers x 2 x 8 KV heads x 128 x 2 bytes per token.
+    assert report["serving"]["kv_cache_bytes_per_gpu"] == 8192 * 4 * 131_072
+
+
+def test_a_bare_count_has_no_serving_rows(capsys):
+    report = run_json(capsys, "7B")
+    assert report["serving"] is None
+    assert "serving_total_bytes" not in report["precisions"][0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -9,6 +10,7 @@ import time
 import pytest
 
 from llmmem import catalog, hub
+from llmmem.cli import main
 from llmmem.errors import ConfigError, GatedModelError, HubUnavailableError, ModelNotFoundError
 from llmmem.resolve import resolve
 
@@ -102,7 +104,7 @@ def test_gated_without_token_names_the_fix(fake):
     with pytest.raises(GatedModelError) as error:
         resolve("acme/Gated-8B")
     message = str(error.value)
-    assert message.startswith("acme/Gated-8B is gated: accept the licence on the model page (https://huggingface.co/acme/Gated-8B) and give a token")
+    assert message.startswith("acme/Gated-8B is gated: accept the licence on the model page (https://huggingface.co/acme/Gated-8B) and give an access token")
     assert "8.03B parameters" in message  # the model info is public: its size is offered as a way on
     assert "\n" not in message
     assert len(hub.CACHE) == 0
@@ -129,9 +131,14 @@ def test_gated_results_never_leak_across_tokens(fake):
     assert fake.count("acme/Gated-8B", "config.json") == asked + 2
 
 
-def test_hf_token_environment_is_the_default_token(fake, monkeypatch):
+def test_library_never_reads_hf_token_but_the_cli_does(fake, monkeypatch, capsys):
+    """A server (the app) must not lend its own HF_TOKEN to anonymous users: only the CLI reads it."""
     monkeypatch.setenv("HF_TOKEN", TOKEN_OK)
-    assert resolve("acme/Gated-8B").source == "hub"
+    with pytest.raises(GatedModelError):
+        resolve("acme/Gated-8B")
+    assert fake.requests[-1][2] is None
+    assert main(["acme/Gated-8B", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["source"] == "hub"
     assert fake.requests[-1][2] == TOKEN_OK
 
 
@@ -158,7 +165,7 @@ def test_gated_catalog_model_falls_back_to_the_bundled_entry(fake):
     assert resolved.source == "catalog"
     assert resolved.spec.parameters == LLAMA_8B
     assert resolved.notes == ("meta-llama/Llama-3.1-8B is gated: showing the bundled entry; for the repo's own files, accept the licence "
-                              "on the model page (https://huggingface.co/meta-llama/Llama-3.1-8B) and give a token (--token or HF_TOKEN), "
+                              "on the model page (https://huggingface.co/meta-llama/Llama-3.1-8B) and give an access token, "
                               "or type its size (8.03B parameters, from the Hub) for a weights-only estimate",)
 
 
@@ -176,7 +183,7 @@ def test_missing_model(fake, token, message):
 
 @pytest.mark.parametrize(("fault", "error", "message"), [
     ("api-401", ModelNotFoundError, r"not found on the Hub: check the spelling \(a private model also needs a token\)$"),
-    ("api-403", GatedModelError, r"is gated: accept the licence on the model page .* and give a token \(--token or HF_TOKEN\)$"),
+    ("api-403", GatedModelError, r"is gated: accept the licence on the model page .* and give an access token$"),
     ("api-404", ModelNotFoundError, r"not found on the Hub: check the spelling"),
     ("api-429", HubUnavailableError, r"^the Hub is rate-limiting requests \(HTTP 429\) for acme/Faulty-8B: wait a minute and try again$"),
     ("api-500", HubUnavailableError, r"^the Hub answered HTTP 500 for acme/Faulty-8B: try again in a moment$"),
@@ -240,7 +247,7 @@ def test_connection_refused_falls_back_to_the_catalog(fake, monkeypatch):
 def test_offline_flag_answers_from_the_catalog_without_asking(fake):
     resolved = resolve("meta-llama/Llama-3.1-8B", offline=True)
     assert (resolved.source, resolved.spec.parameters) == ("catalog", LLAMA_8B)
-    assert resolved.notes == ("offline mode (--offline): showing the bundled entry",)
+    assert resolved.notes == ("offline mode: showing the bundled entry",)
     assert fake.requests == []
 
 

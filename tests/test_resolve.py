@@ -146,7 +146,7 @@ def test_bare_catalog_name_any_case():
 def test_url_of_a_catalog_model_offline():
     resolved = resolve("https://huggingface.co/Qwen/Qwen2.5-7B/blob/main/config.json", offline=True)
     assert (resolved.source, resolved.spec.parameters) == ("catalog", 7_615_616_512)
-    assert resolved.notes == ("offline mode (--offline): showing the bundled entry (revision main not checked)",)
+    assert resolved.notes == ("offline mode: showing the bundled entry (revision main not checked)",)
 
 
 def test_unknown_bare_name_suggests_close_catalog_names():
@@ -157,7 +157,7 @@ def test_unknown_bare_name_suggests_close_catalog_names():
 
 
 def test_offline_model_outside_the_catalog():
-    with pytest.raises(HubUnavailableError, match=r"^offline mode \(--offline\), and acme/Unknown-9B is not in the bundled catalog: go online, or give its config.json or a count like 70B$"):
+    with pytest.raises(HubUnavailableError, match=r"^offline mode, and acme/Unknown-9B is not in the bundled catalog: go online, or give its config.json or a count like 70B$"):
         resolve("acme/Unknown-9B", offline=True)
 
 
@@ -173,3 +173,14 @@ def test_parameter_counts_and_files_still_come_first(tmp_path):
     (tmp_path / "config.json").write_text(catalog.find("gpt2").config_file and '{"model_type": "gpt2", "n_embd": 768, "n_layer": 12, "n_head": 12, "vocab_size": 50257, "n_positions": 1024}')
     resolved = resolve(str(tmp_path))
     assert (resolved.source, resolved.spec.parameters) == ("config", 124_439_808)
+
+
+def test_prefer_catalog_answers_a_catalog_id_without_the_hub(monkeypatch):
+    from llmmem import hub
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the Hub was asked")
+
+    monkeypatch.setattr(hub, "fetch", no_network)
+    resolved = resolve("meta-llama/Llama-3.1-8B", prefer_catalog=True)
+    assert (resolved.source, resolved.spec.parameters, resolved.notes) == ("catalog", 8_030_261_248, ())

@@ -1,0 +1,197 @@
+"""The app (app.py) as a client sees it: /estimate through gradio_client against the launched app.
+
+The app is launched once per module on a free 127.0.0.1 port (tests/conftest.py: app_server), offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from huggingface_hub.repocard import metadata_load
+
+from llmmem import catalog, hub
+from llmmem.cli import main as cli_main
+
+from fakehub import FakeHub, loopback_only
+
+ROOT = Path(__file__).resolve().parents[1]
+LLAMA_8B = 8_030_261_248  # transformers' count for meta-llama/Llama-3.1-8B (tests/fixtures/param_counts.tsv)
+GATED_TOKEN = "hf_appTestTokenAccepted"
+
+
+@pytest.fixture(scope="module")
+def client(app_server):
+    return Client(app_server, verbose=False, download_files=False)
+
+
+def estimate(client, model, **settings):
+    return client.predict(model, **settings, api_name="/estimate")
+
+
+# --- Answers --------------------------------------------------------------------------------------
+
+
+def test_catalog_model_exact_count_and_bytes(client):
+    report = estimate(client, "meta-llama/Llama-3.1-8B")
+    assert report["model"] == "meta-llama/Llama-3.1-8B"
+    assert report["source"] == "catalog"
+    assert report["parameters"] == LLAMA_8B
+    assert report["active_parameters"] is None and report["approximate"] is False
+    assert [row["name"] for row in report["precisions"]] == ["fp32", "fp16", "int8", "int4"]
+    fp16 = report["precisions"][1]
+    assert fp16["weights_bytes"] == 2 * LLAMA_8B == 16_060_522_496
+    assert fp16["seed_formula_bytes"] == 19_272_626_996  # ceil(8030261248 * 4 / 2 * 1.2)
+    assert fp16["gpus"] == [{"gpu": "H100-80GB", "count": 1, "tp_count": 1, "nodes": 1}]
+    assert report["gpus"] == [{"gpu": "H100-80GB", "label": "NVIDIA H100 80GB (SXM)", "memory_bytes": 81090 * 2**20}]
+    serving = report["serving"]
+    assert serving["context"] == 8192 and serving["batch"] == 1
+    assert serving["weights_bytes_per_gpu"] == 16_060_522_496  # untied 16-bit Llama: every weight at 2 bytes
+    assert serving["kv_cache_bytes_per_token"] == 32 * 2 * 8 * 128 * 2  # layers x (K, V) x KV heads x head_dim x bf16
+    assert serving["fits"] is True and serving["max_concurrency"] >= 1
+
+
+def test_api_returns_the_same_object_as_the_cli_json(client, capsys):
+    report = estimate(client, "Qwen/Qwen3-30B-A3B", precisions="fp16,fp8,int4", gpu="A100-80GB", context=4096, batch=4,
+                      kv_cache_dtype="fp8", tp=2)
+    # NOTE: the bare catalog name: like the app, the CLI then answers from the catalog without the Hub.
+    assert cli_main(["Qwen3-30B-A3B", "--precisions", "fp16,fp8,int4", "--gpu", "A100-80GB", "--context", "4096",
+                     "--batch", "4", "--kv-cache-dtype", "fp8", "--tp", "2", "--json"]) == 0
+    assert report == json.loads(capsys.readouterr().out)
+    assert report["active_parameters"] is not None and report["active_parameters"] < report["parameters"]
+
+
+def test_raw_parameter_count_gives_the_seed_formula(client):
+    report = estimate(client, "70B", precisions="fp16", gpu="A100-80GB")
+    assert report["source"] == "parameter-count"
+    assert report["parameters"] == 70_000_000_000
+    (fp16,) = report["precisions"]
+    assert fp16["seed_formula_bytes"] == 168_000_000_000
+    assert fp16["weights_bytes"] == 140_000_000_000
+    assert fp16["gpus"] == [{"gpu": "A100-80GB", "count": 2, "tp_count": 2, "nodes": 1}]
+    assert report["serving"] is None  # a bare count has no shape to size a KV cache from
+
+
+def test_custom_gpu_size(client):
+    report = estimate(client, "7e9", precisions="fp16", gpu="24GB")
+    assert report["gpus"][0]["memory_bytes"] == 24 * 10**9
+    # 7e9 * 2 * 1.2 = 16.8e9 bytes: one 24 GB card
+    assert report["precisions"][0]["seed_formula_bytes"] == 16_800_000_000
+    assert report["precisions"][0]["gpus"][0]["count"] == 1
+
+
+def test_vllm_engine_settings_reach_the_serving_object(client):
+    report = estimate(client, "meta-llama/Llama-3.1-8B", engine="vLLM", gpu_memory_utilization=0.95, context=8192)
+    serving = report["serving"]
+    assert serving["engine"] == "vllm"
+    assert serving["gpu_memory_utilization"] == 0.95
+    assert serving["max_model_len"] == 8192
+    assert serving["requested_memory_bytes"] == int(0.95 * 81090 * 2**20)
+
+
+# --- Errors: one clear line, and the app keeps serving ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "settings", "message"),
+    [
+        ("-7B", {}, r"'-7B' is not a parameter count: write a parameter count like 70B"),
+        ("not a model!", {}, r"'not a model!' contains a space: model IDs have none"),
+        ("acme/not-in-catalog", {}, r"HF_HUB_OFFLINE.*acme/not-in-catalog is not in the bundled catalog.*: go online, or give its config.json"),
+        ("70B", {"gpu": "Z9000"}, r"unknown GPU 'Z9000': use a catalog name"),
+        ("70B", {"precisions": "fp12"}, r"unknown precision 'fp12': use one of fp32, fp16, fp8, int8, int4"),
+        ("meta-llama/Llama-3.1-8B", {"tp": 3}, r"tensor parallelism 3 does not divide the 32 attention heads"),
+        ("meta-llama/Llama-3.1-8B", {"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization must be above 0 and at most 1"),
+        ("meta-llama/Llama-3.1-8B", {"engine": "tgi"}, r"unknown engine 'tgi': use one of generic, vLLM"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_the_app_keeps_serving(client, model, settings, message):
+    with pytest.raises(AppError) as error:
+        estimate(client, model, **settings)
+    text = str(error.value)
+    assert re.search(message, text), text
+    assert "Traceback" not in text and "\n" not in text.strip()
+    assert estimate(client, "70B", precisions="int4")["precisions"][0]["weights_bytes"] == 35_000_000_000
+
+
+# --- The network: never at import, never for a catalog model; gated models with a token ------------
+
+
+@pytest.fixture
+def fake_hub(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    loopback_only(monkeypatch)
+    with FakeHub(hang_s=5) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", fake.url)
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+        monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "1")
+        llama = catalog.load_config(catalog.find("meta-llama/Llama-3.1-8B"))
+        fake.add("acme/Gated-8B", llama, safetensors={"BF16": LLAMA_8B}, gated=True, allowed_tokens=frozenset({GATED_TOKEN}))
+        hub.CACHE.clear()
+        yield fake
+        hub.CACHE.clear()
+
+
+def test_catalog_model_answers_without_asking_the_hub(client, fake_hub):
+    report = estimate(client, "https://huggingface.co/meta-llama/Llama-3.1-8B")
+    assert report["source"] == "catalog" and report["parameters"] == LLAMA_8B
+    assert fake_hub.requests == []
+
+
+def test_gated_model_needs_a_token_and_the_token_is_not_kept(client, fake_hub):
+    with pytest.raises(AppError, match=r"acme/Gated-8B is gated: accept the licence on the model page"):
+        estimate(client, "acme/Gated-8B")
+    report = estimate(client, "acme/Gated-8B", hf_token=GATED_TOKEN)
+    assert report["source"] == "hub" and report["parameters"] == LLAMA_8B
+    assert GATED_TOKEN not in json.dumps(report)
+    # the next request without a token is refused again: nothing the token fetched is served to it
+    with pytest.raises(AppError, match=r"is gated"):
+        estimate(client, "acme/Gated-8B")
+    tokens_seen = {token for _, path, token in fake_hub.requests if "config.json" in path}
+    assert tokens_seen == {None, GATED_TOKEN}
+
+
+def test_importing_the_app_touches_no_network():
+    probe = (
+        "import socket\n"
+        "calls = []\n"
+        "def refuse(*args, **kwargs):\n"
+        "    calls.append(args)\n"
+        "    raise OSError('no network at import')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.getaddrinfo = refuse\n"
+        "import app\n"
+        "assert calls == [], calls\n"
+        "assert app.demo is not None\n"
+    )
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    env.pop("HF_HUB_OFFLINE", None)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+# --- The Space ------------------------------------------------------------------------------------
+
+
+def test_space_front_matter_is_valid():
+    meta = metadata_load(ROOT / "README.md")
+    assert meta is not None, "README.md must start with a --- front matter block"
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py"
+    assert {"title", "emoji", "colorFrom", "colorTo", "short_description", "license", "tags"} <= set(meta)
+    allowed_colors = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
+    assert meta["colorFrom"] in allowed_colors and meta["colorTo"] in allowed_colors
+    assert 0 < len(meta["short_description"]) <= 60
+    assert meta["hf_oauth"] is True  # the app offers "Sign in with Hugging Face" on a Space
+    pins = re.findall(r"^gradio==([\w.]+)\s*$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    assert pins == [str(meta["sdk_version"])], "sdk_version must equal requirements.txt's gradio== pin"
