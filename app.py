@@ -43,7 +43,7 @@ SERVE_AS = {
     "mxfp4": (None, "mxfp4"),
 }
 SOURCE_LABELS = {
-    "catalog": "bundled catalog (offline)",
+    "catalog": "bundled catalog",
     "hub": "Hugging Face Hub",
     "parameter-count": "your number",
     "config": "config.json",
