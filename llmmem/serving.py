@@ -301,6 +301,21 @@ def _check(spec: ModelSpec, options: ServingOptions) -> None:
         raise InputError(f"tensor parallelism {options.tp} does not divide the {heads} attention heads: pick a divisor of {heads}")
 
 
+def layout_fields(options: ServingOptions, dtype_bytes: int, fmt: WeightFormat) -> dict:
+    """The head of every serving object: engine, GPU, parallel layout and formats."""
+    return {
+        "engine": options.engine,
+        "gpu": options.gpu.name,
+        "gpu_memory_bytes": options.gpu.memory_bytes,
+        "tp": options.tp,
+        "pp": options.pp,
+        "gpus": options.tp * options.pp,
+        "dtype_bits": dtype_bytes * 8,
+        "weights_format": fmt.name,
+        "kv_cache_dtype": options.kv_cache_dtype,
+    }
+
+
 def estimate_generic(spec: ModelSpec, options: ServingOptions) -> dict:
     tp, pp = options.tp, options.pp
     dtype_bytes = activation_dtype_bytes(spec, options.dtype)
@@ -348,15 +363,7 @@ def estimate_generic(spec: ModelSpec, options: ServingOptions) -> dict:
     per_sequence = max(s["kv_cache_bytes"] / batch / s["kv_cache_bytes_per_token"] for s in stages if s["kv_cache_bytes_per_token"])
     concurrency = int(tokens_fit // per_sequence) if per_sequence else 0
     return {
-        "engine": None,
-        "gpu": options.gpu.name,
-        "gpu_memory_bytes": gpu_bytes,
-        "tp": tp,
-        "pp": pp,
-        "gpus": tp * pp,
-        "dtype_bits": dtype_bytes * 8,
-        "weights_format": fmt.name,
-        "kv_cache_dtype": options.kv_cache_dtype,
+        **layout_fields(options, dtype_bytes, fmt),
         "context": context,
         "batch": batch,
         "weights_bytes_per_gpu": first["weights_bytes"],

@@ -20,7 +20,9 @@ import hashlib
 import json
 import socket
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -256,3 +258,32 @@ def loopback_only(monkeypatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@contextmanager
+def fake_hub_session(monkeypatch, home) -> Iterator[FakeHub]:
+    """A running FakeHub that huggingface_hub and llmmem.hub talk to, and nothing else reachable.
+
+    HF_ENDPOINT and huggingface_hub's constants point at it (huggingface_hub read HF_ENDPOINT at
+    import, so the constants are patched too and nothing can fall back to huggingface.co), HF_HOME
+    is `home`, requests time out after 1 s, and no token comes from the environment.
+    """
+    import huggingface_hub.constants
+
+    from llmmem import hub
+
+    loopback_only(monkeypatch)
+    with FakeHub(hang_s=5) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", fake.url)
+        monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", fake.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_HOME", str(home))
+        monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "1")
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        hub.CACHE.clear()
+        try:
+            yield fake
+        finally:
+            hub.CACHE.clear()

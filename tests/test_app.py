@@ -17,10 +17,10 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from huggingface_hub.repocard import metadata_load
 
-from llmmem import catalog, hub
+from llmmem import catalog
 from llmmem.cli import main as cli_main
 
-from fakehub import FakeHub, loopback_only
+from fakehub import fake_hub_session
 
 ROOT = Path(__file__).resolve().parents[1]
 LLAMA_8B = 8_030_261_248  # transformers' count for meta-llama/Llama-3.1-8B (tests/fixtures/param_counts.tsv)
@@ -126,21 +126,10 @@ def test_bad_input_is_one_clear_line_and_the_app_keeps_serving(client, model, se
 
 @pytest.fixture
 def fake_hub(monkeypatch, tmp_path):
-    import huggingface_hub.constants
-
-    loopback_only(monkeypatch)
-    with FakeHub(hang_s=5) as fake:
-        monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", fake.url)
-        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-        monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "1")
+    with fake_hub_session(monkeypatch, tmp_path / "hf_home") as fake:
         llama = catalog.load_config(catalog.find("meta-llama/Llama-3.1-8B"))
         fake.add("acme/Gated-8B", llama, safetensors={"BF16": LLAMA_8B}, gated=True, allowed_tokens=frozenset({GATED_TOKEN}))
-        hub.CACHE.clear()
         yield fake
-        hub.CACHE.clear()
 
 
 def test_catalog_model_answers_without_asking_the_hub(client, fake_hub):

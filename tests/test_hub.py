@@ -14,7 +14,7 @@ from llmmem.cli import main
 from llmmem.errors import ConfigError, GatedModelError, HubUnavailableError, ModelNotFoundError
 from llmmem.resolve import resolve
 
-from fakehub import FakeHub, loopback_only
+from fakehub import fake_hub_session
 
 LLAMA_8B = 8_030_261_248  # transformers' count for meta-llama/Llama-3.1-8B (tests/fixtures/param_counts.tsv)
 LLAMA_CONFIG = catalog.load_config(catalog.find("meta-llama/Llama-3.1-8B"))
@@ -25,26 +25,11 @@ TOKEN_OTHER = "hf_tokenOfUserB"
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
-    import huggingface_hub.constants
-
-    loopback_only(monkeypatch)
-    with FakeHub(hang_s=5) as fake_hub:
-        monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
-        # NOTE: huggingface_hub read HF_ENDPOINT at import; hub.py passes the endpoint on every call,
-        # and the constant is patched too so nothing in the library can fall back to huggingface.co.
-        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", fake_hub.url)
-        monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", fake_hub.url + "/{repo_id}/resolve/{revision}/{filename}")
-        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-        monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "1")
-        monkeypatch.delenv("HF_TOKEN", raising=False)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with fake_hub_session(monkeypatch, tmp_path / "hf_home") as fake_hub:
         fake_hub.add("acme/Llama-8B-Copy", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, revisions={"v1": COMMIT_V1})
         fake_hub.add("acme/Gated-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, gated=True, allowed_tokens=frozenset({TOKEN_OK}))
         fake_hub.known_tokens.add(TOKEN_OTHER)
-        hub.CACHE.clear()
         yield fake_hub
-        hub.CACHE.clear()
 
 
 # --- Answers ---------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ..serving import (
     kv_bytes_per_token_per_layer,
     kv_dtype_bytes,
     layer_kinds,
+    layout_fields,
     padded_vocab,
     stage_layer_range,
     weight_format,
@@ -320,15 +321,8 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
     if n_groups > 1:
         notes.append(f"hybrid KV allocator: {n_groups} groups of {group_size} layers ({per_kind})")
     return {
+        **layout_fields(options, dtype_bytes, fmt),
         "engine": "vllm",
-        "gpu": options.gpu.name,
-        "gpu_memory_bytes": gpu_bytes,
-        "tp": tp,
-        "pp": pp,
-        "gpus": tp * pp,
-        "dtype_bits": dtype_bytes * 8,
-        "weights_format": fmt.name,
-        "kv_cache_dtype": options.kv_cache_dtype,
         "gpu_memory_utilization": util,
         "max_num_batched_tokens": tokens,
         "max_num_seqs": max_num_seqs,
