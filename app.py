@@ -56,15 +56,6 @@ ON_SPACE = bool(os.environ.get("SPACE_ID"))
 SERVING_SKIP = {"engine", "gpu", "gpus", "stages", "notes", "max_concurrency", "gpu_memory_bytes", "tp", "pp", "weights_format",
                 "kv_cache_dtype", "batch", "context", "max_model_len", "gpu_memory_utilization", "dtype_bits", "dtype_bytes"}
 SERVING_LABELS = {
-    "tp": "tensor parallelism",
-    "pp": "pipeline stages",
-    "dtype_bytes": "serving dtype (bytes)",
-    "dtype_bits": "serving dtype (bits)",
-    "weights_format": "weights format",
-    "kv_cache_dtype": "KV-cache dtype",
-    "context": "context (tokens per sequence)",
-    "batch": "concurrent sequences",
-    "max_model_len": "max_model_len (tokens)",
     "weights_bytes_per_gpu": "weights",
     "activation_bytes": "activations (peak)",
     "non_torch_bytes": "non-torch memory (CUDA context, NCCL)",

@@ -103,8 +103,8 @@ def run(args: argparse.Namespace) -> dict:
         )
     elif args.engine:
         raise InputError(f"{args.model!r} is only a parameter count: a serving estimate needs the model's config.json or ID")
-    defaults = build_parser().parse_args([args.model])
-    asked = any(getattr(args, name) != getattr(defaults, name) for name in _SERVING_FLAGS)
+    parser = build_parser()
+    asked = any(getattr(args, name) != parser.get_default(name) for name in _SERVING_FLAGS)
     return build_report(resolved, precisions, gpus, serving, serving_required=asked)
 
 

@@ -51,8 +51,8 @@ def get_precision(name: str) -> Precision:
     return precision
 
 
-def parse_precisions(text: str | list[str] | tuple[str, ...] | None) -> list[Precision]:
-    """'fp32,fp16' (or a list) -> Precision objects, in the order given, duplicates dropped."""
+def parse_precisions(text: str | list[str | Precision] | tuple[str | Precision, ...] | None) -> list[Precision]:
+    """'fp32,fp16' (or a list of names or Precisions) -> Precision objects, in order, duplicates dropped."""
     if text is None:
         names: list[str] = list(DEFAULT_PRECISIONS)
     elif isinstance(text, str):
@@ -63,7 +63,7 @@ def parse_precisions(text: str | list[str] | tuple[str, ...] | None) -> list[Pre
         raise InputError("no precision given: use one or more of " + ", ".join(PRECISIONS))
     chosen: list[Precision] = []
     for name in names:
-        precision = get_precision(name)
+        precision = name if isinstance(name, Precision) else get_precision(name)
         if precision not in chosen:
             chosen.append(precision)
     return chosen

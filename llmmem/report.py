@@ -39,7 +39,7 @@ def build_report(
     format, say) becomes a note instead of an error, so the precision table still answers.
     """
     spec = resolved.spec
-    chosen = precisions if isinstance(precisions, list) and all(isinstance(p, Precision) for p in precisions) else parse_precisions(precisions)
+    chosen = parse_precisions(precisions)
     gpu_list = [g if isinstance(g, GPU) else get_gpu(g) for g in (gpus or DEFAULT_GPUS)]
     rows = []
     for precision in chosen:

@@ -94,9 +94,7 @@ def rotary_cache_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
         rotary_dim = spec.qk_rope_head_dim or 0
     else:
         rotary_dim = spec.head_dim or (spec.hidden_size // spec.num_attention_heads)
-    if spec.model_type in ("gpt2", "opt", "gpt_neox_japanese") or "position_embedding" in {
-        k for k, v in spec.breakdown.items() if v
-    }:
+    if spec.model_type in ("gpt2", "opt", "gpt_neox_japanese") or spec.breakdown.get("position_embedding"):
         return 0  # learned absolute positions: no rotary cache
     return spec.max_position_embeddings * rotary_dim * dtype_bytes
 
@@ -262,21 +260,21 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
     per_layer = kv_bytes_per_token_per_layer(spec, tp, kv_bytes)
     page = BLOCK_SIZE * per_layer
 
+    rotary = rotary_cache_bytes(spec, dtype_bytes)
+    non_torch = non_torch_forward_bytes(tp, pp)
+    group_size, n_groups, per_kind = kv_groups(layer_kinds(spec))
+
     stages = []
     for stage in range(pp):
         last = stage == pp - 1
         weights = weights_terms(spec, fmt, dtype_bytes, tp, pp, stage)
-        rotary = rotary_cache_bytes(spec, dtype_bytes)
         start, end = stage_layer_range(spec.num_layers, pp, stage)
         up_proj = mla_dequantized_up_proj_bytes(spec, fmt, dtype_bytes, tp, end - start)
         weights_total = sum(weights.values()) + rotary + up_proj
         peak = profile_peak_bytes(spec, tokens, num_reqs, dtype_bytes, tp, last, max_model_len, max_num_seqs)
-        non_torch = non_torch_forward_bytes(tp, pp)
         non_kv = weights_total + peak["peak_bytes"] + non_torch
         available = requested - non_kv
-        kinds = layer_kinds(spec, start, end)
-        group_size, n_groups, per_kind = kv_groups(layer_kinds(spec))
-        stage_group_size = group_size if n_groups > 1 else len(kinds)
+        stage_group_size = group_size if n_groups > 1 else end - start
         if n_groups > 1 and pp > 1:
             stage_group_size = -(-group_size // pp)
         num_blocks = max(0, available) // (page * stage_group_size) if page else 0
@@ -299,7 +297,6 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
 
     first = stages[0]
     num_blocks = min(s["num_blocks"] for s in stages)  # vLLM keeps the smallest worker's count
-    group_size, n_groups, per_kind = kv_groups(layer_kinds(spec))
     kv_tokens = num_blocks // n_groups * BLOCK_SIZE
     need = sum(blocks_per_request(spec, kind, max_model_len, tokens) * n for kind, n in per_kind.items())
     max_concurrency = num_blocks / need if need else 0.0
