@@ -81,6 +81,9 @@ FAMILIES: dict[str, Family] = {
     "gpt2": Family(mlp="plain", plain_activation_tensors=3, rotary=False),
     "opt": Family(mlp="plain", rotary=False),
     "phi": Family(mlp="plain", plain_activation_tensors=3),
+    "gptj": Family(mlp="plain", plain_activation_tensors=3),
+    "gpt_neox": Family(mlp="plain"),
+    "starcoder2": Family(mlp="plain"),
     "phi3": Family(mlp="fused_gated"),
     "falcon": Family(mlp="plain", attention="sdpa_math_mqa"),
     "gemma": Family(extra_buffers=1),
@@ -295,7 +298,9 @@ def estimate_transformers(
     d = dtype_bytes_of(spec, dtype)
     fam = family_of(spec)
     implementation = attn_implementation or fam.attention
-    if implementation == "sdpa_math_mqa" and (spec.num_kv_heads or spec.num_attention_heads) == spec.num_attention_heads:
+    # NOTE: only Falcon's multi-query layout (one KV head, old decoder architecture) reaches SDPA with
+    # unequal head counts; new_decoder_architecture broadcasts K and V to every head first.
+    if implementation == "sdpa_math_mqa" and (spec.num_kv_heads or spec.num_attention_heads) != 1:
         implementation = "sdpa"
     n = batch * tokens
     hidden = n * spec.hidden_size * d
