@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from llmmem.architectures import spec_from_config  # noqa: E402
 from llmmem.gpus import GPU, get_gpu  # noqa: E402
-from llmmem.serving import ServingOptions, estimate_serving  # noqa: E402
+from llmmem.engines import estimate_serving  # noqa: E402
+from llmmem.serving import ServingOptions  # noqa: E402
 
 GiB = 2**30
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -72,7 +73,7 @@ def h100_rows() -> list[Row]:
                 max_num_seqs=1024,
                 max_model_len=int(r["max_model_len"]),
             )
-            out = estimate_serving(spec, options)
+            out = estimate_serving(spec, options).to_dict()
             label = f"{r['model']} tp{r['tp']} pp{r['pp']} len{r['max_model_len']} {r['dtype']}"
             if r["quantization"] != "None":
                 label += f" q={r['quantization']}"
@@ -126,8 +127,8 @@ def measurement_rows() -> list[Row]:
                 continue
             seen.add((model, tp, r["measured_value"]))
             spec = load_spec(config)
-            options = ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", tp=tp, dtype=dtype, max_model_len=4096)
-            out = estimate_serving(spec, options)
+            options = ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", tp=tp, dtype=dtype, max_model_len=min(4096, spec.max_position_embeddings or 4096))
+            out = estimate_serving(spec, options).to_dict()
             rows.append(
                 Row(
                     f"{model} tp{tp} ({r['engine'].split(',')[0][:40]})",

@@ -38,6 +38,9 @@ class GPU:
     vendor: str = "custom"
     source: str = "user-specified size"
     aliases: tuple[str, ...] = ()
+    # Optional on-demand price of one GPU, with its public source and date (None: unknown).
+    usd_per_hour: float | None = None
+    price_source: str = ""
 
     def __post_init__(self) -> None:
         if self.memory_bytes <= 0:
