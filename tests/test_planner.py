@@ -66,17 +66,18 @@ def test_best_plan_for_70b_on_h100_is_two_gpus_and_agrees_with_the_engine():
 def test_prices_rank_by_cost_per_hour():
     prices = {"H100-80GB": 2.0, "H200-141GB": 3.5}
     result = plan(LLAMA_70B, gpus=[H100, H200], context=8192, prices=prices)
-    # 2 x H100 = 4.00 $/h beats 1 x H200 = 3.50 $/h? No: one H200 is cheaper and holds the 141.1e9 bytes?
-    # 0.9 x 150.1e9 = 135.1e9 < 141.1e9: one H200 does not load 16-bit 70B, so it is 2 x H200 = 7.00 $/h.
+    # One H200 would be the cheapest (3.50 $/h), but 0.9 x 150.1e9 = 135.1e9 bytes < the 141.1e9 of 16-bit
+    # weights: it takes 2 x H200 = 7.00 $/h, so 2 x H100 = 4.00 $/h comes first.
     assert [(p.gpu, p.count, p.usd_per_hour) for p in result.plans][:1] == [("H100-80GB", 2, 4.0)]
     assert {p.usd_per_hour for p in result.plans if p.gpu == "H200-141GB"} == {7.0}
     assert "ranked by cost per hour" in result.notes[0]
 
 
 def test_without_prices_rank_by_count_and_say_so():
-    result = plan(LLAMA_8B, gpus=[H100, A100], context=8192)
-    assert all(p.count == 1 for p in result.plans[:2])
-    assert "no price for A100-80GB, H100-80GB" in result.notes[0]
+    t4, mi300x = get_gpu("T4-16GB"), get_gpu("MI300X-192GB")  # no catalog price
+    result = plan(LLAMA_8B, gpus=[H100, t4, mi300x], context=8192)
+    assert [p.count for p in result.plans[:2]] == [1, 1] and result.plans[-1].gpu == "T4-16GB"
+    assert "ranked by GPU count, then headroom: no price for MI300X-192GB, T4-16GB" in result.notes[0]
 
 
 def test_concurrency_target_is_kept():
@@ -145,3 +146,12 @@ def test_planner_never_worse_than_any_fixed_tp(name, engine, context, sequences)
             assert best.count <= tp * pp, (tp, pp)
             if best.count == tp * pp:
                 assert best.max_concurrency >= out.max_concurrency, (tp, pp)
+
+
+def test_catalog_prices_rank_when_every_gpu_has_one():
+    result = plan(LLAMA_70B, gpus=[H100, A100], context=8192)
+    # 2 x A100 at 2.736 $/h beats 2 x H100 at 4.176 $/h (RunPod flex rates in the catalog).
+    assert (result.best.gpu, result.best.count, result.best.usd_per_hour) == ("A100-80GB", 2, 5.472)
+    assert {p.usd_per_hour for p in result.plans if p.gpu == "H100-80GB"} == {8.352}
+    overridden = plan(LLAMA_70B, gpus=[H100, A100], context=8192, prices={"H100-80GB": 1.0})
+    assert (overridden.best.gpu, overridden.best.usd_per_hour) == ("H100-80GB", 2.0)
