@@ -3,7 +3,8 @@
 Searches GPU type x GPU count x tensor parallel x pipeline parallel (x weights format x KV-cache dtype
 when more than one is allowed) with the engine's own estimate, keeps the configurations that serve
 the target (at least `concurrency` sequences of `context` tokens), and ranks them: by cost per hour
-when every GPU has a price, else by GPU count, then by headroom (sequences held beyond the target).
+when every GPU has a price, else by GPU count, then fewer pipeline stages (tensor parallel inside a
+node, as vLLM advises), then headroom (sequences held beyond the target).
 
 Inverse questions: context="max" asks for the longest context (capped at the model's maximum)
 `concurrency` sequences can have; concurrency="max" for the most sequences of `context` tokens (capped
@@ -281,15 +282,17 @@ def plan(
     priced = bool(found) and all(p.usd_per_hour is not None for p in found)
     def rank(p: Plan) -> tuple:
         cost = p.usd_per_hour if priced else p.count
-        return (-answer(p), cost, p.count, -p.max_concurrency, -p.kv_cache_tokens, p.pp)
+        # NOTE: fewer pipeline stages first: vLLM's guidance is tensor parallelism inside a node and
+        # pipeline stages across nodes (a pipeline inside a node holds more KV but adds latency).
+        return (-answer(p), cost, p.count, p.pp, -p.max_concurrency, -p.kv_cache_tokens)
 
     found.sort(key=rank)
     if found:
         if priced:
-            notes.append("ranked by cost per hour (catalog prices or --price), then GPU count, then headroom")
+            notes.append("ranked by cost per hour (catalog prices or --price), then GPU count, fewer pipeline stages, headroom")
         else:
             unpriced = sorted({p.gpu for p in found if p.usd_per_hour is None})
-            notes.append(f"ranked by GPU count, then headroom: no price for {', '.join(unpriced)} (give --price GPU=USD_PER_HOUR)")
+            notes.append(f"ranked by GPU count, fewer pipeline stages, then headroom: no price for {', '.join(unpriced)} (give --price GPU=USD_PER_HOUR)")
         if any(p.nodes > 1 for p in found):
             notes.append(f"multi-node plans: nodes of {GPUS_PER_NODE} GPUs, tensor parallel inside a node, pipeline stages across nodes")
     else:

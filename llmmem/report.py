@@ -99,9 +99,18 @@ def serving_options(request: Request, gpu: GPU, tp: int, pp: int, context: int, 
     )
 
 
-def _plan(spec, request: Request, gpu: GPU, context, concurrency, weights=None, dtype=None) -> PlanResult:
+def launch_name(resolved: Resolved, request: Request) -> str:
+    """What `vllm serve` is given: the repo ID for catalog and Hub models, else the path typed (its folder
+    for a config.json file, as vLLM loads a model folder)."""
+    if resolved.source in ("catalog", "hub"):
+        return resolved.spec.name
+    text = request.model.strip()
+    return text[: -len("config.json")].rstrip("/") or "." if text.endswith("config.json") else text
+
+
+def _plan(spec, request: Request, gpu: GPU, context, concurrency, weights=None, dtype=None, model: str | None = None) -> PlanResult:
     return plan(
-        spec, model=request.model, engine=request.engine, gpus=[gpu], context=context, concurrency=concurrency,
+        spec, model=model or request.model, engine=request.engine, gpus=[gpu], context=context, concurrency=concurrency,
         max_gpus=request.max_gpus, weights=weights or request.weights, kv_cache_dtypes=request.kv_cache_dtype,
         prices=dict(request.prices), dtype=dtype or request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
@@ -160,7 +169,7 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
     if shaped:
         default = request.context is None and request.concurrency == 1 and request.engine == "vllm" and tuple(request.gpus) == DEFAULT_GPUS
         target = Target(request.engine, gpus[0].name, context, concurrency, default)
-        plan_result = _plan(spec, request, gpus[0], context, concurrency)
+        plan_result = _plan(spec, request, gpus[0], context, concurrency, model=launch_name(resolved, request))
         serving = _serving(spec, request, gpus[0], plan_result, context, concurrency, notes)
         _row_totals(spec, request, rows, serving)
     headline = _headline(spec, request, target, plan_result, rows, gpus)
@@ -450,11 +459,12 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
 
 def plan_request(request: Request, *, token: str | None = None, allow_local_files: bool = True) -> PlanResult:
     """`python -m llmmem plan`: the planner over every GPU the request names, for its target."""
-    spec = _resolve(request, token, allow_local_files).spec
+    resolved = _resolve(request, token, allow_local_files)
+    spec = resolved.spec
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{request.model!r} is only a parameter count: a plan needs the model's config.json or ID")
     return plan(
-        spec, model=request.model, engine=request.engine, gpus=[get_gpu(name) for name in request.gpus],
+        spec, model=launch_name(resolved, request), engine=request.engine, gpus=[get_gpu(name) for name in request.gpus],
         context=target_context(spec, request), concurrency=request.concurrency, max_gpus=request.max_gpus,
         weights=request.weights, kv_cache_dtypes=request.kv_cache_dtype, prices=dict(request.prices),
         dtype=request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,

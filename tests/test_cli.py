@@ -218,3 +218,38 @@ def test_context_beyond_the_model_is_refused_with_the_override_named(capsys):
     report = run_json(capsys, str(LLAMA_8B), "--context", "200000", "--allow-long-context", "--gpu", "H200")
     assert report["serving"]["max_model_len"] == 200000
     assert any("beyond the model's 131,072 positions" in note for note in report["serving"]["notes"])
+
+
+PLAN_KEYS = ["model", "parameters", "engine", "context", "concurrency", "plans", "notes"]
+PLAN_ROW_KEYS = ["gpu", "count", "tp", "pp", "nodes", "weights", "kv_cache_dtype", "kv_cache_tokens", "max_concurrency",
+                 "max_context", "weights_bytes_per_gpu", "usd_per_hour", "command"]
+
+
+def test_plan_json_contract_and_prices(capsys):
+    out = run_json(capsys, "plan", "meta-llama/Llama-3.1-70B", "--offline", "--gpu", "H100", "--gpu", "A100",
+                   "--context", "8192", "--price", "H100-80GB=1.5")
+    assert list(out) == PLAN_KEYS and all(list(p) == PLAN_ROW_KEYS for p in out["plans"])
+    assert (out["model"], out["parameters"], out["engine"], out["context"], out["concurrency"]) == (
+        "meta-llama/Llama-3.1-70B", 70_553_706_496, "vllm", 8192, 1)
+    best = out["plans"][0]
+    # --price H100=1.5 beats the A100's catalog 2.736 $/h: 2 GPUs x 1.5 = 3.0 $/h.
+    assert (best["gpu"], best["count"], best["tp"], best["usd_per_hour"]) == ("H100-80GB", 2, 2, 3.0)
+    assert best["command"] == "vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2 --max-model-len 8192"
+
+
+def test_plan_weights_and_kv_choices_and_an_empty_answer(capsys):
+    out = run_json(capsys, "plan", "meta-llama/Llama-3.1-70B", "--offline", "--gpu", "H100", "--weights", "auto", "fp8",
+                   "--kv-cache-dtype", "auto", "fp8")
+    assert {(p["weights"], p["kv_cache_dtype"]) for p in out["plans"]} == {("fp16", "auto"), ("fp16", "fp8"), ("fp8", "auto"), ("fp8", "fp8")}
+    one_gpu = [p for p in out["plans"] if p["count"] == 1]
+    assert one_gpu and all(p["weights"] == "fp8" for p in one_gpu) and "--quantization fp8" in one_gpu[0]["command"]
+    empty = run_json(capsys, "plan", "meta-llama/Llama-3.1-405B", "--offline", "--gpu", "H100", "--max-gpus", "4")
+    assert empty["plans"] == [] and "the weights alone" in empty["notes"][0]
+
+
+def test_train_dispatch_is_guarded(capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("llmmem.cli_train") is not None:
+        pytest.skip("cli_train is present: its own tests cover it")
+    assert_fails_cleanly(capsys, ["train", "meta-llama/Llama-3.1-8B"], "cli_train.py is missing")
