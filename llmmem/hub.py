@@ -186,10 +186,27 @@ def hub_offline_reason() -> str | None:
     return None
 
 
+MAX_TOKEN = 512  # Hub tokens are about 37 characters; anything far longer is not one
+
+
 def clean_token(token: str | None) -> str | None:
     """The token for this request, as given (blank means none). The library never reads HF_TOKEN or a
-    saved login itself: only the CLI does, so a server never lends its own token to its users."""
-    return token.strip() if token and token.strip() else None
+    saved login itself: only the CLI does, so a server never lends its own token to its users.
+
+    NOTE: a bad token is refused without quoting it: error messages end up in logs.
+    """
+    if token is None:
+        return None
+    if not isinstance(token, str):
+        raise InputError(f"the access token must be text, not {type(token).__name__}: paste a token from huggingface.co/settings/tokens")
+    if len(token) > MAX_TOKEN:
+        raise InputError(f"the access token is {len(token):,} characters long, more than {MAX_TOKEN}: paste a token from huggingface.co/settings/tokens")
+    token = token.strip()
+    if not token:
+        return None
+    if not all(33 <= ord(char) < 127 for char in token):
+        raise InputError("the access token holds spaces, control or non-ASCII characters: paste a token from huggingface.co/settings/tokens")
+    return token
 
 
 def timeout_s() -> float:
