@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from llmmem.config_check import check_config
 from llmmem.errors import ConfigError
 from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, SLIDING_ATTENTION, ModelSpec
 
@@ -516,8 +517,7 @@ def spec_from_config(config: Mapping, name: str | None = None) -> ModelSpec:
     is sized as its text model only: the causal LM transformers builds from `text_config`; the vision
     tower and projector are not counted.
     """
-    if not isinstance(config, Mapping):
-        raise ConfigError("config.json must hold a JSON object: give the model's config.json")
+    check_config(config)  # untrusted data: types, ranges and size checked before any count (config_check.py)
     outer = config
     text = config.get("text_config")
     if isinstance(text, Mapping):
