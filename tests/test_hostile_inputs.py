@@ -7,6 +7,7 @@ behavioural ("answers at all, well within a second"), generous enough for a busy
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import pathlib
 import time
@@ -14,10 +15,10 @@ import time
 import pytest
 
 from llmmem import catalog
-from llmmem.errors import InputError, LlmmemError
+from llmmem.errors import ConfigError, HubUnavailableError, InputError, LlmmemError
 from llmmem.resolve import LOCAL_FILES_REFUSED, MAX_MODEL_TEXT, parse_parameter_count, resolve
 
-from fakehub import loopback_only
+from fakehub import ABSURD_VALUES, absurd_config, loopback_only
 
 REGEX_BOMB = "1" + " " * 2400 + "!"  # took 10.7 s under the old backtracking count regex
 
@@ -174,3 +175,154 @@ def test_bad_tokens_are_refused_without_echo(token, message):
     text = _message("meta-llama/Llama-3.1-8B", token=token, allow_local_files=False)
     assert text.startswith(message)
     assert "hf_" not in text and "xxxx" not in text
+
+
+# --- A hostile Hub: slow, huge, looping, absurd ------------------------------------------------------------
+
+def _rss_bytes(field: str = "VmRSS") -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} in /proc/self/status")
+
+
+def peak_rss_growth(action) -> int:
+    """How far this process's resident memory rose above its start while `action` ran (bytes)."""
+    import threading
+
+    before = _rss_bytes()
+    try:  # NOTE: Linux resets the high-water mark (VmHWM) when 5 is written to clear_refs
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        sampler = None
+    except OSError:
+        peak = [before]
+        done = threading.Event()
+
+        def sample():
+            while not done.wait(0.002):
+                peak[0] = max(peak[0], _rss_bytes())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+    try:
+        action()
+    finally:
+        if sampler is not None:
+            done.set()
+            sampler.join()
+    top = _rss_bytes("VmHWM") if sampler is None else peak[0]
+    return max(0, top - before)
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    from fakehub import fake_hub_session
+
+    with fake_hub_session(monkeypatch, tmp_path / "hf_home") as fake_hub:
+        yield fake_hub
+
+
+LLAMA_CONFIG = catalog.load_config(catalog.find("meta-llama/Llama-3.1-8B"))
+LLAMA_8B = 8_030_261_248
+
+
+def _refused(error_class, text: str, **kwargs) -> tuple[str, float]:
+    started = time.perf_counter()
+    with pytest.raises(error_class) as error:
+        resolve(text, allow_local_files=False, **kwargs)
+    message = str(error.value)
+    assert "\n" not in message and len(message) < 400
+    return message, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("fault", ["api-trickle", "config-trickle", "config-trickle-headers"])
+def test_a_trickling_server_is_cut_off_at_the_deadline(fake, fault):
+    from llmmem import hub
+
+    fake.add("acme/Slow-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault=fault)
+    message, seconds = _refused(HubUnavailableError, "acme/Slow-8B")
+    assert message == "the Hub did not finish answering about acme/Slow-8B within 3 s: try again"
+    # each byte comes within the 1 s step timeout, so only the 3 s deadline ends it (the old code waited ~120 s)
+    assert hub.DEADLINE_S <= seconds < hub.DEADLINE_S + 1.5
+    assert len(hub.CACHE) == 0
+
+
+def test_a_trickling_hub_falls_back_to_the_catalog(fake):
+    fake.add("meta-llama/Llama-3.1-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault="config-trickle")
+    resolved = resolve("meta-llama/Llama-3.1-8B", allow_local_files=False)
+    assert (resolved.source, resolved.spec.parameters) == ("catalog", LLAMA_8B)
+    assert resolved.notes == ("the Hub did not answer (the Hub did not finish answering about meta-llama/Llama-3.1-8B within 3 s): "
+                              "showing the bundled entry",)
+
+
+@pytest.mark.parametrize(("fault", "error", "message"), [
+    ("config-huge", ConfigError, "the config.json of acme/Huge-8B on the Hub is more than 2,097,152 bytes, larger than any real one: "
+                                 "give a config.json file or a parameter count instead"),
+    ("config-huge-unsized", ConfigError, "the config.json of acme/Huge-8B on the Hub is more than 2,097,152 bytes"),
+    ("config-gzip-bomb", ConfigError, "the config.json of acme/Huge-8B on the Hub is more than 2,097,152 bytes"),
+    ("api-huge", ConfigError, "the model info of acme/Huge-8B on the Hub is more than 1,048,576 bytes"),
+])
+def test_oversized_answers_are_refused_without_reading_them(fake, fault, error, message):
+    from llmmem import hub
+
+    fake.add("acme/Huge-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault=fault)  # 100 MB bodies
+    outcome = {}
+    growth = peak_rss_growth(lambda: outcome.update(zip(("message", "seconds"), _refused(error, "acme/Huge-8B"))))
+    assert outcome["message"].startswith(message)
+    assert outcome["seconds"] < 3
+    assert growth < 64 * 1024 * 1024  # the body is 100 MB (the gzip bomb inflates to 100 MB); a few MB are read
+    assert fake.sent_bytes < 16 * 1024 * 1024  # the client hung up after the cap (plus socket buffers)
+    assert len(hub.CACHE) == 0
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ("api-redirect-loop", "the Hub's answer for the model info of acme/Loop-8B redirects in a loop: try again later, or give a config.json file or a parameter count"),
+    ("config-redirect-loop", "the Hub's answer for the config.json of acme/Loop-8B redirects in a loop: try again later, or give a config.json file or a parameter count"),
+    ("config-redirect-many", "the Hub's answer for the config.json of acme/Loop-8B redirected more than 5 times: try again later, or give a config.json file"),
+])
+def test_redirect_loops_are_reported_as_such(fake, fault, message):
+    fake.add("acme/Loop-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault=fault)
+    text, seconds = _refused(HubUnavailableError, "acme/Loop-8B")
+    assert text == message and seconds < 3
+    assert fake.count("acme/Loop-8B") <= 2 + 6  # model info, config.json, and at most 6 hops
+
+
+@pytest.mark.parametrize(("field", "value"), ABSURD_VALUES, ids=[f"{f}-{i}" for i, (f, _) in enumerate(ABSURD_VALUES)])
+def test_absurd_config_values_from_the_hub_are_refused_in_one_line(fake, field, value):
+    config = absurd_config(LLAMA_CONFIG, field, value)
+    fake.add("acme/Absurd-8B", config, safetensors={"BF16": LLAMA_8B})
+    outcome = {}
+    growth = peak_rss_growth(lambda: outcome.update(zip(("message", "seconds"), _refused(ConfigError, "acme/Absurd-8B"))))
+    message = outcome["message"]
+    assert message.startswith(f"config.json of acme/Absurd-8B on the Hub: config.json ")
+    assert field.split("_nest")[0] in message or "levels deep" in message
+    assert message.endswith("fix the config.json, or give a parameter count like 7B") or "levels deep" in message
+    assert "x" * 40 not in message  # long values are shortened, never echoed whole
+    assert outcome["seconds"] < 1.5
+    assert growth < 64 * 1024 * 1024  # "x"*100 experts per token built a 4.4 GB string; 10^9 layers took 8.9 GB
+
+
+def test_cache_is_bounded_in_bytes_and_keyed_by_token_hash():
+    from llmmem import hub
+
+    cache = hub._Cache(size=100, max_bytes=8000)
+    model = hub.HubModel("a/b", None, "0" * 40, {"model_type": "llama"})
+    for index in range(20):
+        cache.put(("url", f"a/m{index}", None, None), model, size=900)
+    assert cache.bytes <= 8000 and len(cache) == 8  # 8 x 900 bytes; the oldest 12 went
+    assert cache.get(("url", "a/m0", None, None)) is None and cache.get(("url", "a/m19", None, None)) is model
+    cache.put(("url", "a/big", None, None), model, size=1001)  # more than an eighth of the cache: not kept
+    assert cache.get(("url", "a/big", None, None)) is None and cache.bytes <= 8000
+    one, other = hub._Cache.key(hub.ModelRef("a/b"), "hf_one", "u"), hub._Cache.key(hub.ModelRef("a/b"), "hf_two", "u")
+    assert one != other and "hf_one" not in repr(one)
+
+
+def test_real_answers_are_cached_with_their_size(fake):
+    from llmmem import hub
+
+    fake.add("acme/Llama-8B-Copy", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B})
+    assert resolve("acme/Llama-8B-Copy", allow_local_files=False).spec.parameters == LLAMA_8B
+    config_size = len(json.dumps(LLAMA_CONFIG, indent=2).encode())
+    assert len(hub.CACHE) == 1 and config_size < hub.CACHE.bytes < config_size + 2000  # config.json + model info
