@@ -15,7 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from llmmem.encoders import encoder_spec, is_encoder
 from llmmem.errors import ConfigError
+from llmmem.multimodal import multimodal_spec, multimodal_type
 from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, SLIDING_ATTENTION, ModelSpec
 
 # A bias or flag: fixed for the family (bool), or read from the config as (key, default when absent).
@@ -518,6 +520,10 @@ def spec_from_config(config: Mapping, name: str | None = None) -> ModelSpec:
     """
     if not isinstance(config, Mapping):
         raise ConfigError("config.json must hold a JSON object: give the model's config.json")
+    if multimodal_type(config):  # vision tower + projector on top of the text model (llmmem/multimodal.py)
+        return multimodal_spec(config, spec_from_config, name)
+    if is_encoder(config):  # BERT, RoBERTa, T5, ViT (llmmem/encoders.py)
+        return encoder_spec(config, name)
     outer = config
     text = config.get("text_config")
     if isinstance(text, Mapping):
