@@ -7,7 +7,6 @@ Bytes stay ints in the dict; conversion to GB (10^9) or GiB (2^30) happens only 
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, replace
 from typing import Mapping
 
@@ -69,13 +68,8 @@ class Report(Result):
 
 
 def _resolve(request: Request, token: str | None, allow_local_files: bool) -> Resolved:
-    kwargs = dict(token=token, offline=request.offline, revision=request.revision)
-    # NOTE: allow_local_files is resolve()'s keyword from the hostile-input work; pass it when present.
-    if "allow_local_files" in inspect.signature(resolve).parameters:
-        kwargs["allow_local_files"] = allow_local_files
-    elif not allow_local_files:
-        kwargs["prefer_catalog"] = True
-    return resolve(request.model, **kwargs)
+    return resolve(request.model, token=token, offline=request.offline, revision=request.revision,
+                   allow_local_files=allow_local_files)
 
 
 def target_context(spec: ModelSpec, request: Request) -> int | str:

@@ -9,7 +9,6 @@ Every term is a small pure function, in bytes (ints).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Mapping
 
 from .errors import InputError
@@ -132,26 +131,27 @@ def padded_vocab(vocab_size: int, padding: int = VOCAB_PADDING) -> int:
 # weights
 
 
-def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> Fraction:
-    """Share of a per-layer parameter group held by decoder layers [start, end)."""
+def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> tuple[int, int]:
+    """Share (numerator, denominator) of a per-layer parameter group held by decoder layers [start, end)."""
     layers = spec.num_layers or 1
     dense = spec.num_dense_layers or 0
     if spec.is_moe and dense and key in ("mlp", "experts", "shared_experts", "router"):
         dense_here = max(0, min(end, dense) - start)
         if key == "mlp":
-            return Fraction(dense_here, dense)
-        return Fraction((end - start) - dense_here, layers - dense)
-    return Fraction(end - start, layers)
+            return dense_here, dense
+        return (end - start) - dense_here, layers - dense
+    return end - start, layers
 
 
-def _tp_fraction(spec: ModelSpec, key: str, tp: int) -> Fraction:
-    """Share of a parameter group one tensor-parallel rank holds (vLLM linear.py / vocab_parallel_embedding.py)."""
+def _tp_fraction(spec: ModelSpec, key: str, tp: int) -> tuple[int, int]:
+    """Share (numerator, denominator) of a parameter group one tensor-parallel rank holds (vLLM linear.py /
+    vocab_parallel_embedding.py)."""
     if key in ("attention_qo", "mlp", "experts", "shared_experts", "embedding", "lm_head"):
-        return Fraction(1, tp)
+        return 1, tp
     if key == "attention_kv":
         kv_heads = spec.num_kv_heads or spec.num_attention_heads or 1
-        return Fraction(kv_heads_per_rank(spec, tp), kv_heads)
-    return Fraction(1)  # replicated: MLA down projections, routers, norms, position embeddings, other
+        return kv_heads_per_rank(spec, tp), kv_heads
+    return 1, 1  # replicated: MLA down projections, routers, norms, position embeddings, other
 
 
 def weights_terms(
@@ -163,44 +163,46 @@ def weights_terms(
     (or fp32) serving dtype. Embedding and LM head rows are padded to a multiple of 64 and split by
     vocabulary; the first stage holds the embeddings, the last the final norm and the LM head (a tied
     LM head becomes its own copy there when pp > 1, as vLLM's ParallelLMHead loads it).
+    Each group is rounded up to whole bytes once, from exact integer ratios.
     """
     if not spec.breakdown:
         raise InputError(f"{spec.name} has no parameter breakdown: serving estimates need its config.json")
     layers = spec.num_layers or 1
     start, end = stage_layer_range(layers, pp, stage)
     first, last = stage == 0, stage == pp - 1
-    vocab_scale = Fraction(padded_vocab(spec.vocab_size), spec.vocab_size) if spec.vocab_size else Fraction(1)
+    vocab_num, vocab_den = (padded_vocab(spec.vocab_size), spec.vocab_size) if spec.vocab_size else (1, 1)
+    fmt_bytes = fmt.bytes_per_parameter
     terms: dict[str, int] = {}
     for key, count in spec.breakdown.items():
         if not count:
             continue
         if key in ("embedding", "position_embedding"):
-            share = Fraction(1) if first else Fraction(0)
+            share = (1, 1) if first else (0, 1)
         elif key == "lm_head":
-            share = Fraction(1) if last else Fraction(0)
+            share = (1, 1) if last else (0, 1)
         elif key == "norms":
             # NOTE: one final norm of hidden_size sits on the last stage; the rest are per layer.
             final = spec.hidden_size or 0
             per_layer = count - final
-            terms[key] = int(
-                (per_layer * Fraction(end - start, layers) + (final if last else 0)) * dtype_bytes
-            )
+            terms[key] = (per_layer * (end - start) * dtype_bytes) // layers + (final * dtype_bytes if last else 0)
             continue
         elif key == "other":
-            share = Fraction(end - start, layers)
+            share = (end - start, layers)
         else:
             share = _layer_fraction(spec, key, start, end)
+        num, den = share
         if key in ("embedding", "lm_head"):
-            share *= vocab_scale
-        params = count * share * _tp_fraction(spec, key, tp)
+            num, den = num * vocab_num, den * vocab_den
+        tp_num, tp_den = _tp_fraction(spec, key, tp)
+        num, den = count * num * tp_num, den * tp_den
         if key in QUANTIZABLE_KEYS and (not fmt.experts_only or key == "experts"):
-            bytes_ = params * fmt.bytes_per_parameter
+            num, den = num * fmt_bytes.numerator, den * fmt_bytes.denominator
         else:
-            bytes_ = params * dtype_bytes
-        terms[key] = int(-(-bytes_ // 1))
+            num *= dtype_bytes
+        terms[key] = -(-num // den)
     if pp > 1 and last and spec.tie_word_embeddings and "lm_head" not in spec.breakdown:
         embedding = spec.breakdown.get("embedding", 0)
-        terms["lm_head"] = int(embedding * vocab_scale / tp * dtype_bytes)
+        terms["lm_head"] = embedding * vocab_num * dtype_bytes // (vocab_den * tp)
     return terms
 
 

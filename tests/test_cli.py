@@ -253,3 +253,12 @@ def test_train_dispatch_is_guarded(capsys):
     if importlib.util.find_spec("llmmem.cli_train") is not None:
         pytest.skip("cli_train is present: its own tests cover it")
     assert_fails_cleanly(capsys, ["train", "meta-llama/Llama-3.1-8B"], "cli_train.py is missing")
+
+
+def test_the_app_path_never_reads_local_files():
+    from llmmem.errors import InputError
+    from llmmem.report import estimate_request
+    from llmmem.request import make_request
+
+    with pytest.raises(InputError, match="local files are not read here"):
+        estimate_request(make_request(model=str(LLAMA_8B)), allow_local_files=False)
