@@ -309,16 +309,18 @@ def plan(
 
 def _why_nothing(spec, engine, gpus, max_gpus, context, sequences, weights, tp, pp) -> str:
     """What stops every configuration: the weights alone, a layout constraint, or the KV cache."""
+    fixed = tp is not None or pp is not None
+    scope = f"at tp {tp or 'any'}, pp {pp or 'any'}" if fixed else f"within {max_gpus} GPUs"
+    widen = "drop --tp/--pp to let the planner choose" if fixed else "raise --max-gpus"
     largest = max(gpus, key=lambda g: g.memory_bytes)
     try:
         total = min(_weights_total(spec, fmt, "auto") for fmt in weights)
     except InputError:
         total = 0
     if total > largest.memory_bytes * max_gpus:
-        return (f"nothing serves the target within {max_gpus} GPUs: the weights alone ({total / 1e9:,.1f} GB) exceed "
-                f"{max_gpus} x {largest.name}; raise --max-gpus or use smaller weights (--weights fp8, awq, ...)")
-    if (tp or pp) and not any(layouts(spec, n, tp, pp) for n in range(1, max_gpus + 1)):
+        return (f"nothing serves the target {scope}: the weights alone ({total / 1e9:,.1f} GB) exceed "
+                f"{max_gpus} x {largest.name}; {widen} or use smaller weights (--weights fp8, awq, ...)")
+    if fixed and not any(layouts(spec, n, tp, pp) for n in range(1, max_gpus + 1)):
         return f"nothing serves the target: no layout within {max_gpus} GPUs has tp={tp}, pp={pp} for this model's heads and layers"
-    return (f"nothing serves the target within {max_gpus} GPUs: {sequences} sequence(s) of {context:,} tokens need more KV "
-            "cache than is left after the weights and activations; lower --context or --concurrency, add --kv-cache-dtype fp8, "
-            "or raise --max-gpus")
+    return (f"nothing serves the target {scope}: {sequences} sequence(s) of {context:,} tokens need more KV cache than is "
+            f"left after the weights and activations; lower --context or --concurrency, add --kv-cache-dtype fp8, or {widen}")

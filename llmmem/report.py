@@ -93,6 +93,13 @@ def serving_options(request: Request, gpu: GPU, tp: int, pp: int, context: int, 
     )
 
 
+def fixed_layout(request: Request) -> dict:
+    """A layout named in the request is the layout answered: --tp 2 alone means tp 2, pp 1."""
+    if not request.layout_given:
+        return {"tp": None, "pp": None}
+    return {"tp": request.tp or 1, "pp": request.pp or 1}
+
+
 def launch_name(resolved: Resolved, request: Request) -> str:
     """What `vllm serve` is given: the repo ID for catalog and Hub models, else the path typed (its folder
     for a config.json file, as vLLM loads a model folder)."""
@@ -108,7 +115,7 @@ def _plan(spec, request: Request, gpu: GPU, context, concurrency, weights=None, 
         max_gpus=request.max_gpus, weights=weights or request.weights, kv_cache_dtypes=request.kv_cache_dtype,
         prices=dict(request.prices), dtype=dtype or request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
-        allow_long_context=request.allow_long_context, tp=request.tp, pp=request.pp,
+        allow_long_context=request.allow_long_context, **fixed_layout(request),
     )
 
 
@@ -158,6 +165,9 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
             problem = context_problem(spec, value, flag) if value else None
             if problem:
                 raise InputError(problem)
+    if shaped and request.allow_long_context and context != MAX and spec.max_position_embeddings and context > spec.max_position_embeddings:
+        notes.append(f"context {context:,} is beyond the model's {spec.max_position_embeddings:,} positions (allowed by "
+                     "--allow-long-context, as VLLM_ALLOW_LONG_MAX_MODEL_LEN=1): outputs past the limit may be wrong")
     rows = [_precision_row(spec, p, gpus, request, context, concurrency) for p in precisions]
     target = plan_result = serving = None
     if shaped:
@@ -196,7 +206,7 @@ def _serving(spec, request: Request, gpu: GPU, plan_result: PlanResult, context,
     """The engine's estimate at the request's layout when it names one, else at the best plan's."""
     best = plan_result.best
     if request.layout_given:
-        tp, pp = request.tp or 1, request.pp or 1
+        tp, pp = fixed_layout(request).values()
     elif best is not None:
         tp, pp = best.tp, best.pp
     else:
@@ -240,8 +250,7 @@ def _headline(spec, request: Request, target: Target | None, plan_result: PlanRe
     sequences = "as many sequences as fit" if target.concurrency == MAX else f"{target.concurrency} sequence{'s' if target.concurrency != 1 else ''}"
     length = "the longest context that fits" if target.context == MAX else f"{target.context:,} tokens"
     if best is None:
-        return (f"{spec.name}: no configuration of up to {request.max_gpus} x {target.gpu} serves {sequences} of {length} "
-                f"with {target.engine}: {plan_result.notes[0]}")
+        return f"{spec.name} with {target.engine} on {target.gpu}, {sequences} of {length}: {plan_result.notes[0]}"
     layout = f"tp {best.tp}" + (f", pp {best.pp}" if best.pp > 1 else "")
     nodes = f" over {best.nodes} nodes of 8" if best.nodes > 1 else ""
     return (f"{spec.name} on {best.count} x {best.gpu} ({layout}{nodes}, weights {best.weights}) serves {sequences} of {length} "
@@ -463,7 +472,7 @@ def plan_request(request: Request, *, token: str | None = None, allow_local_file
         weights=request.weights, kv_cache_dtypes=request.kv_cache_dtype, prices=dict(request.prices),
         dtype=request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
-        allow_long_context=request.allow_long_context, tp=request.tp, pp=request.pp,
+        allow_long_context=request.allow_long_context, **fixed_layout(request),
     )
 
 
