@@ -205,10 +205,11 @@ def plan(
             return None
         if isinstance(estimate, VllmEstimate):
             reach = max_context_for(spec, estimate, target_sequences, context_cap)
-            loads = estimate.weights_bytes_per_gpu + 2**29 <= gpu.memory_bytes and estimate.failure is None or (
-                context == MAX and estimate.failure is not None and estimate.failure["check"] == "max_seq_len")
             if context == MAX:
-                serves = loads and reach >= 1
+                # NOTE: sized at the model's maximum, the max-seq-len check may fail; the plan's own
+                # --max-model-len is `reach`, which the pool holds, so only the other checks count.
+                failure = estimate.failure
+                serves = reach >= 1 and (failure is None or failure["check"] == "max_seq_len")
             else:
                 serves = estimate.starts and estimate.num_blocks >= target_sequences * blocks_for_requests(spec, per_kind, target_context, estimate.max_num_batched_tokens)
             length = reach if context == MAX else target_context

@@ -157,3 +157,17 @@ def test_catalog_prices_rank_when_every_gpu_has_one():
     assert {p.usd_per_hour for p in result.plans if p.gpu == "H100-80GB"} == {8.352}
     overridden = plan(LLAMA_70B, gpus=[H100, A100], context=8192, prices={"H100-80GB": 1.0})
     assert (overridden.best.gpu, overridden.best.usd_per_hour) == ("H100-80GB", 2.0)
+
+
+@pytest.mark.parametrize("context, sequences", [(8192, 1), (32768, 8), ("max", 1), (4096, 200), (2048, 300)])
+def test_every_plan_command_starts_in_the_vllm_serve_check(context, sequences):
+    from llmmem.vllm_serve import check_vllm_serve
+
+    result = plan(LLAMA_70B, model="meta-llama/Llama-3.1-70B", gpus=[H100, get_gpu("L40S")], context=context, concurrency=sequences)
+    assert result.plans
+    for p in result.plans:
+        check = check_vllm_serve(p.command, gpu=p.gpu, offline=True)
+        assert check.starts, p.command
+        assert (check.estimate.kv_cache_tokens, check.estimate.tp, check.estimate.pp) == (p.kv_cache_tokens, p.tp, p.pp)
+        if sequences > 1:
+            assert check.estimate.max_concurrency >= sequences
