@@ -97,7 +97,10 @@ def _canonical_flag(flag: str) -> str:
 
 def parse_command(command: str | list[str]) -> ParsedCommand:
     """`[ENV=1] [vllm serve] MODEL [flags]` -> the model, the memory flags, and the rest."""
-    tokens = shlex.split(command) if isinstance(command, str) else list(command)
+    try:
+        tokens = shlex.split(command) if isinstance(command, str) else [str(t) for t in command]
+    except ValueError as exc:  # an unclosed quote
+        raise InputError(f"the vllm serve command does not parse ({exc}): close its quotes") from None
     env = []
     while tokens and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", tokens[0]):
         env.append(tokens.pop(0))
@@ -371,7 +374,15 @@ def format_check(check: StartupCheck) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m llmmem vllm serve MODEL [vLLM flags] [--gpu NAME] [--json] [--offline] [--token T]`."""
+    """usage: python -m llmmem vllm serve MODEL [vLLM flags] [--gpu NAME] [--json] [--offline] [--token T] [--allow-long-context]
+
+    Predicts what `vllm serve MODEL [vLLM flags]` prints at start-up on --gpu (default H100-80GB) and whether
+    it starts; when it would not, the check that stops it in vLLM's words and corrected commands that start.
+    vLLM flags: -tp/--tensor-parallel-size, -pp/--pipeline-parallel-size, --max-model-len (8192, 32k),
+    --gpu-memory-utilization, --max-num-seqs, --max-num-batched-tokens, --kv-cache-dtype, -q/--quantization,
+    --dtype, --enforce-eager; other flags are listed in a note. --allow-long-context = VLLM_ALLOW_LONG_MAX_MODEL_LEN=1.
+    """
+    import inspect
     import json
     import os
     import sys
@@ -395,7 +406,7 @@ def main(argv: list[str]) -> int:
             rest.append(argv[i])
         i += 1
     if argv and argv[0] in ("-h", "--help"):
-        print(main.__doc__.strip())
+        print(inspect.cleandoc(main.__doc__))
         return 0
     env = [f"{LONG_ENV}=1"] if flags["--allow-long-context"] else []
     try:
