@@ -405,7 +405,7 @@ def main(argv: list[str]) -> int:
         else:
             rest.append(argv[i])
         i += 1
-    if argv and argv[0] in ("-h", "--help"):
+    if "-h" in argv or "--help" in argv:
         print(inspect.cleandoc(main.__doc__))
         return 0
     env = [f"{LONG_ENV}=1"] if flags["--allow-long-context"] else []
