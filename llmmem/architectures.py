@@ -18,7 +18,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from llmmem import state_mixers
+from llmmem.config_check import check_config
+from llmmem.encoders import encoder_spec, is_encoder
 from llmmem.errors import ConfigError
+from llmmem.multimodal import multimodal_spec, multimodal_type
 from llmmem.spec import (
     BREAKDOWN_KEYS,
     CHUNKED_ATTENTION,
@@ -940,6 +943,11 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
     """
     if not isinstance(config, Mapping):
         raise ConfigError("config.json must hold a JSON object: give the model's config.json")
+    check_config(config)  # untrusted data: types, ranges and size checked before any count (config_check.py)
+    if multimodal_type(config):  # vision tower + projector on top of the text model (llmmem/multimodal.py)
+        return multimodal_spec(config, spec_from_config, name)
+    if is_encoder(config):  # BERT, RoBERTa, T5, ViT (llmmem/encoders.py)
+        return encoder_spec(config, name)
     outer = config
     text = config.get("text_config")
     if isinstance(text, Mapping):
