@@ -516,7 +516,7 @@ def _moe_shape(cfg: _Config) -> tuple[int, int, int]:
         inner = cfg.get("moe_intermediate_size")
     if not experts or not top_k or not inner:
         raise _missing("num_experts / num_experts_per_tok / moe_intermediate_size")
-    return experts, top_k, inner
+    return positive_int("num_experts", experts), positive_int("num_experts_per_tok", top_k), positive_int("moe_intermediate_size", inner)
 
 
 def _top_k(cfg: _Config, layer: int) -> Any:

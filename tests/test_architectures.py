@@ -90,12 +90,15 @@ EXTRA_CASES = [
     ("tiiuae__falcon-rw-1b.json", "falcon", 1_311_625_216, "huggingface.co/tiiuae/falcon-rw-1b"),
     # falcon-11B: new architecture with one parallel norm, explicit ffn_hidden_size
     ("tiiuae__falcon-11B.json", "falcon", 10_836_484_096, "huggingface.co/tiiuae/falcon-11B"),
-    # Llama 4 text models; configs from ai-dynamo/aiconfigurator aic-core/src/aiconfigurator_core/model_configs
-    # (commit 64c5ddb697dd8ad88a938f65b23d25cf5f45de12)
-    ("meta-llama__Llama-4-Scout-17B-16E-Instruct.json", "llama4_text", 107_769_861_120, "aiconfigurator"),
-    ("meta-llama__Llama-4-Maverick-17B-128E-Instruct.json", "llama4_text", 400_711_848_960, "aiconfigurator"),
-    # Gemma 3 multimodal wrapper: text_config leaves vocab, heads, head_dim to Gemma3TextConfig's defaults
-    ("google__gemma-3-4b-it.json", "gemma3_text", 3_880_263_168, "huggingface.co/google/gemma-3-4b-it"),
+    # Llama 4, whole model (text + vision tower + projector, llmmem/multimodal.py): Scout is the published
+    # config (tests/fixtures/configs_new, with its vision_config); the Maverick copy (ai-dynamo/aiconfigurator
+    # aic-core/src/aiconfigurator_core/model_configs, commit 64c5ddb697dd8ad88a938f65b23d25cf5f45de12) gives a
+    # vision_config without vision_output_dim, so transformers builds Llama4VisionConfig's default for it
+    ("meta-llama__Llama-4-Scout-17B-16E-Instruct.json", "llama4", 108_641_793_536, "configs_new"),
+    ("meta-llama__Llama-4-Maverick-17B-128E-Instruct.json", "llama4", 401_167_027_200, "aiconfigurator"),
+    # Gemma 3 multimodal (published config): text_config leaves vocab, heads, head_dim to Gemma3TextConfig's
+    # defaults; SigLIP tower without its pooling head ("vision_use_head": false) and the projector
+    ("google__gemma-3-4b-it.json", "gemma3", 4_300_079_472, "huggingface.co/google/gemma-3-4b-it"),
     ("microsoft__phi-1_5.json", "phi", 1_418_270_720, "huggingface.co/microsoft/phi-1_5"),
     # opt-350m: word_embed_proj_dim 512 != hidden 1024 (project_in/out), post-norm (no final norm)
     ("facebook__opt-350m.json", "opt", 331_196_416, "huggingface.co/facebook/opt-350m"),
@@ -164,12 +167,13 @@ INLINE_CASES = [
         2_863_616,
     ),
     (
-        "mistral3 wrapper: the text model only",
+        # Mistral3Config ties the LM head by default; pixtral's defaults for the rest of the tower
+        "mistral3 wrapper: text model, pixtral tower and projector",
         {"model_type": "mistral3", "vision_config": {"model_type": "pixtral", "hidden_size": 64},
          "text_config": {"model_type": "mistral", "hidden_size": 256, "num_hidden_layers": 2,
                          "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 32,
                          "intermediate_size": 512, "vocab_size": 1000, "sliding_window": None}},
-        1_627_392,
+        20_789_632,
     ),
 ]  # fmt: skip
 
@@ -354,9 +358,10 @@ def test_explicit_head_dim_wins_over_hidden_over_heads():
     assert spec.head_dim == 128 and spec.parameters == 596_049_920
 
 
-def test_wrapper_config_sizes_the_text_model():
+def test_wrapper_config_shape_fields_are_the_text_model():
     spec = spec_from_config(json.loads((EXTRA / "meta-llama__Llama-4-Scout-17B-16E-Instruct.json").read_text()))
-    assert spec.model_type == "llama4_text" and spec.num_layers == 48
+    assert spec.model_type == "llama4" and spec.num_layers == 48  # the outer type; the text model's shape
+    assert spec.part_totals["text"] == 107_769_861_120  # Llama4ForCausalLM from text_config
     assert (spec.num_experts, spec.experts_per_token, spec.num_shared_experts) == (16, 1, 1)
     assert spec.active_parameters == 17_172_894_720  # "17B active"
     assert spec.num_dense_layers == 0
@@ -574,7 +579,7 @@ def test_kimi_k2_is_counted_as_its_architectures_class():
 
 def test_hunyuan_experts_per_layer_list_is_refused_in_one_line():
     config = json.loads((EXTRA / "tencent__Hunyuan-A13B-Instruct.json").read_text())
-    with pytest.raises(ConfigError, match="num_experts per layer"):
+    with pytest.raises(ConfigError, match="num_experts"):
         spec_from_config({**config, "num_experts": [64] * 32})
     # "A13B": 8 of 64 experts plus the shared MLP, attention, and the tied embedding (128167 x 4096)
     assert spec_from_config(config).active_parameters == 12_747_448_320

@@ -66,7 +66,7 @@ def _fixture_config(name: str) -> dict:
     # published totals, for the families the issue names
     ("meta-llama/Llama-3.1-8B-Instruct", 8_030_261_248),
     ("meta-llama/Llama-3.3-70B-Instruct", 70_553_706_496),
-    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", 107_769_861_120),  # text model
+    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", 108_641_793_536),  # vision tower and projector included
     ("Qwen/Qwen3-235B-A22B", 235_093_634_560),
     ("mistralai/Mixtral-8x22B-v0.1", 140_620_634_112),
     ("openai/gpt-oss-120b", 116_829_156_672),

@@ -71,7 +71,7 @@ def test_without_the_extra_a_plain_decoder_is_approximate_and_says_how_to_count_
          "per-layer kinds (layers_block_type); SSM / linear-attention fields (mamba_d_state)"),
         ({**GRANITE, "model_type": "newvl", "vision_config": {"hidden_size": 1024}}, "sub-configs (vision_config)"),
         ({**GRANITE, "model_type": "newmla", "kv_lora_rank": 512}, "latent attention (MLA) (kv_lora_rank)"),
-        ({**GRANITE, "model_type": "newhybrid", "layer_types": ["linear_attention", "full_attention"]},
+        ({**GRANITE, "model_type": "newhybrid", "layer_types": ["linear_attention", "full_attention"] * 20},
          "per-layer kinds (layer_types)"),
     ],
 )  # fmt: skip
