@@ -169,10 +169,13 @@ _VIT = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, 
         "image_size": 224, "patch_size": 16, "num_channels": 3, "qkv_bias": True, "encoder_stride": 16}  # fmt: skip
 
 
-def _side(value: Any) -> tuple[int, int]:
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return value[0], value[1]
-    return value, value
+def _side(cfg: _Cfg, key: str) -> tuple[int, int]:
+    """An image or patch size: one int, or [height, width]."""
+    value = cfg.get(key)
+    pair = value if isinstance(value, (list, tuple)) and len(value) == 2 else (value, value)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
+        raise ConfigError(f"config.json has {key}={value!r}, not a positive size: fix the config.json")
+    return pair[0], pair[1]
 
 
 def _vit(cfg: _Cfg, head: str) -> Counter:
@@ -181,8 +184,8 @@ def _vit(cfg: _Cfg, head: str) -> Counter:
     final LayerNorm, a pooler (ViTModel only) and the head."""
     h, inner, layers = cfg.int("hidden_size"), cfg.int("intermediate_size"), cfg.int("num_hidden_layers")
     heads = cfg.int("num_attention_heads")
-    ph, pw = _side(cfg.get("patch_size"))
-    ih, iw = _side(cfg.get("image_size"))
+    ph, pw = _side(cfg, "patch_size")
+    ih, iw = _side(cfg, "image_size")
     channels = cfg.int("num_channels")
     qkv = h // heads * heads  # NOTE: q/k/v width is num_heads x (hidden // num_heads)
     bias = bool(cfg.get("qkv_bias"))

@@ -208,7 +208,10 @@ def _qwen3_merger(v: _Sub, postshuffle: bool) -> int:
 def _qwen3_vl_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     """Qwen3VLVisionPatchMerger (the tower's `merger`) plus one deepstack merger (LayerNorm after the
     shuffle) per entry of deepstack_visual_indexes, each feeding an early text layer."""
-    deepstack = len(v.get("deepstack_visual_indexes") or ())
+    indexes = v.get("deepstack_visual_indexes") or ()
+    if not isinstance(indexes, (list, tuple)):
+        raise ConfigError(f"config.json has vision_config.deepstack_visual_indexes={indexes!r}, not a list: fix the config.json")
+    deepstack = len(indexes)
     return Counter(merger=_qwen3_merger(v, False), deepstack_mergers=deepstack * _qwen3_merger(v, True))
 
 
@@ -224,6 +227,8 @@ def _mistral3_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     h = v.int("hidden_size")
     bias = bool(outer.get("multimodal_projector_bias"))
     layers = outer.get("vision_feature_layer", -1)
+    if not isinstance(layers, (int, list, tuple)) or isinstance(layers, bool) or layers == []:
+        raise ConfigError(f"config.json has vision_feature_layer={layers!r}, not a layer index or a list of them: fix the config.json")
     feature_layers = 1 if isinstance(layers, int) else len(layers)
     return Counter(
         norms=h,

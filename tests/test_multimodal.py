@@ -305,3 +305,20 @@ def test_bad_vision_values_are_refused_in_one_line():
     config["vision_config"] = ["not", "an", "object"]
     with pytest.raises(ConfigError, match="vision_config must be a JSON object"):
         spec_from_config(config)
+
+
+@pytest.mark.parametrize(
+    "name,where,change,message",
+    [
+        ("Qwen__Qwen3-VL-8B-Instruct.json", "vision_config", {"deepstack_visual_indexes": 3}, "deepstack_visual_indexes=3, not a list"),
+        ("mistralai__Devstral-Small-2-24B-Instruct-2512.json", None, {"vision_feature_layer": "last"}, "vision_feature_layer='last'"),
+        ("google__gemma-3-4b-it.json", "vision_config", {"image_size": [896]}, r"image_size=\[896\], not a positive size"),
+        ("google__gemma-3-4b-it.json", "vision_config", {"patch_size": -14}, "patch_size=-14, not a positive size"),
+    ],
+)
+def test_hostile_vision_values_are_refused_in_one_line(name, where, change, message):
+    config = load(NEW / name)
+    target = config[where] if where else config
+    target.update(change)
+    with pytest.raises(ConfigError, match=message):
+        spec_from_config(config)
