@@ -105,6 +105,23 @@ def _siglip_tower(v: _Sub) -> Counter:
     return part
 
 
+def _clip_tower(v: _Sub) -> Counter:
+    """CLIPVisionModel (clip_vision_model, modeling_clip.py): a class embedding, bias-free Conv2d patches,
+    one learned position per patch plus the class token, pre LayerNorm, the encoder, post LayerNorm.
+    transformers builds every layer, also those past vision_feature_layer (vLLM drops them when it loads)."""
+    h = v.int("hidden_size")
+    ph, pw = v.side("patch_size")
+    ih, iw = v.side("image_size")
+    part = Counter(
+        patch_embedding=v.int("num_channels") * ph * pw * h,
+        position_embedding=h + ((ih // ph) * (iw // pw) + 1) * h,
+        norms=2 * _layer_norm(h),
+    )
+    part += _vit_blocks(v.int("num_hidden_layers"), h, v.int("intermediate_size"), qkv_bias=True, o_bias=True,
+                        mlp="plain", mlp_bias=True, norm="layer")  # fmt: skip
+    return part
+
+
 def _pixtral_tower(v: _Sub) -> Counter:
     """PixtralVisionModel (modeling_pixtral.py): bias-free Conv2d patches, RMS ln_pre, RoPE (no weights),
     blocks with bias-free attention over the full width and a gated MLP, RMS norms."""
@@ -148,6 +165,17 @@ def _qwen2_5_vl_tower(v: _Sub) -> Counter:
     part = Counter(patch_embedding=_qwen_patches(v, bias=False))
     part += _vit_blocks(v.int("depth", "num_hidden_layers"), v.int("hidden_size"), v.int("intermediate_size"),
                         qkv_bias=True, o_bias=True, mlp="gated", mlp_bias=True, norm="rms")  # fmt: skip
+    return part
+
+
+def _qwen2_vl_tower(v: _Sub) -> Counter:
+    """Qwen2VisionTransformerPretrainedModel without its merger (modeling_qwen2_vl.py): bias-free Conv3d
+    patches of embed_dim, LayerNorm blocks with fused qkv and proj (biased) and a plain MLP of
+    embed_dim x mlp_ratio."""
+    e = v.int("embed_dim")
+    part = Counter(patch_embedding=v.int("in_channels") * v.int("temporal_patch_size") * v.int("patch_size") ** 2 * e)
+    part += _vit_blocks(v.int("depth", "num_hidden_layers"), e, int(e * v.get("mlp_ratio", 4)), qkv_bias=True,
+                        o_bias=True, mlp="plain", mlp_bias=True, norm="layer")  # fmt: skip
     return part
 
 
@@ -199,6 +227,14 @@ def _qwen2_5_vl_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     return Counter(norms=h, merger=_linear(merged, merged) + _linear(merged, v.int("out_hidden_size")))
 
 
+def _qwen2_vl_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """Qwen2-VL's PatchMerger (the tower's `merger`): LayerNorm over embed_dim, then a 2-layer MLP with
+    biases over spatial_merge_size^2 patches into the vision config's hidden_size."""
+    e = v.int("embed_dim")
+    merged = e * v.int("spatial_merge_size") ** 2
+    return Counter(norms=_layer_norm(e), merger=_linear(merged, merged) + _linear(merged, v.int("hidden_size")))
+
+
 def _qwen3_merger(v: _Sub, postshuffle: bool) -> int:
     h = v.int("hidden_size")
     merged = h * v.int("spatial_merge_size") ** 2
@@ -220,16 +256,28 @@ def _qwen3_5_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     return Counter(merger=_qwen3_merger(v, False))
 
 
+def _feature_layers(outer: _Sub) -> int:
+    layers = outer.get("vision_feature_layer", -1)
+    if not isinstance(layers, (int, list, tuple)) or isinstance(layers, bool) or layers == []:
+        raise ConfigError(f"config.json has vision_feature_layer={layers!r}, not a layer index or a list of them: fix the config.json")
+    return 1 if isinstance(layers, int) else len(layers)
+
+
+def _llava_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """LlavaMultiModalProjector: linear_1 (vision hidden x feature layers -> text hidden) and linear_2,
+    biased when multimodal_projector_bias (LlavaConfig's default: True)."""
+    bias = bool(outer.get("multimodal_projector_bias"))
+    h = v.int("hidden_size")
+    return Counter(linear=_linear(h * _feature_layers(outer), text_hidden, bias) + _linear(text_hidden, text_hidden, bias))
+
+
 def _mistral3_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     """Mistral3MultiModalProjector: RMS norm, bias-free patch merger (spatial_merge_size^2 patches -> one),
     linear_1 (vision hidden x feature layers -> text hidden) and linear_2, biased when
     multimodal_projector_bias."""
     h = v.int("hidden_size")
     bias = bool(outer.get("multimodal_projector_bias"))
-    layers = outer.get("vision_feature_layer", -1)
-    if not isinstance(layers, (int, list, tuple)) or isinstance(layers, bool) or layers == []:
-        raise ConfigError(f"config.json has vision_feature_layer={layers!r}, not a layer index or a list of them: fix the config.json")
-    feature_layers = 1 if isinstance(layers, int) else len(layers)
+    feature_layers = _feature_layers(outer)
     return Counter(
         norms=h,
         merger=h * outer.int("spatial_merge_size") ** 2 * h,
@@ -266,6 +314,8 @@ def _glm4v_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
 _SIGLIP = {"model_type": "siglip_vision_model", "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
            "num_attention_heads": 12, "num_channels": 3, "image_size": 224, "patch_size": 16, "vision_use_head": True}  # fmt: skip
 _SIGLIP2 = {**_SIGLIP, "model_type": "siglip2_vision_model", "num_patches": 256}
+_CLIP = {"model_type": "clip_vision_model", "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+         "num_attention_heads": 12, "num_channels": 3, "image_size": 224, "patch_size": 32}  # fmt: skip
 _PIXTRAL = {"model_type": "pixtral", "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24,
             "num_attention_heads": 16, "num_channels": 3, "image_size": 1024, "patch_size": 16}  # fmt: skip
 _QWEN3_VL_VISION = {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16, "in_channels": 3,
@@ -276,6 +326,7 @@ _AUTO_TOWERS: dict[str, tuple[Callable[[_Sub], Counter], Mapping[str, Any]]] = {
     "siglip_vision_model": (_siglip_tower, _SIGLIP),
     "siglip2_vision_model": (_siglip_tower, _SIGLIP2),
     "pixtral": (_pixtral_tower, _PIXTRAL),
+    "clip_vision_model": (_clip_tower, _CLIP),
 }
 
 
@@ -344,6 +395,18 @@ WRAPPERS: dict[str, Wrapper] = {
         flat_text=True,
         text_types={"qwen2_5_vl_text": "qwen2", "qwen2_5_vl": "qwen2"},
     ),
+    "qwen2_vl": Wrapper(
+        text_type="qwen2",
+        tower=_qwen2_vl_tower,
+        projector=_qwen2_vl_projector,
+        vision_defaults={"depth": 32, "embed_dim": 1280, "hidden_size": 3584, "mlp_ratio": 4, "num_heads": 16,
+                         "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},  # fmt: skip
+        text_defaults={"vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568, "num_hidden_layers": 80,
+                       "num_attention_heads": 64, "num_key_value_heads": 8, "max_position_embeddings": 32768},  # fmt: skip
+        tie_from="outer_or_text",
+        flat_text=True,
+        text_types={"qwen2_vl_text": "qwen2", "qwen2_vl": "qwen2"},
+    ),
     "qwen3_vl": Wrapper(
         text_type="qwen3",
         tower=_qwen3_vl_tower,
@@ -388,6 +451,16 @@ WRAPPERS: dict[str, Wrapper] = {
         vision_when_absent={**_PIXTRAL, "intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14,
                             "image_size": 1540, "num_hidden_layers": 24, "num_attention_heads": 16},  # fmt: skip
     ),
+    "llava": Wrapper(
+        text_type="llama",
+        tower=None,
+        projector=_llava_projector,
+        vision_defaults=_CLIP,
+        tie_from="outer_or_text",
+        outer_defaults={"multimodal_projector_bias": True, "vision_feature_layer": -2},
+        vision_when_absent={**_CLIP, "intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
+                            "num_hidden_layers": 24, "num_attention_heads": 16},  # fmt: skip
+    ),
     "lfm2_vl": Wrapper(
         text_type="lfm2",
         tower=None,
@@ -414,6 +487,14 @@ WRAPPERS: dict[str, Wrapper] = {
         text_overrides={"use_qk_norm": False},
     ),
 }
+# Config class defaults of text models wrappers build with AutoModel (LLaVA's llama / mistral), for the keys
+# published text_configs leave out (llava-1.5's gives little more than vocab_size).
+_TEXT_CLASS_DEFAULTS: dict[str, Mapping[str, Any]] = {
+    "llama": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+              "num_attention_heads": 32, "max_position_embeddings": 2048},  # fmt: skip
+    "mistral": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+                "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072},  # fmt: skip
+}
 # Processor-era spellings of the same model_type.
 _ALIASES = {"lfm2-vl": "lfm2_vl"}
 
@@ -438,7 +519,8 @@ def _text_config(config: Mapping, wrapper: Wrapper) -> dict:
     text = dict(text)
     published = text.get("model_type")
     family = wrapper.text_types.get(published, published) if published else wrapper.text_type
-    return {**wrapper.text_defaults, **text, **wrapper.text_overrides, "model_type": family}
+    defaults = {**_TEXT_CLASS_DEFAULTS.get(family, {}), **wrapper.text_defaults}
+    return {**defaults, **text, **wrapper.text_overrides, "model_type": family}
 
 
 def _tied(config: Mapping, text: Mapping, wrapper: Wrapper) -> bool:

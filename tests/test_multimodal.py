@@ -85,6 +85,9 @@ def test_published_figures_from_the_issue():
 MORE_CASES = [
     ("Qwen3-VL-30B-A3B", load(MORE / "Qwen__Qwen3-VL-30B-A3B-Instruct.json"), 31_070_754_032, 538_631_408, "vision_configs/README.md"),
     ("GLM-4.5V", load(MORE / "zai-org__GLM-4.5V.json"), 107_710_927_360, 858_681_856, "vision_configs/README.md"),
+    ("llava-1.5-7b", load(MORE / "llava-hf__llava-1.5-7b-hf.json"), 7_063_427_072, 324_487_168, "vision_configs/README.md"),
+    ("Qwen2-VL-7B", load(MORE / "Qwen__Qwen2-VL-7B-Instruct.json"), 8_291_375_616, 675_759_104, "vision_configs/README.md"),
+    ("pixtral-12b", load(MORE / "mistral-community__pixtral-12b.json"), 12_682_739_712, 434_957_312, "vision_configs/README.md"),
 ]
 
 _TEXT_SMALL = {"hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -205,6 +208,31 @@ VARIANT_CASES = [
         1_726_208, 289_280,
     ),
     (
+        "llava: SigLIP tower with head, two feature layers, no projector bias, tie forwarded from text_config",
+        {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"], "multimodal_projector_bias": False,
+         "vision_feature_layer": [-2, -5],
+         "text_config": {"model_type": "llama", **_TEXT_SMALL, "tie_word_embeddings": True},
+         "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 96,
+                           "num_hidden_layers": 5, "num_attention_heads": 4, "image_size": 48, "patch_size": 8}},
+        1_726_016, 289_088,
+    ),
+    (
+        "llava: CLIP tower, mistral text",
+        {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"],
+         "text_config": {"model_type": "mistral", **_TEXT_SMALL, "sliding_window": None},
+         "vision_config": {"model_type": "clip_vision_model", "hidden_size": 64, "intermediate_size": 128,
+                           "num_hidden_layers": 3, "num_attention_heads": 4, "image_size": 56, "patch_size": 14}},
+        1_914_816, 221_888,
+    ),
+    (
+        "qwen2_vl: v5 nested config, tied, mlp_ratio 2, merge size 1",
+        {"model_type": "qwen2_vl", "architectures": ["Qwen2VLForConditionalGeneration"], "tie_word_embeddings": True,
+         "text_config": {"model_type": "qwen2_vl_text", **_TEXT_SMALL},
+         "vision_config": {"depth": 2, "embed_dim": 64, "mlp_ratio": 2, "num_heads": 4, "hidden_size": 256,
+                           "patch_size": 14, "spatial_merge_size": 1, "temporal_patch_size": 2}},
+        1_601_088, 163_136,
+    ),
+    (
         "lfm2_vl: SigLIP2 without head, projector without LayerNorm (text: LFM2 hybrid)",
         {"model_type": "lfm2_vl", "architectures": ["Lfm2VlForConditionalGeneration"], "projector_hidden_size": 192,
          "projector_use_layernorm": False, "downsample_factor": 2,
@@ -292,8 +320,8 @@ def test_text_only_class_counts_the_text_model():
 
 
 def test_unknown_vision_tower_is_refused_in_one_line():
-    config = {**load(NEW / "google__gemma-3-4b-it.json"), "vision_config": {"model_type": "clip_vision_model"}}
-    with pytest.raises(ConfigError, match="vision tower 'clip_vision_model'.*parameter count"):
+    config = {**load(NEW / "google__gemma-3-4b-it.json"), "vision_config": {"model_type": "dinov2"}}
+    with pytest.raises(ConfigError, match="vision tower 'dinov2'.*parameter count"):
         spec_from_config(config)
 
 
