@@ -149,7 +149,7 @@ def test_unknown_head_class_is_refused_with_the_known_ones():
     [
         ({"patch_size": 0}, "patch_size=0, not a positive size"),
         ({"image_size": [224]}, r"image_size=\[224\], not a positive size"),
-        ({"hidden_size": "768"}, "hidden_size='768', not a positive integer"),
+        ({"hidden_size": "768"}, "hidden_size='768', expected an integer"),  # config_check answers first
         ({"num_hidden_layers": None}, "has no num_hidden_layers"),
     ],
 )

@@ -331,7 +331,7 @@ def test_bad_vision_values_are_refused_in_one_line():
     with pytest.raises(ConfigError, match=r"vision_config.depth='27', not a positive integer"):
         spec_from_config(config)
     config["vision_config"] = ["not", "an", "object"]
-    with pytest.raises(ConfigError, match="vision_config must be a JSON object"):
+    with pytest.raises(ConfigError, match=r"vision_config.*object"):  # config_check answers first
         spec_from_config(config)
 
 
