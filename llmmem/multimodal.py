@@ -271,6 +271,17 @@ def _llava_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     return Counter(linear=_linear(h * _feature_layers(outer), text_hidden, bias) + _linear(text_hidden, text_hidden, bias))
 
 
+def _llava_next_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """LlavaNextMultiModalProjector (LLaVA's) plus LlavaNextModel's image_newline vector (text hidden size)."""
+    return _llava_projector(outer, v, text_hidden) + Counter(image_newline=text_hidden)
+
+
+def _paligemma_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """PaliGemmaMultiModalProjector: one biased linear, vision hidden -> the outer config's projection_dim
+    (PaliGemmaConfig writes it into vision_config, over any value there)."""
+    return Counter(linear=_linear(v.int("hidden_size"), outer.int("projection_dim")))
+
+
 def _mistral3_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     """Mistral3MultiModalProjector: RMS norm, bias-free patch merger (spatial_merge_size^2 patches -> one),
     linear_1 (vision hidden x feature layers -> text hidden) and linear_2, biased when
@@ -461,6 +472,27 @@ WRAPPERS: dict[str, Wrapper] = {
         vision_when_absent={**_CLIP, "intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
                             "num_hidden_layers": 24, "num_attention_heads": 16},  # fmt: skip
     ),
+    "llava_next": Wrapper(
+        text_type="llama",
+        tower=None,
+        projector=_llava_next_projector,
+        vision_defaults=_CLIP,
+        outer_defaults={"multimodal_projector_bias": True, "vision_feature_layer": -2},
+        vision_when_absent={**_CLIP, "intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
+                            "num_hidden_layers": 24, "num_attention_heads": 16},  # fmt: skip
+    ),
+    "paligemma": Wrapper(
+        text_type="gemma",
+        tower=None,
+        projector=_paligemma_projector,
+        vision_defaults=_SIGLIP,
+        tie_default=True,
+        outer_defaults={"projection_dim": 2048},
+        text_when_absent={"hidden_size": 2048, "num_hidden_layers": 18, "intermediate_size": 16384,
+                          "num_attention_heads": 8, "num_key_value_heads": 1, "vocab_size": 257152},  # fmt: skip
+        vision_when_absent={**_SIGLIP, "intermediate_size": 4096, "hidden_size": 1152, "patch_size": 14, "image_size": 224,
+                            "num_hidden_layers": 27, "num_attention_heads": 16, "vision_use_head": False},  # fmt: skip
+    ),
     "lfm2_vl": Wrapper(
         text_type="lfm2",
         tower=None,
@@ -487,11 +519,15 @@ WRAPPERS: dict[str, Wrapper] = {
         text_overrides={"use_qk_norm": False},
     ),
 }
-# Config class defaults of text models wrappers build with AutoModel (LLaVA's llama / mistral), for the keys
-# published text_configs leave out (llava-1.5's gives little more than vocab_size).
+# Config class defaults of text models wrappers build with AutoModel (LLaVA's llama / mistral, PaliGemma's
+# gemma / gemma2), for the keys published text_configs leave out (llava-1.5's gives little more than vocab_size).
 _TEXT_CLASS_DEFAULTS: dict[str, Mapping[str, Any]] = {
     "llama": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
               "num_attention_heads": 32, "max_position_embeddings": 2048},  # fmt: skip
+    "gemma": {"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576, "num_hidden_layers": 28,
+              "num_attention_heads": 16, "num_key_value_heads": 16, "head_dim": 256, "max_position_embeddings": 8192},  # fmt: skip
+    "gemma2": {"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+               "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "max_position_embeddings": 8192},  # fmt: skip
     "mistral": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
                 "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072},  # fmt: skip
 }

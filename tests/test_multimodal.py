@@ -88,6 +88,8 @@ MORE_CASES = [
     ("llava-1.5-7b", load(MORE / "llava-hf__llava-1.5-7b-hf.json"), 7_063_427_072, 324_487_168, "vision_configs/README.md"),
     ("Qwen2-VL-7B", load(MORE / "Qwen__Qwen2-VL-7B-Instruct.json"), 8_291_375_616, 675_759_104, "vision_configs/README.md"),
     ("pixtral-12b", load(MORE / "mistral-community__pixtral-12b.json"), 12_682_739_712, 434_957_312, "vision_configs/README.md"),
+    ("paligemma-3b-pt-224", load(MORE / "google__paligemma-3b-pt-224.json"), 2_923_466_480, 414_803_696, "vision_configs/README.md"),
+    ("llava-v1.6-mistral-7b", load(MORE / "llava-hf__llava-v1.6-mistral-7b-hf.json"), 7_566_747_648, 324_491_264, "vision_configs/README.md"),
 ]
 
 _TEXT_SMALL = {"hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -223,6 +225,24 @@ VARIANT_CASES = [
          "vision_config": {"model_type": "clip_vision_model", "hidden_size": 64, "intermediate_size": 128,
                            "num_hidden_layers": 3, "num_attention_heads": 4, "image_size": 56, "patch_size": 14}},
         1_914_816, 221_888,
+    ),
+    (
+        "llava_next: SigLIP tower with head, image_newline, text tie not forwarded",
+        {"model_type": "llava_next", "architectures": ["LlavaNextForConditionalGeneration"],
+         "text_config": {"model_type": "llama", **_TEXT_SMALL, "tie_word_embeddings": True},
+         "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 96,
+                           "num_hidden_layers": 2, "num_attention_heads": 4, "image_size": 48, "patch_size": 8}},
+        1_878_368, 185_440,
+    ),
+    (
+        "paligemma: gemma2 text, untied, projection_dim over the vision config's",
+        {"model_type": "paligemma", "architectures": ["PaliGemmaForConditionalGeneration"], "tie_word_embeddings": False,
+         "projection_dim": 256,
+         "text_config": {"model_type": "gemma2", **_TEXT_SMALL},
+         "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 96,
+                           "num_hidden_layers": 2, "num_attention_heads": 4, "image_size": 56, "patch_size": 14,
+                           "projection_dim": 999, "vision_use_head": False}},
+        1_808_128, 114_176,
     ),
     (
         "qwen2_vl: v5 nested config, tied, mlp_ratio 2, merge size 1",
