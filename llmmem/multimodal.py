@@ -1,8 +1,8 @@
 """Multimodal checkpoints: the text model plus the vision tower and projector transformers builds with it.
 
-A wrapper config (Gemma 3, Llama 4, Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5, Mistral 3, LFM2-VL, GLM-4.5V, LLaVA,
-LLaVA-NeXT, PaliGemma) names a
-`...ForConditionalGeneration` class. transformers 5.24.0 builds it as the text causal LM (from
+A wrapper config (Gemma 3, Llama 4, Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5, Mistral 3, LFM2-VL, GLM-4.5V,
+LLaVA, LLaVA-NeXT, PaliGemma) names a `...ForConditionalGeneration` class. transformers 5.24.0 builds it as
+the text causal LM (from
 `text_config`, counted by llmmem.architectures' family table), a vision tower (from `vision_config`) and a
 projector that maps image features into the text model's hidden size. vLLM loads all three, and the
 checkpoint's safetensors total includes them, so all three are counted.
