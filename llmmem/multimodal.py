@@ -1,7 +1,7 @@
 """Multimodal checkpoints: the text model plus the vision tower and projector transformers builds with it.
 
 A wrapper config (Gemma 3, Llama 4, Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5, Mistral 3, LFM2-VL, GLM-4.5V,
-LLaVA, LLaVA-NeXT, PaliGemma) names a `...ForConditionalGeneration` class. transformers 5.24.0 builds it as
+LLaVA, LLaVA-NeXT, PaliGemma, Idefics3 / SmolVLM) names a `...ForConditionalGeneration` class. transformers 5.24.0 builds it as
 the text causal LM (from
 `text_config`, counted by llmmem.architectures' family table), a vision tower (from `vision_config`) and a
 projector that maps image features into the text model's hidden size. vLLM loads all three, and the
@@ -121,6 +121,12 @@ def _clip_tower(v: _Sub) -> Counter:
     part += _vit_blocks(v.int("num_hidden_layers"), h, v.int("intermediate_size"), qkv_bias=True, o_bias=True,
                         mlp="plain", mlp_bias=True, norm="layer")  # fmt: skip
     return part
+
+
+def _idefics3_tower(v: _Sub) -> Counter:
+    """Idefics3VisionTransformer / SmolVLMVisionTransformer (modeling_idefics3.py, modeling_smolvlm.py):
+    SigLIP's embeddings, encoder and post_layernorm, never a pooling head."""
+    return _siglip_tower(_Sub({**v.raw, "model_type": "idefics3_vision", "vision_use_head": False}, v.defaults, v.what))
 
 
 def _pixtral_tower(v: _Sub) -> Counter:
@@ -281,6 +287,12 @@ def _paligemma_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     """PaliGemmaMultiModalProjector: one biased linear, vision hidden -> the outer config's projection_dim
     (PaliGemmaConfig writes it into vision_config, over any value there)."""
     return Counter(linear=_linear(v.int("hidden_size"), outer.int("projection_dim")))
+
+
+def _idefics3_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """Idefics3Connector / SmolVLMConnector: pixel shuffle (no weights) by scale_factor, then one bias-free
+    linear from vision hidden x scale_factor^2 to the text hidden size."""
+    return Counter(linear=v.int("hidden_size") * outer.int("scale_factor") ** 2 * text_hidden)
 
 
 def _mistral3_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
@@ -494,6 +506,14 @@ WRAPPERS: dict[str, Wrapper] = {
         vision_when_absent={**_SIGLIP, "intermediate_size": 4096, "hidden_size": 1152, "patch_size": 14, "image_size": 224,
                             "num_hidden_layers": 27, "num_attention_heads": 16, "vision_use_head": False},  # fmt: skip
     ),
+    "idefics3": Wrapper(
+        text_type="llama",
+        tower=_idefics3_tower,
+        projector=_idefics3_projector,
+        vision_defaults={"hidden_size": 1152, "intermediate_size": 3072, "num_hidden_layers": 12, "num_channels": 3,
+                         "image_size": 224, "patch_size": 32},  # fmt: skip
+        outer_defaults={"scale_factor": 2},
+    ),
     "lfm2_vl": Wrapper(
         text_type="lfm2",
         tower=None,
@@ -532,6 +552,8 @@ _TEXT_CLASS_DEFAULTS: dict[str, Mapping[str, Any]] = {
     "mistral": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
                 "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072},  # fmt: skip
 }
+# NOTE: SmolVLM (smolvlm) is Idefics3 under another name: the same tower, connector and config defaults.
+WRAPPERS["smolvlm"] = WRAPPERS["idefics3"]
 # Processor-era spellings of the same model_type.
 _ALIASES = {"lfm2-vl": "lfm2_vl"}
 

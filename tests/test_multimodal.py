@@ -90,6 +90,7 @@ MORE_CASES = [
     ("pixtral-12b", load(MORE / "mistral-community__pixtral-12b.json"), 12_682_739_712, 434_957_312, "vision_configs/README.md"),
     ("paligemma-3b-pt-224", load(MORE / "google__paligemma-3b-pt-224.json"), 2_923_466_480, 414_803_696, "vision_configs/README.md"),
     ("llava-v1.6-mistral-7b", load(MORE / "llava-hf__llava-v1.6-mistral-7b-hf.json"), 7_566_747_648, 324_491_264, "vision_configs/README.md"),
+    ("SmolVLM-256M", load(MORE / "HuggingFaceTB__SmolVLM-256M-Instruct.json"), 256_484_928, 93_510_912, "vision_configs/README.md"),
 ]
 
 _TEXT_SMALL = {"hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -243,6 +244,14 @@ VARIANT_CASES = [
                            "num_hidden_layers": 2, "num_attention_heads": 4, "image_size": 56, "patch_size": 14,
                            "projection_dim": 999, "vision_use_head": False}},
         1_808_128, 114_176,
+    ),
+    (
+        "smolvlm: tied, scale factor 2, tower defaults for what is left out",
+        {"model_type": "smolvlm", "architectures": ["SmolVLMForConditionalGeneration"], "tie_word_embeddings": True,
+         "text_config": {"model_type": "llama", **_TEXT_SMALL},
+         "vision_config": {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                           "image_size": 64}},
+        1_758_208, 321_280,
     ),
     (
         "qwen2_vl: v5 nested config, tied, mlp_ratio 2, merge size 1",
