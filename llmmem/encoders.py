@@ -20,6 +20,8 @@ from typing import Any, Callable, Mapping
 from llmmem.errors import ConfigError
 from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, NO_CACHE, ModelSpec
 
+# NOTE: vLLM serves these as pooling models; their layers get EncoderOnlyAttentionSpec, whose
+# max_memory_usage_bytes is 0 (vllm/v1/kv_cache_interface.py).
 NO_KV_NOTE = "encoder-only model: no KV cache; each request is one forward pass, so memory is weights plus activations"
 
 
@@ -265,7 +267,8 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
         if has_decoder:
             notes.append(
                 "T5's decoder caches keys and values: self-attention per generated token and cross-attention over "
-                "the encoder output (per input token, same size per layer); layers below are the decoder's"
+                "the encoder output (per input token, same size per layer: vLLM's CrossAttentionSpec reserves it for "
+                "max_num_encoder_input_tokens); layers below are the decoder's"
             )
         else:
             notes.append(NO_KV_NOTE)
