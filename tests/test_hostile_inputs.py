@@ -238,13 +238,14 @@ def _refused(error_class, text: str, **kwargs) -> tuple[str, float]:
 
 
 @pytest.mark.parametrize("fault", ["api-trickle", "config-trickle", "config-trickle-headers"])
-def test_a_trickling_server_is_cut_off_at_the_deadline(fake, fault):
+def test_a_trickling_server_is_cut_off_at_the_deadline(fake, fault, monkeypatch):
     from llmmem import hub
 
+    monkeypatch.setattr(hub, "DEADLINE_S", 1.5)
     fake.add("acme/Slow-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault=fault)
     message, seconds = _refused(HubUnavailableError, "acme/Slow-8B")
-    assert message == "the Hub did not finish answering about acme/Slow-8B within 3 s: try again"
-    # each byte comes within the 1 s step timeout, so only the 3 s deadline ends it (the old code waited ~120 s)
+    assert message == "the Hub did not finish answering about acme/Slow-8B within 1.5 s: try again"
+    # a byte every 0.2 s beats the 1 s step timeout, so only the deadline ends it (the old code waited ~120 s)
     assert hub.DEADLINE_S <= seconds < hub.DEADLINE_S + 1.5
     assert len(hub.CACHE) == 0
 
@@ -583,3 +584,13 @@ def test_fuzz_config_ints_stay_ints_and_bounded(base, field, value):
     started = time.perf_counter()
     _spec_or_config_error({**base, field: value})
     assert time.perf_counter() - started < 2  # 10^9 layers took 9 s and 8.9 GB
+
+
+def test_a_malformed_quantization_digest_in_model_info_is_ignored():
+    from llmmem import hub
+
+    # config.json itself is fine (no quantization_config); the model info's digest carries a broken one
+    model = hub.HubModel("acme/Digest-8B", None, "0" * 40, LLAMA_CONFIG, {"BF16": LLAMA_8B},
+                         info_config={"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {"g": "int4"}}})
+    spec, notes = hub.spec_from_hub(model)
+    assert (spec.parameters, spec.quantization, notes) == (LLAMA_8B, None, ())
