@@ -175,3 +175,12 @@ def test_hybrid_page_sizes_with_user_block_size():
     assert hybrid_page_sizes(1024, 2_134_016, block_size=16).block_size == 2096
     # MLA hybrids align to 64: 64 x cdiv(100,000, 64 x 576) = 64 x 3 = 192.
     assert hybrid_page_sizes(576, 100_000, align=64).block_size == 192
+
+
+def test_multimodal_profiling_holds_one_budget_of_embeddings():
+    """gemma-3-4b-it: the dummy images' embeddings (budget 8192 tokens) x text hidden 2560 x 2 bytes
+    = 41,943,040 bytes stay allocated through profiling; a text-only model holds none."""
+    from llmmem.engines.vllm_mm import encoder_cache_bytes
+
+    assert encoder_cache_bytes(spec("google__gemma-3-4b-it"), 8192, 2) == 8192 * 2560 * 2 == 41_943_040
+    assert encoder_cache_bytes(spec("Qwen__Qwen3-Next-80B-A3B-Thinking"), 8192, 2) == 0
