@@ -179,6 +179,11 @@ class Layout:
     norm_feeds_mlp: bool = True  # False: a parallel block, the MLP reads the attention's normed input
     qk_norm: bool = False  # RMSNorm on queries and keys (Qwen3, Gemma 3, OLMo 2)
     softcapped_logits: bool = False
+    # a fused qkv projection whose V is a view of its output: SDPA keeping V keeps all of it (Phi-3, NeoX)
+    fused_qkv_kept: bool = False
+    # hidden-state dropouts per layer in training mode, at the published configs' p = 0.1 (GPT-2's
+    # resid_pdrop, OPT's dropout): CUDA's native_dropout keeps a bool mask of the hidden size each
+    dropouts: int = 0
 
 
 _PLAIN = dict(mlp_in=("fc1",), mlp_out="fc2", mlp="plain", norm="layer")
@@ -189,9 +194,9 @@ LAYOUTS: dict[str, Layout] = {
     "gemma": Layout(norm="gemma"),
     "gemma2": Layout(norm="gemma", norms=4, softcapped_logits=True),
     "gemma3_text": Layout(norm="gemma", norms=4, qk_norm=True),
-    "phi3": Layout(qkv=("qkv_proj",), mlp_in=("gate_up_proj",), mlp="fused_gated"),
-    "gpt2": Layout(qkv=("c_attn",), out="c_proj", mlp_in=("c_fc",), mlp_out="c_proj_mlp", mlp="plain", activation_keeps=3, norm="layer"),
-    "opt": Layout(out="out_proj", activation_keeps=-1, **_PLAIN),
+    "phi3": Layout(qkv=("qkv_proj",), mlp_in=("gate_up_proj",), mlp="fused_gated", fused_qkv_kept=True),
+    "gpt2": Layout(qkv=("c_attn",), out="c_proj", mlp_in=("c_fc",), mlp_out="c_proj_mlp", mlp="plain", activation_keeps=3, norm="layer", dropouts=2),
+    "opt": Layout(out="out_proj", activation_keeps=-1, dropouts=2, **_PLAIN),
     "phi": Layout(out="dense", activation_keeps=3, norms=1, norm_feeds_mlp=False, **_PLAIN),
     "gptj": Layout(out="out_proj", mlp_in=("fc_in",), mlp_out="fc_out", mlp="plain", activation_keeps=3, norm="layer", norms=1, norm_feeds_mlp=False),
     "gpt_neox": Layout(qkv=("query_key_value",), out="dense", mlp_in=("dense_h_to_4h",), mlp_out="dense_4h_to_h", mlp="plain", norm="layer"),
@@ -291,6 +296,9 @@ def layer_saved_bytes(spec: ModelSpec, s: _Shape, recipe: str, targets: dict, ra
         total += _inputs_saved(s, recipe, s.q_width, (lay.out,), targets, rank)
     # SDPA's fused kernels: q, k (after rotary), v, the output (o_proj's input) and fp32 log-sum-exp
     total += 2 * n * (2 * s.q_width + 2 * s.kv_width) + 4 * n * s.heads
+    if lay.fused_qkv_kept:
+        total += 2 * n * (s.q_width + s.kv_width)
+    total += lay.dropouts * n * h
     if lay.softcapped_logits and s.kv_width != s.q_width:
         # NOTE: Gemma 2's sliding layers pass a mask, so repeat_kv copies K and V to every head
         sliding = sum(1 for kind in spec.layer_types if kind == SLIDING_ATTENTION)
