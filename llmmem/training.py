@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 
 from .errors import InputError
 from .gpus import GPU, GPUS, get_gpu
+from .engines.transformers import sliding_mask_materialised
 from .spec import SLIDING_ATTENTION, ModelSpec
 
 MiB = 2**20
@@ -299,8 +300,9 @@ def layer_saved_bytes(spec: ModelSpec, s: _Shape, recipe: str, targets: dict, ra
     if lay.fused_qkv_kept:
         total += 2 * n * (s.q_width + s.kv_width)
     total += lay.dropouts * n * h
-    if lay.softcapped_logits and s.kv_width != s.q_width:
-        # NOTE: Gemma 2's sliding layers pass a mask, so repeat_kv copies K and V to every head
+    if s.kv_width != s.q_width and sliding_mask_materialised(spec, s.tokens):
+        # NOTE: sliding layers given an explicit mask cannot use SDPA's enable_gqa
+        # (sdpa_attention.use_gqa_in_sdpa), so repeat_kv copies K and V to every head
         sliding = sum(1 for kind in spec.layer_types if kind == SLIDING_ATTENTION)
         total += 2 * 2 * n * (s.q_width - s.kv_width) * sliding // max(1, s.layers)
     # the MLP's own tensors, then the product / activation output down_proj (fc2) reads

@@ -268,7 +268,19 @@ def rotary_bytes(spec: ModelSpec, tokens: int, dtype_bytes: int) -> int:
     if not family_of(spec).rotary:
         return 0
     rope_dim = spec.qk_rope_head_dim or head_dim(spec)
-    return 2 * tokens * rope_dim * dtype_bytes
+    sets = 2 if spec.model_type == "gemma3_text" else 1  # NOTE: Gemma 3: global and local rotary
+    return sets * 2 * tokens * rope_dim * dtype_bytes
+
+
+def sliding_mask_materialised(spec: ModelSpec, tokens: int) -> bool:
+    """SDPA gets an explicit mask for sliding layers once the prompt reaches the window
+    (masking_utils.sdpa_mask skips it, using is_causal, only while it is shorter)."""
+    return bool(spec.sliding_window) and any(_sliding(spec)) and tokens >= spec.sliding_window
+
+
+def sliding_mask_bytes(spec: ModelSpec, tokens: int) -> int:
+    """The boolean sliding-window mask, T x T, expanded (not copied) over the batch."""
+    return tokens * tokens if sliding_mask_materialised(spec, tokens) else 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,7 +322,8 @@ def estimate_transformers(
     # NOTE: generate() asks the prefill for the last position's logits only (logits_to_keep=1) and
     # keeps an fp32 copy of them (next_token_logits).
     logit_positions = 1 if new_tokens else tokens
-    held_in_layer = 4 * hidden + rope
+    masks = sliding_mask_bytes(spec, tokens) if implementation == "sdpa" else 0
+    held_in_layer = 4 * hidden + rope + masks
     terms = {
         "mlp": held_in_layer + mlp_intermediate_bytes(spec, n, d),
         "experts": held_in_layer + experts_bytes(spec, n, d) if spec.is_moe else 0,
