@@ -248,9 +248,12 @@ def linear_parameters(spec: ModelSpec) -> int:
 # saved activations
 
 
-def _norm_saved(spec: ModelSpec, s: _Shape, recipe: str, width: int) -> int:
-    """Bytes one norm over `width` keeps for the backward (its input requires grad)."""
+def _norm_saved(spec: ModelSpec, s: _Shape, recipe: str, width: int, bf16_input: bool = False) -> int:
+    """Bytes one norm over `width` keeps for the backward (its input requires grad). Under autocast a
+    norm reading a linear's output (bf16_input: q/k norms) makes its own fp32 copy, as in bf16."""
     kind = layout_of(spec).norm
+    if recipe == "mixed" and bf16_input and kind == "rms":
+        recipe = "full"
     trains = recipe in ("full", "mixed")
     if kind == "layer":
         # native_layer_norm keeps its input (and fp32 mean and rstd per row)
@@ -287,7 +290,7 @@ def layer_saved_bytes(spec: ModelSpec, s: _Shape, recipe: str, targets: dict, ra
     norms = lay.norms - (1 if lora and first else 0)
     total += norms * _norm_saved(spec, s, recipe, h)
     if lay.qk_norm:
-        total += _norm_saved(spec, s, recipe, s.q_width) + _norm_saved(spec, s, recipe, s.kv_width)
+        total += _norm_saved(spec, s, recipe, s.q_width, True) + _norm_saved(spec, s, recipe, s.kv_width, True)
     # the linears' inputs: attention input, attention output, MLP input, MLP product
     attention_readers = lay.qkv + (() if lay.norm_feeds_mlp else lay.mlp_in)
     total += _inputs_saved(s, recipe, h, attention_readers, targets, rank)
