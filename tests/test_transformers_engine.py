@@ -144,3 +144,16 @@ def test_engine_table_refuses_what_transformers_does_not_do(capsys):
     assert main(["meta-llama/Llama-3.1-8B", "--engine", "transformers", "--tp", "2", "--offline"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "tp 1" in err
+
+
+def test_cli_new_tokens_sizes_generate(capsys):
+    from llmmem.cli import main
+
+    assert main(["Qwen/Qwen2.5-7B", "--engine", "transformers", "--context", "4096", "--new-tokens", "512", "--offline", "--json"]) == 0
+    serving = json.loads(capsys.readouterr().out)["serving"]
+    assert serving["new_tokens"] == 512
+    # generate() asks the prefill for the last position's logits only: 1 x 152064 x 2 bytes next to the hidden state
+    assert serving["forward_terms"]["logits"] == 4096 * 3584 * 2 + 152064 * 2
+    # a decode step at 4608 tokens: 28 layers of K and V (4 heads x 128, bf16), one layer's torch.cat copy, fp32 logits
+    per_token = 28 * 2 * 4 * 128 * 2
+    assert serving["forward_terms"]["decode"] == 4608 * per_token + 4608 * per_token // 28 + 152064 * 4
