@@ -56,7 +56,8 @@ def _torch():
     class FusedAttention(torch.autograd.Function):
         @staticmethod
         def forward(ctx, q, k, v):
-            out = torch.empty_like(q.transpose(1, 2)).transpose(1, 2)
+            b, h, t, d = q.shape  # NOTE: the CUDA kernels write (B, T, heads, dim), whatever q's layout
+            out = torch.empty((b, t, h, d), dtype=q.dtype, device=q.device).transpose(1, 2)
             lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
             ctx.save_for_backward(q, k, v, out, lse)
             return out

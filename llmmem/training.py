@@ -185,6 +185,8 @@ class Layout:
     # hidden-state dropouts per layer in training mode, at the published configs' p = 0.1 (GPT-2's
     # resid_pdrop, OPT's dropout): CUDA's native_dropout keeps a bool mask of the hidden size each
     dropouts: int = 0
+    # a parallel block whose two LayerNorms both read the layer's input (GPT-NeoX): one saved input
+    norms_share_input: bool = False
 
 
 _PLAIN = dict(mlp_in=("fc1",), mlp_out="fc2", mlp="plain", norm="layer")
@@ -200,7 +202,8 @@ LAYOUTS: dict[str, Layout] = {
     "opt": Layout(out="out_proj", activation_keeps=-1, dropouts=2, **_PLAIN),
     "phi": Layout(out="dense", activation_keeps=3, norms=1, norm_feeds_mlp=False, **_PLAIN),
     "gptj": Layout(out="out_proj", mlp_in=("fc_in",), mlp_out="fc_out", mlp="plain", activation_keeps=3, norm="layer", norms=1, norm_feeds_mlp=False),
-    "gpt_neox": Layout(qkv=("query_key_value",), out="dense", mlp_in=("dense_h_to_4h",), mlp_out="dense_4h_to_h", mlp="plain", norm="layer"),
+    "gpt_neox": Layout(qkv=("query_key_value",), out="dense", mlp_in=("dense_h_to_4h",), mlp_out="dense_4h_to_h",
+                       mlp="plain", norm="layer", fused_qkv_kept=True, norms_share_input=True),
     "starcoder2": Layout(mlp_in=("c_fc",), mlp_out="c_proj", mlp="plain", norm="layer"),
     "falcon": Layout(qkv=("query_key_value",), out="dense", mlp_in=("dense_h_to_4h",), mlp_out="dense_4h_to_h", mlp="plain", norm="layer", norms=1, norm_feeds_mlp=False),
 }
@@ -288,7 +291,10 @@ def layer_saved_bytes(spec: ModelSpec, s: _Shape, recipe: str, targets: dict, ra
     total = 0
     # norms; under LoRA without checkpointing the first layer's input does not require grad
     norms = lay.norms - (1 if lora and first else 0)
-    total += norms * _norm_saved(spec, s, recipe, h)
+    if lay.norms_share_input and norms > 1:
+        total += _norm_saved(spec, s, recipe, h) + (norms - 1) * 8 * n  # the input once, mean and rstd each
+    else:
+        total += norms * _norm_saved(spec, s, recipe, h)
     if lay.qk_norm:
         total += _norm_saved(spec, s, recipe, s.q_width, True) + _norm_saved(spec, s, recipe, s.kv_width, True)
     # the linears' inputs: attention input, attention output, MLP input, MLP product
