@@ -12,13 +12,15 @@ so the live bytes and their peak follow Python's and autograd's references exact
     registered function that keeps what the fused CUDA kernels keep for the backward (q, k, v, the
     output and the fp32 log-sum-exp) and returns an output laid out as theirs (B, T, heads, dim).
   - AdamW runs with foreach=True, its default on CUDA (on meta torch falls back to the for-loop).
-Known gaps: autocast has no meta backend (mixed precision is checked on the H200 rows only), the
+Known gaps: autocast has no meta backend (mixed precision: `mixed-tiny` runs shrunken models on the CPU), the
 MoE grouped_mm path differs on meta, dropout masks are bf16 here but bool on CUDA.
 
   python bench/trace_transformers_memory.py prefill CONFIG.json --tokens 2048 --batch 1
   python bench/trace_transformers_memory.py train CONFIG.json --recipe lora [--checkpointing]
   python bench/trace_transformers_memory.py saved CONFIG.json --recipe full     # one layer's saved tensors
-  python bench/trace_transformers_memory.py families                           # estimate vs trace table
+  python bench/trace_transformers_memory.py families                           # fine-tuning: estimate vs trace
+  python bench/trace_transformers_memory.py prefill-families --tokens 4096 --batch 2   # inference: the same
+  python bench/trace_transformers_memory.py mixed-tiny                         # autocast, shrunken, on the CPU
 """
 
 from __future__ import annotations
@@ -217,6 +219,88 @@ def _spec(path: Path):
     return spec_from_config(json.loads(path.read_text()))
 
 
+PREFILL_CONFIGS = [
+    "EleutherAI__gpt-j-6b", "EleutherAI__pythia-1.4b", "HuggingFaceTB__SmolLM2-135M", "Qwen__Qwen2.5-1.5B",
+    "Qwen__Qwen3-1.7B", "TinyLlama__TinyLlama-1.1B-Chat-v1.0", "allenai__OLMo-2-1124-7B", "bigcode__starcoder2-3b",
+    "google__gemma-2b", "google__gemma-3-4b-it", "google__gemma-3-1b-it", "meta-llama__Llama-2-7b-hf",
+    "microsoft__Phi-3.5-mini-instruct", "microsoft__Phi-4-mini-instruct", "microsoft__phi-1_5",
+    "mistralai__Mistral-7B-v0.1", "mistralai__Mistral-Nemo-Base-2407", "openai-community__gpt2-medium",
+]
+
+
+def prefill_families(tokens: int = 2048, batch: int = 1) -> str:
+    """Forward peak, estimate vs trace, for configs outside the measured rows (sdpa families only:
+    the math kernel and grouped_mm run differently on meta)."""
+    from llmmem.engines.transformers import estimate_transformers
+
+    lines = ["| config | tokens x batch | trace (GB) | estimate (GB) | error | moment |", "|---|---|---|---|---|---|"]
+    for name in PREFILL_CONFIGS:
+        path = CONFIGS / f"{name}.json"
+        spec = _spec(path)
+        length = min(tokens, spec.max_position_embeddings or tokens)
+        peak, _ = trace_prefill(path, length, batch)
+        est = estimate_transformers(spec, batch=batch, tokens=length, first_forward=False)
+        lines.append(f"| {name} | {length} x {batch} | {peak / 1e9:.4f} | {est.forward_peak_bytes / 1e9:.4f} | "
+                     f"{(est.forward_peak_bytes - peak) / peak * 100:+.2f}% | {est.peak_moment} |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+MIXED_CONFIGS = ["meta-llama__Llama-3.2-1B-Instruct", "Qwen__Qwen2.5-0.5B", "Qwen__Qwen3-0.6B", "google__gemma-3-1b-it", "google__gemma-2b"]
+
+
+def mixed_tiny(tokens: int = 512, batch: int = 4) -> str:
+    """Mixed precision (fp32 model under bf16 autocast) has no meta backend: run shrunken copies of
+    each family on the CPU, for real, and compare the traced peak with the estimate for the same config."""
+    torch, Live = _torch()
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from llmmem.training import TrainingOptions, estimate_training
+
+    shrink = dict(hidden_size=128, num_attention_heads=4, num_key_value_heads=2, head_dim=32, intermediate_size=384,
+                  vocab_size=2048, num_hidden_layers=4, max_position_embeddings=4096)
+    lines = ["| family (shrunk) | checkpointing | trace (MB) | estimate (MB) | error |", "|---|---|---|---|---|"]
+    for name in MIXED_CONFIGS:
+        raw = json.loads((CONFIGS / f"{name}.json").read_text())
+        raw.pop("quantization_config", None)
+        raw.update({k: v for k, v in shrink.items() if k in raw or k == "head_dim"})
+        if isinstance(raw.get("layer_types"), list):
+            raw["layer_types"] = raw["layer_types"][:4]
+        if raw.get("sliding_window"):
+            raw["sliding_window"] = 64
+        kwargs = dict(raw)
+        cfg = AutoConfig.for_model(kwargs.pop("model_type"), **kwargs)
+        for checkpointing in (False, True):
+            live = Live()
+            with live:
+                model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32, attn_implementation="sdpa_fused_standin")
+                if checkpointing:
+                    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                model.train()
+                optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, foreach=True)
+            ids = torch.randint(0, 2048, (batch, tokens))
+            with live:
+                for _ in range(2):
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    del loss
+            options = TrainingOptions(recipe="mixed", batch=batch, seq_len=tokens, checkpointing=checkpointing, first_in_process=False)
+            est = estimate_training(_spec_raw(raw), options).peak_bytes
+            lines.append(f"| {name} | {'yes' if checkpointing else 'no'} | {live.peak / 1e6:.2f} | {est / 1e6:.2f} | "
+                         f"{(est - live.peak) / live.peak * 100:+.2f}% |")
+            print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+def _spec_raw(raw: dict):
+    from llmmem.architectures import spec_from_config
+
+    return spec_from_config(raw)
+
+
 def families(tokens: int = 1024) -> str:
     """Estimate vs trace for every family config, full bf16 and LoRA, with and without checkpointing."""
     from llmmem.training import TrainingOptions, estimate_training
@@ -237,7 +321,7 @@ def families(tokens: int = 1024) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("prefill", "train", "saved", "families"))
+    parser.add_argument("mode", choices=("prefill", "train", "saved", "families", "prefill-families", "mixed-tiny"))
     parser.add_argument("config", nargs="?", help="a config.json (default folder: llmmem/catalog/configs)")
     parser.add_argument("--tokens", type=int, default=2048)
     parser.add_argument("--batch", type=int, default=1)
@@ -246,6 +330,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.mode == "families":
         print(families(args.tokens))
+        return 0
+    if args.mode == "mixed-tiny":
+        print(mixed_tiny())
+        return 0
+    if args.mode == "prefill-families":
+        print(prefill_families(args.tokens, args.batch))
         return 0
     if not args.config:
         parser.error("give a config.json")
