@@ -24,6 +24,7 @@ TERM_LABELS = {
     "logits_and_loss": "logits and loss (fp32 copies)",
     "autocast_weight_copies": "autocast bf16 weight copies",
     "cublas_workspaces": "cuBLAS workspaces",
+    "dequantised_weight": "dequantised 4-bit weight (bf16)",
 }
 
 

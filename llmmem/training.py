@@ -435,6 +435,9 @@ def estimate_training(spec: ModelSpec, options: TrainingOptions = TrainingOption
     logits = compute * n * v
     softcap = layout_of(spec).softcapped_logits
     # forward: logits (and the capped copy), their fp32 copy, log_softmax's output (in `saved`)
+    # NOTE: bitsandbytes' 4-bit matmul dequantises the weight it multiplies to bf16 first (forward and backward)
+    dequantised = 2 * max(fan_in * fan_out for fan_in, fan_out in _layer_linear_shapes(spec).values()) if o.recipe == "qlora" else 0
+    resident += dequantised
     forward = resident + saved + weight_copies + logits * (2 if softcap else 1) + 4 * n * v
     # backward start: nll_loss's and log_softmax's fp32 gradients
     head_grad = lm_head * state_bytes if not lora else 0
@@ -462,6 +465,7 @@ def estimate_training(spec: ModelSpec, options: TrainingOptions = TrainingOption
         "logits_and_loss": outer + logits + 4 * n * v,
         "autocast_weight_copies": weight_copies,
         "cublas_workspaces": workspaces,
+        "dequantised_weight": dequantised,
     }
     gpu_rows = _gpus(peak, weights + adapter_bytes + grads + states + step_temp, o.gpu)
     return TrainingEstimate(
