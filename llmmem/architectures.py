@@ -437,7 +437,7 @@ def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
             listed = range(step - 1, layers, step)
         return [i in set(listed) for i in range(layers)]
     if kind == "jamba":
-        period, offset = cfg.get("expert_layer_period"), cfg.get("expert_layer_offset")
+        period, offset = _period(cfg, "expert_layer_period", "expert_layer_offset")
         experts = cfg.get("num_experts") or 1
         return [experts > 1 and i % period == offset for i in range(layers)]
     if kind == "ernie":
@@ -448,6 +448,15 @@ def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
     if kind == "nemotron_h":
         return [block == "moe" for block in _nemotron_blocks(cfg)]
     return [bool(kind)] * layers
+
+
+def _period(cfg: _Config, period_key: str, offset_key: str) -> tuple[int, int]:
+    """Jamba's "every period-th layer from offset": a positive period and an offset below it."""
+    period = positive_int(period_key, cfg.get(period_key))
+    offset = cfg.get(offset_key)
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < period:
+        raise ConfigError(f"config.json has {offset_key}={offset!r}, expected 0 to {period - 1} ({period_key} - 1): fix the config.json")
+    return period, offset
 
 
 def _moe_block(h: int, cfg: _Config) -> _Moe:
@@ -464,7 +473,8 @@ def _moe_block(h: int, cfg: _Config) -> _Moe:
         # NOTE: mlp_bias (DeepSeek-V2) reaches the shared experts only, not the fused routed ones.
         part["shared_experts"] = _mlp(h, shared_inner, "gated", cfg.flag(cfg.family.mlp_bias)) if shared_inner else 0
     elif kind == "qwen2_moe":
-        part["shared_experts"] = _mlp(h, cfg.get("shared_expert_intermediate_size"), "gated", False)
+        shared = positive_int("shared_expert_intermediate_size", cfg.get("shared_expert_intermediate_size"))
+        part["shared_experts"] = _mlp(h, shared, "gated", False)
         part["router"] += h  # shared_expert_gate: Linear(hidden, 1)
     elif kind == "llama4":
         part["shared_experts"] = _mlp(h, inner, "gated", False)
@@ -626,7 +636,7 @@ def _attention_kinds(cfg: _Config, layers: int) -> tuple[list[str], int | None]:
         types = [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
     elif kind == "smollm3":
         # NOTE: no_rope_layers[i] == 1 means layer i uses RoPE; the NoPE layers are the ones that may slide.
-        rope = cfg.raw.get("no_rope_layers") or [int((i + 1) % (cfg.raw.get("no_rope_layer_interval") or 4) != 0) for i in range(layers)]
+        rope = _rope_layers(cfg, layers)
         on = bool(window and cfg.raw.get("use_sliding_window"))
         types = [SLIDING_ATTENTION if on and not rope[i] else FULL_ATTENTION for i in range(layers)]
     elif kind == "exaone4":
@@ -642,11 +652,23 @@ def _attention_kinds(cfg: _Config, layers: int) -> tuple[list[str], int | None]:
         types = [SLIDING_ATTENTION if (i + 1) % 4 else FULL_ATTENTION for i in range(layers)]
     elif cfg.family.moe == "llama4":
         chunk = cfg.get("attention_chunk_size", 8192)
-        rope = cfg.raw.get("no_rope_layers") or [int((i + 1) % (cfg.raw.get("no_rope_layer_interval") or 4) != 0) for i in range(layers)]
+        rope = _rope_layers(cfg, layers)
         types = [CHUNKED_ATTENTION if rope[i] and chunk is not None else FULL_ATTENTION for i in range(layers)]
     else:
         types = [FULL_ATTENTION] * layers
     return types, (window if SLIDING_ATTENTION in types else None)
+
+
+def _rope_layers(cfg: _Config, layers: int) -> list[int]:
+    """no_rope_layers as SmolLM3 and Llama 4 read it: 1 where the layer uses RoPE (every
+    no_rope_layer_interval-th layer does not, by default)."""
+    listed = cfg.raw.get("no_rope_layers")
+    if isinstance(listed, list) and listed:
+        if len(listed) != layers:
+            raise ConfigError(f"config.json has no_rope_layers of {len(listed)} items for {layers} layers: fix the config.json")
+        return listed
+    interval = cfg.raw.get("no_rope_layer_interval") or 4
+    return [int((i + 1) % interval != 0) for i in range(layers)]
 
 
 # Token mixers of a layer (_layer_plan); "state" is the family's fixed-state mixer.
@@ -695,7 +717,7 @@ def _layer_plan(cfg: _Config, layers: int) -> list[tuple[str, str]]:
         by_block = {"linear_attention": (_STATE, _NONE), "full_attention": (_ATTN, _NONE), "mlp": (_NONE, _DENSE), "moe": (_NONE, _MOE)}
         return [by_block[b] for b in _nemotron_blocks(cfg)]
     if layout == "jamba":
-        period, offset = cfg.get("attn_layer_period"), cfg.get("attn_layer_offset")
+        period, offset = _period(cfg, "attn_layer_period", "attn_layer_offset")
         return [(_ATTN if i % period == offset else _STATE, ffn[i]) for i in range(layers)]
     listed = cfg.raw.get("layer_types")
     if layout == "lfm2":
