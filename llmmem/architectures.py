@@ -278,6 +278,22 @@ FAMILIES: dict[str, Family] = {
     ),
     "mamba2": Family(layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA2, has_attention=False),
     "lfm2": Family(tie_default=True, qk_norm="head", layout="lfm2", state_mixer=state_mixers.SHORT_CONV),
+    "lfm2_moe": Family(
+        tie_default=True, qk_norm="head", layout="lfm2", state_mixer=state_mixers.SHORT_CONV, moe="lfm2_moe",
+        defaults={
+            "intermediate_size": 7168, "moe_intermediate_size": 1792, "num_dense_layers": 2, "num_experts": 32,
+            "num_experts_per_tok": 4,
+        },
+    ),
+    "qwen3_5_moe_text": Family(
+        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
+        moe="qwen3_5_moe", layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET,
+        mtp_keys=("mtp_num_hidden_layers",),
+        defaults={
+            "head_dim": 256, "full_attention_interval": 4, "num_experts": 256, "num_experts_per_tok": 8,
+            "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
+        },
+    ),
 }  # fmt: skip
 # NOTE: Kimi K2 ships remote code that is DeepSeek-V3's modeling file under another model_type;
 # transformers 5.24 has no kimi_k2 type, and llmmem counts the class its architectures names.
@@ -447,6 +463,9 @@ def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
         return [(i + 1) % interval == 0 and start <= i <= end for i in range(layers)]
     if kind == "nemotron_h":
         return [block == "moe" for block in _nemotron_blocks(cfg)]
+    if kind == "lfm2_moe":
+        dense = cfg.get("num_dense_layers") or 0
+        return [i >= dense for i in range(layers)]
     return [bool(kind)] * layers
 
 
@@ -472,7 +491,7 @@ def _moe_block(h: int, cfg: _Config) -> _Moe:
         shared_inner = inner * (cfg.get("n_shared_experts") or 0)
         # NOTE: mlp_bias (DeepSeek-V2) reaches the shared experts only, not the fused routed ones.
         part["shared_experts"] = _mlp(h, shared_inner, "gated", cfg.flag(cfg.family.mlp_bias)) if shared_inner else 0
-    elif kind == "qwen2_moe":
+    elif kind in ("qwen2_moe", "qwen3_5_moe"):
         shared = positive_int("shared_expert_intermediate_size", cfg.get("shared_expert_intermediate_size"))
         part["shared_experts"] = _mlp(h, shared, "gated", False)
         part["router"] += h  # shared_expert_gate: Linear(hidden, 1)
@@ -506,7 +525,7 @@ def _moe_shape(cfg: _Config) -> tuple[int, int, int]:
         return ffn.get("moe_num_experts", 4), ffn.get("moe_top_k", 1), ffn.get("ffn_hidden_size", 3584)
     if kind in ("deepseek", "nemotron_h"):
         experts = cfg.first(("n_routed_experts", "num_local_experts"), cfg.get("n_routed_experts"))
-    elif kind in ("qwen2_moe", "qwen3_moe", "jamba"):
+    elif kind in ("qwen2_moe", "qwen3_moe", "qwen3_5_moe", "jamba", "lfm2_moe"):
         experts = cfg.get("num_experts")
     elif kind == "ernie":
         experts = cfg.first(("moe_num_experts", "num_experts"), cfg.get("moe_num_experts"))
@@ -571,6 +590,8 @@ def _read_shape(model_type: str | None, cfg: _Config) -> _Shape:
     layers = len(_nemotron_blocks(cfg)) if cfg.family.layout == "nemotron_h" else cfg.required(_LAYERS)
     vocab = cfg.required(_VOCAB)
     intermediate = cfg.first(_INTERMEDIATE)
+    if intermediate is None:
+        intermediate = cfg.family.defaults.get("intermediate_size")
     if model_type == "lfm2":
         intermediate = _lfm2_intermediate(cfg)
     if intermediate is None and model_type in ("gpt2", "gptj", "falcon"):
@@ -722,11 +743,13 @@ def _layer_plan(cfg: _Config, layers: int) -> list[tuple[str, str]]:
     listed = cfg.raw.get("layer_types")
     if layout == "lfm2":
         if not (isinstance(listed, list) and len(listed) == layers):
+            if cfg.family.moe:
+                raise _missing("layer_types (LFM2-MoE names each layer conv or full_attention)")
             full = cfg.raw.get("full_attn_idxs")
             full = set(range(layers) if full is None else full)
             listed = [FULL_ATTENTION if i in full else "conv" for i in range(layers)]
         # NOTE: Lfm2DecoderLayer attends unless the layer type is "conv".
-        return [(_STATE if t == "conv" else _ATTN, _DENSE) for t in listed]
+        return [(_STATE if t == "conv" else _ATTN, ffn[i]) for i, t in enumerate(listed)]
     # layout "layer_types": Qwen3-Next / Qwen3.5, linear attention except every full_attention_interval-th layer
     if not (isinstance(listed, list) and len(listed) == layers):
         interval = positive_int("full_attention_interval", cfg.get("full_attention_interval"))
@@ -919,6 +942,25 @@ def hidden_features(raw: Mapping) -> list[str]:
     return seen
 
 
+_TOWER_KEYS = ("vision_config", "audio_config", "speech_config", "vision_tower_config")
+
+
+def _uncounted_tower(config: Mapping, towers: list[str], name: str | None, use_transformers: bool | None) -> ModelSpec:
+    """A multimodal config whose tower llmmem cannot count: transformers' count, else a one-line refusal."""
+    from llmmem import count_with_transformers
+
+    hint = f"{EXTRA_NOTE}, or give a parameter count like 70B"
+    if use_transformers or (use_transformers is None and count_with_transformers.available()):
+        try:
+            return count_with_transformers.spec_from_transformers(config, name)
+        except count_with_transformers.TransformersCountError as error:
+            hint = str(error)
+    raise ConfigError(
+        f"{config.get('model_type') or 'this model'!r} has a {' and '.join(towers)} that llmmem does not count, and its"
+        f" text model alone would fall short: {hint}"
+    )
+
+
 def _unknown_family(outer: Mapping, raw: Mapping, name: str | None, use_transformers: bool | None) -> ModelSpec:
     """No family row: transformers' count when the extra is there, else the generic formula when it
     sees everything, else a one-line refusal."""
@@ -970,6 +1012,10 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
         return multimodal_spec(config, spec_from_config, name)
     if is_encoder(config):  # BERT, RoBERTa, T5, ViT (llmmem/encoders.py)
         return encoder_spec(config, name)
+    towers = [key for key in _TOWER_KEYS if isinstance(config.get(key), Mapping)]
+    if towers:
+        # NOTE: a tower the multimodal module does not know: the text model alone would be short of it.
+        return _uncounted_tower(config, towers, name, use_transformers)
     outer = config
     text = config.get("text_config")
     if isinstance(text, Mapping):
@@ -989,7 +1035,7 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
     family_type = model_type
     shape = _read_shape(family_type, cfg)
 
-    tied = raw.get("tie_embedding") if model_type == "lfm2" and "tie_embedding" in raw else raw.get("tie_word_embeddings")
+    tied = raw.get("tie_embedding") if model_type in ("lfm2", "lfm2_moe") and "tie_embedding" in raw else raw.get("tie_word_embeddings")
     tied = family.tie_default if tied is None else bool(tied)
 
     total = _outer_part(family_type, cfg, shape, tied)
@@ -1077,7 +1123,7 @@ def _shared_experts(cfg: _Config) -> int:
         return cfg.get("n_shared_experts") or 0
     if kind == "ernie":
         return cfg.get("moe_num_shared_experts") or 0
-    return 1 if kind in ("qwen2_moe", "llama4", "hunyuan", "nemotron_h") else 0
+    return 1 if kind in ("qwen2_moe", "qwen3_5_moe", "llama4", "hunyuan", "nemotron_h") else 0
 
 
 def _state_dtype(raw: Mapping) -> str | None:

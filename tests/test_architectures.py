@@ -111,6 +111,7 @@ EXTRA_CASES = [
     for name, model_type, count in [
         ("LiquidAI__LFM2-1.2B.json", "lfm2", 1_170_340_608),  # block_ff_dim 12288 -> 8192 (2/3, multiple of 256)
         ("LiquidAI__LFM2-350M.json", "lfm2", 354_483_968),
+        ("LiquidAI__LFM2-8B-A1B.json", "lfm2_moe", 8_339_929_856),  # 2 dense layers, then 32 experts
         ("state-spaces__mamba-130m-hf.json", "mamba", 129_135_360),
         ("tiiuae__falcon-mamba-7b.json", "falcon_mamba", 7_272_665_088),
         ("LGAI-EXAONE__EXAONE-4.0-32B.json", "exaone4", 32_003_216_384),
