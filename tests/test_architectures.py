@@ -598,3 +598,34 @@ def test_spec_rejects_unknown_layer_kinds_and_bad_parts():
     spec = ModelSpec(name="x", parameters=10, breakdown={"mlp": 6, "vision": 3, "projector": 1}, parts={"vision": {"mlp": 3}})
     assert spec.part_totals == {"text": 6, "vision": 3, "projector": 1}
     assert ModelSpec(name="x", parameters=10).counted_by == "given"
+
+
+# ----------------------------------------------------------------------------- (7) hostile values in the new families
+
+_NEWER_CONFIGS = [json.loads((EXTRA / name).read_text()) for name, _, _, source in EXTRA_CASES if source.startswith("built for")] + [
+    case["config"] for case in FLAG_VARIANTS.values()
+]
+_ODD_VALUES = [None, 0, -1, 1, 3, True, False, "auto", "x", "LLLG", 1.5, 10**12, [], [0, 1], ["conv"], ["mamba"], {}]
+_OFTEN_READ = ["layer_types", "hybrid_override_pattern", "full_attn_idxs", "moe_topk", "mlp_layer_types", "no_rope_layers",
+               "layers_block_type", "attn_layer_offset", "expand", "mamba_dt_rank", "block_ffn_dim_multiplier"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.sampled_from(_NEWER_CONFIGS),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_ODD_VALUES)), min_size=1, max_size=3),
+)
+def test_odd_values_give_an_exact_int_count_or_one_config_error(base, edits):
+    config = json.loads(json.dumps(base))
+    for pick, value in edits:
+        keys = sorted(config) + _OFTEN_READ
+        config[keys[pick % len(keys)]] = value
+    try:
+        spec = spec_from_config(config, use_transformers=False)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        return
+    assert isinstance(spec.parameters, int) and not isinstance(spec.parameters, bool) and spec.parameters > 0
+    assert all(type(count) is int for count in spec.breakdown.values())
+    assert spec.active_parameters is None or type(spec.active_parameters) is int
+    assert type(spec.tie_word_embeddings) is bool and len(spec.layer_types) == spec.num_layers
