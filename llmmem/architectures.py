@@ -66,8 +66,10 @@ class Family:
     layout: str = "decoder"
     state_mixer: str | None = None  # state_mixers.MAMBA1 / MAMBA2 / GATED_DELTA_NET / SHORT_CONV
     has_attention: bool = True  # False: pure SSM models (no attention heads in the config)
-    # Config keys that declare multi-token-prediction layers transformers does not build.
+    # Config keys that declare multi-token-prediction layers transformers does not build, and how the
+    # checkpoint lays each one out (see _mtp): "deepseek", "qwen3_next", or None (size not modelled).
     mtp_keys: tuple[str, ...] = ()
+    mtp_layout: str | None = None
     # Config class defaults for keys real configs sometimes omit (transformers 5.24.0 config classes).
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -170,6 +172,7 @@ FAMILIES: dict[str, Family] = {
         mla=True,
         moe="deepseek",
         mtp_keys=("num_nextn_predict_layers",),
+        mtp_layout="deepseek",
         defaults={
             "first_k_dense_replace": 3,
             "n_shared_experts": 1,
@@ -215,7 +218,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "glm4_moe": Family(
         qkv_bias=("attention_bias", False), qk_norm="head", qk_norm_flag=("use_qk_norm", False), moe="deepseek",
-        mtp_keys=("num_nextn_predict_layers",),
+        mtp_keys=("num_nextn_predict_layers",), mtp_layout="deepseek",
         defaults={
             "first_k_dense_replace": 1, "n_shared_experts": 1, "n_routed_experts": 128, "num_experts_per_tok": 8,
             "moe_intermediate_size": 1408,
@@ -235,7 +238,7 @@ FAMILIES: dict[str, Family] = {
         defaults={"num_experts": 1, "moe_topk": 1},
     ),
     "deepseek_v32": Family(
-        mla=True, indexer=True, moe="deepseek", mtp_keys=("num_nextn_predict_layers",),
+        mla=True, indexer=True, moe="deepseek", mtp_keys=("num_nextn_predict_layers",), mtp_layout="deepseek",
         defaults={
             "first_k_dense_replace": 3, "n_shared_experts": 1, "n_routed_experts": 256, "num_experts_per_tok": 8,
             "moe_intermediate_size": 2048, "q_lora_rank": 1536, "index_n_heads": 64, "index_head_dim": 128,
@@ -246,7 +249,7 @@ FAMILIES: dict[str, Family] = {
     "qwen3_next": Family(
         qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
         moe="qwen2_moe", layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET,
-        mtp_keys=("num_nextn_predict_layers",),
+        mtp_keys=("num_nextn_predict_layers",), mtp_layout="qwen3_next",
         defaults={
             **_QWEN_MOE_DEFAULTS, "head_dim": 256, "num_experts": 512, "num_experts_per_tok": 10,
             "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512, "full_attention_interval": 4,
@@ -255,6 +258,7 @@ FAMILIES: dict[str, Family] = {
     "qwen3_5_text": Family(
         qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
         layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET, mtp_keys=("mtp_num_hidden_layers",),
+        mtp_layout="qwen3_next",
         defaults={"head_dim": 256, "full_attention_interval": 4},
     ),
     "nemotron_h": Family(
@@ -288,7 +292,7 @@ FAMILIES: dict[str, Family] = {
     "qwen3_5_moe_text": Family(
         qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
         moe="qwen3_5_moe", layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET,
-        mtp_keys=("mtp_num_hidden_layers",),
+        mtp_keys=("mtp_num_hidden_layers",), mtp_layout="qwen3_next",
         defaults={
             "head_dim": 256, "full_attention_interval": 4, "num_experts": 256, "num_experts_per_tok": 8,
             "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
@@ -874,11 +878,12 @@ def _mtp(model_type: str | None, cfg: _Config, shape: _Shape, plan: list[tuple[s
     h, vocab = shape.hidden, shape.vocab
     ffn = _MOE if any(f == _MOE for _, f in plan) else _DENSE
     block = sum(_decoder_layer(model_type, cfg, shape, _ATTN, ffn)[0].values())
-    if fam.mla:
-        # DeepSeek-V3's layout (README_WEIGHTS.md; vLLM deepseek_mtp.py): enorm, hnorm, eh_proj (2h -> h),
-        # one decoder block, shared_head.norm and shared_head.head, and its own copy of embed_tokens.
+    if fam.mtp_layout == "deepseek":
+        # DeepSeek-V3's layout (README_WEIGHTS.md; vLLM deepseek_mtp.py, glm4_moe_mtp.py for GLM-4.5): enorm,
+        # hnorm, eh_proj (2h -> h), one decoder block, shared_head.norm and shared_head.head, and its own
+        # copy of embed_tokens.
         per_layer = block + 3 * h + 2 * h * h + 2 * vocab * h
-    elif fam.layout == "layer_types":
+    elif fam.mtp_layout == "qwen3_next":
         # Qwen3-Next / Qwen3.5 (vLLM qwen3_next_mtp.py): fc (2h -> h), pre_fc_norm_hidden,
         # pre_fc_norm_embedding, one full-attention block, norm; embeddings and head shared.
         per_layer = block + 2 * h * h + 3 * h

@@ -629,3 +629,10 @@ def test_odd_values_give_an_exact_int_count_or_one_config_error(base, edits):
     assert all(type(count) is int for count in spec.breakdown.values())
     assert spec.active_parameters is None or type(spec.active_parameters) is int
     assert type(spec.tie_word_embeddings) is bool and len(spec.layer_types) == spec.num_layers
+
+
+def test_glm45_mtp_layer_follows_deepseeks_layout():
+    # vLLM glm4_moe_mtp.py: enorm, hnorm, eh_proj, shared_head (norm, head), the block, embed_tokens
+    air = spec_from_config(json.loads((EXTRA / "zai-org__GLM-4.5-Air.json").read_text()))
+    assert (air.mtp_layers, air.mtp_parameters) == (1, 3_616_573_440)
+    assert air.parameters + air.mtp_parameters == 110_468_818_944  # the Hub's "110B" for GLM-4.5-Air
