@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from llmmem.architectures import _TEXT_MODEL_TYPES, spec_from_config  # noqa: E402
+from llmmem.architectures import spec_from_config  # noqa: E402
+from llmmem.families import TEXT_MODEL_TYPES  # noqa: E402
 
 DEFAULT_FOLDERS = ("llmmem/catalog/configs", "tests/fixtures/extra_configs", "tests/fixtures/configs_new")
 
@@ -59,7 +60,7 @@ def text_count(config: dict) -> int | None:
     if not isinstance(config.get("text_config"), dict):
         return None
     text = dict(config["text_config"])
-    text.setdefault("model_type", _TEXT_MODEL_TYPES.get(config["model_type"]))
+    text.setdefault("model_type", TEXT_MODEL_TYPES.get(config["model_type"]))
     model_type = text.pop("model_type")
     try:
         with torch.device("meta"):
