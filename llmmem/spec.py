@@ -213,6 +213,10 @@ class ModelSpec:
             raise TypeError(f"parameters must be an int, got {self.parameters!r}")
         if self.parameters <= 0:
             raise ValueError(f"parameters must be positive, got {self.parameters}")
+        if any(type(count) is not int for count in self.breakdown.values()):
+            raise TypeError(f"breakdown of {self.name} must hold ints, got {dict(self.breakdown)!r}")
+        if type(self.tie_word_embeddings) is not bool:
+            raise TypeError(f"tie_word_embeddings must be a bool, got {self.tie_word_embeddings!r}")
         if self.breakdown and sum(self.breakdown.values()) != self.parameters:
             raise ValueError(f"breakdown of {self.name} adds up to {sum(self.breakdown.values())}, not {self.parameters}")
         for part, sub in self.parts.items():

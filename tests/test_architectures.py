@@ -595,6 +595,10 @@ def test_spec_rejects_unknown_layer_kinds_and_bad_parts():
         ModelSpec(name="x", parameters=10, breakdown={"mlp": 6, "vision": 4}, parts={"vision": {"mlp": 3}})
     with pytest.raises(TypeError):
         ModelSpec(name="x", parameters=7.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must hold ints"):
+        ModelSpec(name="x", parameters=7, breakdown={"mlp": 7.0})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="tie_word_embeddings must be a bool"):
+        ModelSpec(name="x", parameters=7, tie_word_embeddings=1)  # type: ignore[arg-type]
     spec = ModelSpec(name="x", parameters=10, breakdown={"mlp": 6, "vision": 3, "projector": 1}, parts={"vision": {"mlp": 3}})
     assert spec.part_totals == {"text": 6, "vision": 3, "projector": 1}
     assert ModelSpec(name="x", parameters=10).counted_by == "given"
