@@ -120,6 +120,14 @@ def vllm_command(
     return " ".join(parts)
 
 
+def scheduler_seqs(engine: str, gpu: GPU, sequences: int, max_num_seqs: int | None) -> int | None:
+    """--max-num-seqs a plan must set: vLLM schedules at most max_num_seqs sequences at once, so a target
+    above its per-GPU default raises it to the target (None: the default stands)."""
+    if engine == "vllm" and max_num_seqs is None and sequences > vllm_defaults(gpu.memory_bytes, gpu.name)[1]:
+        return sequences
+    return max_num_seqs
+
+
 def layouts(spec: ModelSpec, count: int, tp: int | None = None, pp: int | None = None) -> list[tuple[int, int]]:
     """(tp, pp) pairs using exactly `count` GPUs that vLLM accepts: tp splits the attention heads and
     the KV heads split or replicate evenly (gpus.valid_tp), tp within one node, pp at most the layers."""
@@ -189,9 +197,7 @@ def plan(
     per_kind = kv_groups(layer_kinds(spec))[2]
 
     def evaluate(gpu: GPU, size: int, stages: int, fmt: str, kv: str) -> _Candidate | None:
-        seqs = max_num_seqs
-        if engine == "vllm" and seqs is None and target_sequences > vllm_defaults(gpu.memory_bytes, gpu.name)[1]:
-            seqs = target_sequences  # vLLM schedules at most max_num_seqs sequences at once
+        seqs = scheduler_seqs(engine, gpu, target_sequences, max_num_seqs)
         options = ServingOptions(
             gpu=gpu, engine=engine, tp=size, pp=stages, dtype=None if dtype == "auto" else dtype,
             quantization=None if fmt == "auto" else fmt, kv_cache_dtype=kv, context=target_context,

@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Mapping
 
 from .engines import estimate_serving
+from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
-from .planner import MAX, PlanResult, plan
+from .planner import MAX, PlanResult, plan, scheduler_seqs
 from .precisions import Precision, parse_precisions
 from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, Request
 from .resolve import Resolved, resolve
@@ -47,6 +48,50 @@ class Target(Result):
 
 
 @dataclass(frozen=True)
+class RuleOfThumbCount(Result):
+    """ceil(rule-of-thumb bytes / GPU memory), and the GPUs a tensor-parallel layout of it uses."""
+
+    count: int
+    tp_count: int
+    nodes: int
+
+
+@dataclass(frozen=True)
+class GpuColumn(Result):
+    """One GPU's cell of a precision row: the planner's count (None without a config) and the rule of thumb's."""
+
+    gpu: str
+    count: int | None
+    tp: int | None
+    pp: int | None
+    nodes: int | None
+    rule_of_thumb: RuleOfThumbCount
+
+
+@dataclass(frozen=True)
+class PrecisionRow(Result):
+    name: str
+    label: str
+    bits: int
+    weights_format: str
+    weights_bytes: int
+    seed_formula_bytes: int
+    largest_layer_bytes: int | None
+    training_adam_bytes: int | None
+    gpus: tuple[GpuColumn, ...]
+    # the serving total per GPU with this row's weights, at the serving estimate's layout (None: no estimate)
+    serving_total_bytes: int | None = None
+    serving_fits: bool | None = None
+
+
+@dataclass(frozen=True)
+class GpuInfo(Result):
+    gpu: str
+    label: str
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
 class Report(Result):
     request: Request
     headline: str
@@ -60,8 +105,8 @@ class Report(Result):
     checkpoint_dtypes: Mapping[str, int] | None
     architecture: Mapping | None
     target: Target | None
-    gpus: tuple
-    precisions: tuple
+    gpus: tuple[GpuInfo, ...]
+    precisions: tuple[PrecisionRow, ...]
     plan: PlanResult | None
     serving: ServingEstimate | None
     notes: tuple[str, ...]
@@ -119,33 +164,31 @@ def _plan(spec, request: Request, gpu: GPU, context, concurrency, weights=None, 
     )
 
 
-def _precision_row(spec: ModelSpec, precision: Precision, gpus: list[GPU], request: Request, context, concurrency) -> dict:
+def _precision_row(spec: ModelSpec, precision: Precision, gpus: list[GPU], request: Request, context, concurrency) -> PrecisionRow:
     seed = seed_formula_bytes(spec.parameters, precision.bits)
     dtype, weights_format = ROW_SERVING[precision.name]
     columns = []
     for gpu in gpus:
         rule = gpus_needed(seed, gpu, spec if spec.has_shape else None)
-        column = {"gpu": gpu.name, "count": None, "tp": None, "pp": None, "nodes": None,
-                  "rule_of_thumb": {"count": rule.count, "tp_count": rule.tp_count, "nodes": rule.nodes}}
+        best = None
         if spec.has_shape and spec.breakdown:
             try:
                 best = _plan(spec, request, gpu, context, concurrency, (weights_format,), dtype or "auto").best
             except LlmmemError:
                 best = None
-            if best is not None:
-                column.update(count=best.count, tp=best.tp, pp=best.pp, nodes=best.nodes)
-        columns.append(column)
-    return {
-        "name": precision.name,
-        "label": precision.label,
-        "bits": precision.bits,
-        "weights_format": weights_format,
-        "weights_bytes": weights_bytes(spec.parameters, precision),
-        "seed_formula_bytes": seed,
-        "largest_layer_bytes": largest_layer_bytes(spec, precision),
-        "training_adam_bytes": training_adam_bytes(spec.parameters, precision),
-        "gpus": columns,
-    }
+        layout = (best.count, best.tp, best.pp, best.nodes) if best is not None else (None, None, None, None)
+        columns.append(GpuColumn(gpu.name, *layout, RuleOfThumbCount(rule.count, rule.tp_count, rule.nodes)))
+    return PrecisionRow(
+        name=precision.name,
+        label=precision.label,
+        bits=precision.bits,
+        weights_format=weights_format,
+        weights_bytes=weights_bytes(spec.parameters, precision),
+        seed_formula_bytes=seed,
+        largest_layer_bytes=largest_layer_bytes(spec, precision),
+        training_adam_bytes=training_adam_bytes(spec.parameters, precision),
+        gpus=tuple(columns),
+    )
 
 
 def estimate_request(request: Request, *, token: str | None = None, allow_local_files: bool = True) -> Report:
@@ -175,7 +218,7 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         target = Target(request.engine, gpus[0].name, context, concurrency, default)
         plan_result = _plan(spec, request, gpus[0], context, concurrency, model=launch_name(resolved, request))
         serving = _serving(spec, request, gpus[0], plan_result, context, concurrency, notes)
-        _row_totals(spec, request, rows, serving)
+        rows = _row_totals(spec, request, rows, serving, gpus[0])
     headline = _headline(spec, request, target, plan_result, rows, gpus)
     return Report(
         request=request,
@@ -190,7 +233,7 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         checkpoint_dtypes=dict(resolved.safetensors) if resolved.safetensors else None,
         architecture={f: getattr(spec, f) for f in _ARCHITECTURE_FIELDS if getattr(spec, f) is not None} if spec.has_shape else None,
         target=target,
-        gpus=tuple({"gpu": g.name, "label": g.label, "memory_bytes": g.memory_bytes} for g in gpus),
+        gpus=tuple(GpuInfo(g.name, g.label, g.memory_bytes) for g in gpus),
         precisions=tuple(rows),
         plan=plan_result,
         serving=serving,
@@ -216,36 +259,38 @@ def _serving(spec, request: Request, gpu: GPU, plan_result: PlanResult, context,
     sequences = concurrency if concurrency != MAX else 1
     weights = best.weights if best is not None and not request.layout_given else request.weights[0]
     kv = best.kv_cache_dtype if best is not None and not request.layout_given else request.kv_cache_dtype[0]
-    seqs = request.max_num_seqs
     options = serving_options(request, gpu, tp, pp, length, sequences, weights, kv)
-    if request.engine == "vllm" and seqs is None and best is not None and "--max-num-seqs" in best.command:
-        options = replace(options, max_num_seqs=int(best.command.split("--max-num-seqs ")[1].split()[0]))
+    options = replace(options, max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
     return estimate_serving(spec, options)
 
 
-def _row_totals(spec, request: Request, rows: list[dict], serving: ServingEstimate | None) -> None:
+def _row_totals(spec, request: Request, rows: list[PrecisionRow], serving: ServingEstimate | None, gpu: GPU) -> list[PrecisionRow]:
     """Each row's serving total per GPU with the weights in that row's precision, at the serving layout."""
     if serving is None:
-        return
+        return rows
+    length = getattr(serving, "context", None) or getattr(serving, "max_model_len")
+    out = []
     for row in rows:
-        dtype, weights_format = ROW_SERVING[row["name"]]
-        options = serving_options(request, get_gpu(serving.gpu) if serving.gpu in request.gpus else get_gpu(request.gpus[0]),
-                                  serving.tp, serving.pp, getattr(serving, "context", None) or getattr(serving, "max_model_len"),
-                                  getattr(serving, "batch", 1), weights_format, serving.kv_cache_dtype, dtype)
+        dtype, weights_format = ROW_SERVING[row.name]
+        options = serving_options(request, gpu, serving.tp, serving.pp, length, getattr(serving, "batch", 1),
+                                  weights_format, serving.kv_cache_dtype, dtype)
+        if isinstance(serving, VllmEstimate):
+            options = replace(options, max_num_seqs=serving.max_num_seqs)
         try:
             estimate = estimate_serving(spec, options)
         except LlmmemError:
-            row.update(serving_total_bytes=None, serving_fits=None)
+            out.append(row)
             continue
-        row.update(serving_total_bytes=estimate.total_bytes_per_gpu, serving_fits=estimate.fits)
+        out.append(replace(row, serving_total_bytes=estimate.total_bytes_per_gpu, serving_fits=estimate.fits))
+    return out
 
 
 def _headline(spec, request: Request, target: Target | None, plan_result: PlanResult | None, rows, gpus) -> str:
     if target is None or plan_result is None:
-        fp16 = next((r for r in rows if r["name"] == "fp16"), rows[0])
-        rule = fp16["gpus"][0]["rule_of_thumb"]
-        return (f"{spec.name}: {spec.parameters:,} parameters; by the rule of thumb its {fp16['label']} weights need "
-                f"{rule['count']} x {gpus[0].name} (give a config.json or model ID for a serving plan)")
+        fp16 = next((r for r in rows if r.name == "fp16"), rows[0])
+        rule = fp16.gpus[0].rule_of_thumb
+        return (f"{spec.name}: {spec.parameters:,} parameters; by the rule of thumb its {fp16.label} weights need "
+                f"{rule.count} x {gpus[0].name} (give a config.json or model ID for a serving plan)")
     best = plan_result.best
     sequences = "as many sequences as fit" if target.concurrency == MAX else f"{target.concurrency} sequence{'s' if target.concurrency != 1 else ''}"
     length = "the longest context that fits" if target.context == MAX else f"{target.context:,} tokens"

@@ -180,7 +180,7 @@ def test_each_precision_row_has_its_serving_total(capsys):
 def test_a_bare_count_has_no_serving_rows(capsys):
     report = run_json(capsys, "7B")
     assert report["serving"] is None
-    assert "serving_total_bytes" not in report["precisions"][0]
+    assert report["precisions"][0]["serving_total_bytes"] is None and report["precisions"][0]["serving_fits"] is None
 
 
 def test_library_and_cli_json_are_byte_identical(capsys):
