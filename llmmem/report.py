@@ -16,15 +16,16 @@ from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
 from .planner import MAX, PlanResult, plan, scheduler_seqs
-from .precisions import Precision, parse_precisions
+from .precisions import PRECISIONS, Precision, parse_precisions
 from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, Request
 from .resolve import Resolved, resolve
 from .results import Result
 from .serving import ServingEstimate, ServingOptions, context_problem
 from .spec import ModelSpec
 
-# NOTE: each precision row is served with its weights in that precision: (dtype, weights format).
-ROW_SERVING = {"fp32": ("float32", "fp32"), "fp16": (None, "fp16"), "fp8": (None, "fp8"), "int8": (None, "w8a8"), "int4": (None, "w4a16")}
+# NOTE: each precision row is served with its weights in that precision: (dtype, weights format); an
+# fp32 row runs in float32 too (vLLM --dtype float32), the others in the checkpoint's 16-bit dtype.
+ROW_SERVING = {p.name: ("float32" if p.bits == 32 else None, p.serving_format) for p in PRECISIONS.values()}
 UNITS = {"GB": 10**9, "GiB": 2**30}
 DEFAULT_TARGET_TEXT = (f"default target: engine vllm, the first GPU ({DEFAULT_GPUS[0]} unless --gpu), "
                        f"context min({DEFAULT_CONTEXT}, the model's maximum), 1 sequence")
