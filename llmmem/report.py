@@ -456,10 +456,8 @@ def format_table(report: dict, unit: str = "GB") -> str:
 def format_plan(report: dict, unit: str = "GB") -> list[str]:
     """The planner's best configuration for the report's target, with its launch command."""
     target, result = report["target"], report["plan"]
-    sequences = "max" if target["concurrency"] == MAX else f"{target['concurrency']:,}"
-    context = "max" if target["context"] == MAX else f"{target['context']:,}"
     stated = f" ({DEFAULT_TARGET_TEXT})" if target["default"] else ""
-    head = f"Best plan on {target['gpu']} for {sequences} sequence(s) of {context} tokens with {target['engine']}{stated}:"
+    head = f"Best plan on {target['gpu']} for {target_words(target['context'], target['concurrency'])} with {target['engine']}{stated}:"
     if not result["plans"]:
         return [head, f"  {result['notes'][0]}"]
     best = result["plans"][0]
@@ -468,10 +466,23 @@ def format_plan(report: dict, unit: str = "GB") -> list[str]:
         head,
         f"  {best['count']} x {best['gpu']}: tp {best['tp']}, pp {best['pp']}, {best['nodes']} node(s){price}; "
         f"weights {best['weights']}, {format_bytes(best['weights_bytes_per_gpu'], unit)} per GPU; KV cache {best['kv_cache_dtype']}",
-        f"  KV cache holds {best['kv_cache_tokens']:,} tokens: max concurrency {best['max_concurrency']:g} at {context} tokens, "
-        f"max context {best['max_context']:,} at {sequences} sequence(s)",
+        f"  KV cache holds {best['kv_cache_tokens']:,} tokens: {capacity_words(best, target['context'], target['concurrency'])}",
         f"  {best['command']}",
     ]
+
+
+def target_words(context, concurrency) -> str:
+    """'4 sequence(s) of 8,192 tokens', 'as many sequences as fit of 8,192 tokens', '1 sequence(s) of the longest context that fits'."""
+    sequences = "as many sequences as fit" if concurrency == MAX else f"{concurrency:,} sequence(s)"
+    length = "the longest context that fits" if context == MAX else f"{context:,} tokens"
+    return f"{sequences} of {length}"
+
+
+def capacity_words(plan: dict, context, concurrency) -> str:
+    length = plan["max_context"] if context == MAX else context
+    sequences = 1 if concurrency == MAX else concurrency
+    return (f"max concurrency {plan['max_concurrency']:g} at {length:,} tokens, "
+            f"max context {plan['max_context']:,} at {sequences:,} sequence(s)")
 
 
 def format_serving(serving: dict, unit: str = "GB") -> list[str]:
@@ -524,10 +535,8 @@ def plan_request(request: Request, *, token: str | None = None, allow_local_file
 
 def format_plans(result: dict, unit: str = "GB", limit: int = 15) -> str:
     """The plan list as a table, best first, with the best plan's launch command below it."""
-    sequences = "max" if result["concurrency"] == MAX else f"{result['concurrency']:,}"
-    context = "max" if result["context"] == MAX else f"{result['context']:,}"
     lines = [f"{result['model']} ({result['parameters']:,} parameters) with {result['engine']}: "
-             f"{sequences} sequence(s) of {context} tokens"]
+             f"{target_words(result['context'], result['concurrency'])}"]
     plans = result["plans"]
     if plans:
         headers = ["#", "GPUs", "tp", "pp", "nodes", "weights", "KV", "weights/GPU", "KV tokens", "max conc.", "max context", "$/h"]
