@@ -153,27 +153,35 @@ for _gpu in GPUS:
     for _name in (_gpu.name, _gpu.label, *_gpu.aliases):
         _BY_KEY.setdefault(_key(_name), _gpu)
 
-_SIZE = re.compile(r"(?:custom\s*:\s*)?([-+]?(?:\d+(?:\.\d+)?|\.\d+))\s*([a-z]*)", re.IGNORECASE)
+# NOTE: ASCII digits only, no nested or adjacent ambiguous quantifiers (linear time), on at most
+# _MAX_GPU_TEXT characters.
+_SIZE = re.compile(r"(?:custom\s*:\s*)?([-+]?[0-9]{1,12}(?:\.[0-9]{1,12})?|[-+]?\.[0-9]{1,12})\s*([a-z]{0,8})", re.IGNORECASE | re.ASCII)
 _UNITS = {"gb": GB, "gib": GiB, "tb": 10**12, "tib": 2**40}
 _UNIT_LABELS = {"gb": "GB", "gib": "GiB", "tb": "TB", "tib": "TiB"}
+_MIN_CUSTOM_BYTES = 10**8  # 0.1 GB: less is not a GPU (and would round to nothing)
+_MAX_GPU_TEXT = 64
+_SOME_GPUS = "L4-24GB, A100-80GB, H100-80GB, H200-141GB, MI300X-192GB"
 
 
 def get_gpu(name: str) -> GPU:
     """A catalog GPU by name or alias (case, spaces and dashes ignored), or a custom size ("48GB", "80GiB")."""
+    if name is not None and not isinstance(name, str):
+        raise InputError(f"the GPU must be text, not {type(name).__name__}: use a catalog name ({_SOME_GPUS}, ...) or a size such as 48GB")
     text = (name or "").strip()
+    if len(text) > _MAX_GPU_TEXT:
+        raise InputError(f"the GPU is {len(text):,} characters long, more than {_MAX_GPU_TEXT}: use a catalog name ({_SOME_GPUS}, ...) or a size such as 48GB")
     found = _BY_KEY.get(_key(text))
     if found is not None:
         return found
     match = _SIZE.fullmatch(text)
     if match is None:
-        some = "L4-24GB, A100-80GB, H100-80GB, H200-141GB, MI300X-192GB"
-        raise InputError(f"unknown GPU {text!r}: use a catalog name ({some}, ...) or a size such as 48GB or 80GiB")
+        raise InputError(f"unknown GPU {text!r}: use a catalog name ({_SOME_GPUS}, ...) or a size such as 48GB or 80GiB")
     number, unit = match.group(1), match.group(2).lower()
     if unit not in _UNITS:
         raise InputError(f"GPU size {text!r} needs a unit: write {number}GB (10^9 bytes) or {number}GiB (2^30 bytes)")
     size = float(number) * _UNITS[unit]
-    if not 0 < size <= _MAX_CUSTOM_BYTES or not math.isfinite(size):
-        raise InputError(f"GPU size {text!r} is not a real GPU's memory: give a size above 0 and at most 10 TB, such as 48GB")
+    if not math.isfinite(size) or not _MIN_CUSTOM_BYTES <= size <= _MAX_CUSTOM_BYTES:
+        raise InputError(f"GPU size {text!r} is not a real GPU's memory: give a size from 0.1 GB to 10 TB, such as 48GB")
     canonical = f"{number.lstrip('+')}{_UNIT_LABELS[unit]}"
     return GPU(name=canonical, label=f"Custom {canonical}", memory_bytes=round(size))
 
