@@ -59,7 +59,9 @@ class RuleOfThumbCount(Result):
 
 @dataclass(frozen=True)
 class GpuColumn(Result):
-    """One GPU's cell of a precision row: the planner's count (None without a config) and the rule of thumb's."""
+    """One GPU's cell of a precision row: the planner's best plan for the row's weights (None without a
+    config, or when nothing serves the target), the engine's per-GPU terms at that plan, and the rule of
+    thumb's count."""
 
     gpu: str
     count: int | None
@@ -67,6 +69,16 @@ class GpuColumn(Result):
     pp: int | None
     nodes: int | None
     rule_of_thumb: RuleOfThumbCount
+    kv_cache_tokens: int | None = None
+    max_concurrency: float | None = None
+    max_context: int | None = None
+    weights_bytes_per_gpu: int | None = None
+    command: str | None = None
+    kv_cache_bytes_per_gpu: int | None = None
+    activation_bytes: int | None = None
+    non_torch_bytes: int | None = None
+    total_bytes_per_gpu: int | None = None
+    fits: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -113,9 +125,9 @@ class Report(Result):
     notes: tuple[str, ...]
 
 
-def _resolve(request: Request, token: str | None, allow_local_files: bool) -> Resolved:
+def _resolve(request: Request, token: str | None, allow_local_files: bool, prefer_catalog: bool = False) -> Resolved:
     return resolve(request.model, token=token, offline=request.offline, revision=request.revision,
-                   allow_local_files=allow_local_files)
+                   allow_local_files=allow_local_files, prefer_catalog=prefer_catalog)
 
 
 def target_context(spec: ModelSpec, request: Request) -> int | str:
@@ -170,15 +182,22 @@ def _precision_row(spec: ModelSpec, precision: Precision, gpus: list[GPU], reque
     dtype, weights_format = ROW_SERVING[precision.name]
     columns = []
     for gpu in gpus:
-        rule = gpus_needed(seed, gpu, spec if spec.has_shape else None)
+        rule = RuleOfThumbCount(*gpus_needed(seed, gpu, spec if spec.has_shape else None))
         best = None
         if spec.has_shape and spec.breakdown:
             try:
                 best = _plan(spec, request, gpu, context, concurrency, (weights_format,), dtype or "auto").best
             except LlmmemError:
                 best = None
-        layout = (best.count, best.tp, best.pp, best.nodes) if best is not None else (None, None, None, None)
-        columns.append(GpuColumn(gpu.name, *layout, RuleOfThumbCount(rule.count, rule.tp_count, rule.nodes)))
+        if best is None:
+            columns.append(GpuColumn(gpu.name, None, None, None, None, rule))
+            continue
+        terms = _plan_terms(spec, request, gpu, best, context, concurrency, dtype)
+        columns.append(GpuColumn(
+            gpu.name, best.count, best.tp, best.pp, best.nodes, rule,
+            kv_cache_tokens=best.kv_cache_tokens, max_concurrency=best.max_concurrency, max_context=best.max_context,
+            weights_bytes_per_gpu=best.weights_bytes_per_gpu, command=best.command, **terms,
+        ))
     return PrecisionRow(
         name=precision.name,
         label=precision.label,
@@ -192,9 +211,26 @@ def _precision_row(spec: ModelSpec, precision: Precision, gpus: list[GPU], reque
     )
 
 
-def estimate_request(request: Request, *, token: str | None = None, allow_local_files: bool = True) -> Report:
-    """Answer one request: resolve the model, size every precision, plan, and estimate the best plan."""
-    resolved = _resolve(request, token, allow_local_files)
+def _plan_terms(spec, request: Request, gpu: GPU, best, context, concurrency, dtype) -> dict:
+    """The engine's per-GPU terms at a plan's own configuration (its max-model-len / context, weights, KV dtype)."""
+    length = best.max_context if context == MAX else context
+    sequences = 1 if concurrency == MAX else concurrency
+    options = serving_options(request, gpu, best.tp, best.pp, length, sequences, best.weights, best.kv_cache_dtype, dtype)
+    options = replace(options, max_model_len=length, allow_long_context=True,
+                      max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
+    try:
+        e = estimate_serving(spec, options)
+    except LlmmemError:
+        return {}
+    return {"kv_cache_bytes_per_gpu": e.kv_cache_bytes_per_gpu, "activation_bytes": e.activation_bytes,
+            "non_torch_bytes": e.non_torch_bytes, "total_bytes_per_gpu": e.total_bytes_per_gpu, "fits": e.fits}
+
+
+def estimate_request(request: Request, *, token: str | None = None, allow_local_files: bool = True,
+                     prefer_catalog: bool = False) -> Report:
+    """Answer one request: resolve the model, size every precision, plan, and estimate the best plan.
+    prefer_catalog=True answers a catalog model (no pinned revision) from the bundled catalog, without the Hub."""
+    resolved = _resolve(request, token, allow_local_files, prefer_catalog)
     spec = resolved.spec
     gpus = [get_gpu(name) for name in request.gpus]
     precisions = parse_precisions(list(request.precisions) if request.precisions else None)
@@ -517,9 +553,10 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
     return lines
 
 
-def plan_request(request: Request, *, token: str | None = None, allow_local_files: bool = True) -> PlanResult:
+def plan_request(request: Request, *, token: str | None = None, allow_local_files: bool = True,
+                 prefer_catalog: bool = False) -> PlanResult:
     """`python -m llmmem plan`: the planner over every GPU the request names, for its target."""
-    resolved = _resolve(request, token, allow_local_files)
+    resolved = _resolve(request, token, allow_local_files, prefer_catalog)
     spec = resolved.spec
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{request.model!r} is only a parameter count: a plan needs the model's config.json or ID")
