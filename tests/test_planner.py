@@ -124,8 +124,8 @@ def test_context_beyond_the_model_is_refused_unless_allowed():
     assert allowed.best is not None and "--max-model-len 200000" in allowed.best.command
 
 
-@pytest.mark.parametrize("name", ["meta-llama__Llama-3.1-8B", "meta-llama__Llama-3.1-70B", "Qwen__Qwen2.5-7B", "mistralai__Mixtral-8x7B-v0.1"])
-@pytest.mark.parametrize("engine, context, sequences", [("vllm", 8192, 4), ("generic", 4096, 16)])
+@pytest.mark.parametrize("name", ["meta-llama__Llama-3.1-8B", "meta-llama__Llama-3.1-70B", "Qwen__Qwen2.5-7B", "mistralai__Mixtral-8x7B-v0.1", "google__gemma-2-9b", "deepseek-ai__DeepSeek-V2-Lite"])
+@pytest.mark.parametrize("engine, context, sequences", [("vllm", 8192, 4), ("vllm", 8192, 64), ("generic", 4096, 16), ("generic", 8192, 96)])
 def test_planner_never_worse_than_any_fixed_tp(name, engine, context, sequences):
     """Brute force: every (tp, pp) up to 8 GPUs that serves the target as `--engine ... --tp N --pp M` would
     report it; the planner's best uses no more GPUs, and against `--tp N` (pp 1) at the same count it holds
