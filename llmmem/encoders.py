@@ -135,7 +135,11 @@ def _t5_stack(cfg: _Cfg, layers: int, decoder: bool) -> Counter:
     """T5Stack: blocks of bias-free attention (q, k, v, o over num_heads x d_kv), a relative position
     bias in block 0 only, cross-attention in decoder blocks, a (gated) bias-free feed-forward, RMS norms."""
     d, inner, ff = cfg.int("d_model"), cfg.int("num_heads") * cfg.int("d_kv"), cfg.int("d_ff")
-    gated = str(cfg.get("feed_forward_proj")).startswith("gated-")
+    # NOTE: T5Config derives is_gated_act from feed_forward_proj, but an is_gated_act written in config.json
+    # (every config saved by transformers has one) overrides it in transformers 5.24.
+    gated = cfg.raw.get("is_gated_act")
+    if not isinstance(gated, bool):
+        gated = str(cfg.get("feed_forward_proj")).startswith("gated-")
     attentions = 2 if decoder else 1
     return Counter(
         attention_qo=layers * attentions * 2 * d * inner,
