@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Mapping
 
+from llmmem.config_check import MAX_LAYERS
 from llmmem.errors import ConfigError
 from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, NO_CACHE, ModelSpec
 
@@ -150,6 +151,16 @@ def _t5_stack(cfg: _Cfg, layers: int, decoder: bool) -> Counter:
     )
 
 
+def _decoder_layers(cfg: _Cfg) -> int:
+    """T5Config: num_decoder_layers, or num_layers when it is absent or null (a symmetric model)."""
+    if cfg.get("num_decoder_layers") is None:
+        return cfg.int("num_layers")
+    layers = cfg.int("num_decoder_layers")
+    if layers > MAX_LAYERS:  # NOTE: the spec lists one kind per decoder layer
+        raise ConfigError(f"config.json has num_decoder_layers={layers:,}, more than {MAX_LAYERS:,}: fix the config.json")
+    return layers
+
+
 def _t5(cfg: _Cfg, head: str) -> Counter:
     """The named T5 class (modeling_t5.py). One shared embedding for both stacks; the LM head is tied to
     it: T5Config forces tie_word_embeddings=True in transformers 5.24 (a False in config.json only turns
@@ -157,7 +168,7 @@ def _t5(cfg: _Cfg, head: str) -> Counter:
     built with it tied."""
     d, vocab = cfg.int("d_model"), cfg.int("vocab_size")
     labels = cfg.num_labels()
-    decoder_layers = cfg.get("num_decoder_layers") or cfg.int("num_layers")
+    decoder_layers = _decoder_layers(cfg)
     part = Counter(embedding=vocab * d)
     part += _t5_stack(cfg, cfg.int("num_layers"), decoder=False)
     if head not in ("EncoderModel", "ForTokenClassification"):
@@ -263,7 +274,7 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
     if model_type == "t5":
         hidden, heads, head_dim = cfg.int("d_model"), cfg.int("num_heads"), cfg.int("d_kv")
         inner_size, vocab = cfg.int("d_ff"), cfg.int("vocab_size")
-        layers = cfg.get("num_decoder_layers") or cfg.int("num_layers")
+        layers = _decoder_layers(cfg)
         max_positions = cfg.get("n_positions")
         has_decoder = head not in ("EncoderModel", "ForTokenClassification")
         tied = True

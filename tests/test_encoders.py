@@ -183,3 +183,9 @@ def test_unknown_head_class_is_refused_with_the_known_ones():
 def test_bad_values_are_refused_in_one_line(change, message):
     with pytest.raises(ConfigError, match=message):
         spec_from_config({**load("google__vit-base-patch16-224-in21k.json"), **change})
+
+
+@pytest.mark.parametrize("layers,message", [(10**12, "num_decoder_layers=1,000,000,000,000, more than"), ("6", "num_decoder_layers='6'")])
+def test_t5_decoder_layers_are_checked(layers, message):
+    with pytest.raises(ConfigError, match=message):
+        spec_from_config({**_T5, "num_decoder_layers": layers})

@@ -411,3 +411,11 @@ def test_hostile_vision_values_are_refused_in_one_line(name, where, change, mess
     target.update(change)
     with pytest.raises(ConfigError, match=message):
         spec_from_config(config)
+
+
+@pytest.mark.parametrize("ratio", ["4", [4], float("nan"), 0, True])
+def test_qwen2_vl_mlp_ratio_is_checked(ratio):
+    config = load(MORE / "Qwen__Qwen2-VL-7B-Instruct.json")
+    config["vision_config"]["mlp_ratio"] = ratio
+    with pytest.raises(ConfigError, match="mlp_ratio"):
+        spec_from_config(config)
