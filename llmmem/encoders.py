@@ -293,8 +293,9 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
                 f"({vocab * hidden:,} more parameters on disk), but transformers 5.24 ties it to the shared embedding "
                 "(T5Config forces tying); this count is what transformers builds"
             )
-        layer_types = (FULL_ATTENTION if has_decoder else NO_CACHE,) * (layers if has_decoder else cfg.int("num_layers"))
         layers = layers if has_decoder else cfg.int("num_layers")
+        layer_types = (FULL_ATTENTION if has_decoder else NO_CACHE,) * layers
+        block = _t5_stack(cfg, 1, decoder=has_decoder)  # the biggest block: a decoder block when there is one
     else:
         hidden, heads = cfg.int("hidden_size"), cfg.int("num_attention_heads")
         head_dim, inner_size = hidden // heads, cfg.int("intermediate_size")
@@ -304,8 +305,9 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
         tied = bool(cfg.get("tie_word_embeddings", True)) if model_type != "vit" else False
         notes = [f"{class_name} counted (architectures[0])", NO_KV_NOTE]
         layer_types = (NO_CACHE,) * layers
+        block = Counter({key: part[key] // layers for key in ("attention_qo", "attention_kv", "mlp")})  # all alike
 
-    largest_block = (part["attention_qo"] + part["attention_kv"] + part["mlp"]) // max(layers, 1)
+    largest_block = block["attention_qo"] + block["attention_kv"] + block["mlp"]
     return ModelSpec(
         name=name or config.get("_name_or_path") or model_type,
         parameters=parameters,

@@ -189,3 +189,12 @@ def test_bad_values_are_refused_in_one_line(change, message):
 def test_t5_decoder_layers_are_checked(layers, message):
     with pytest.raises(ConfigError, match=message):
         spec_from_config({**_T5, "num_decoder_layers": layers})
+
+
+def test_largest_layer_is_the_embedding_or_one_block():
+    t5 = spec_from_config(load("google-t5__t5-small.json"))
+    assert t5.largest_layer_parameters == 32128 * 512  # the shared embedding beats a decoder block
+    block = spec_from_config({**_T5, "vocab_size": 10})  # a decoder block: 2 attentions + feed-forward
+    assert block.largest_layer_parameters == 2 * 4 * 64 * (4 * 16) + 2 * 64 * 128
+    vit = spec_from_config(load("google__vit-base-patch16-224-in21k.json"))
+    assert vit.largest_layer_parameters == 4 * (768 * 768 + 768) + 768 * 3072 * 2 + 3072 + 768
