@@ -171,7 +171,8 @@ def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
         if listed is None:
             step = cfg.get("interleave_moe_layer_step") or 1
             listed = range(step - 1, layers, step)
-        return [i in set(listed) for i in range(layers)]
+        moe = set(listed)
+        return [i in moe for i in range(layers)]
     if kind == "jamba":
         period, offset = _period(cfg, "expert_layer_period", "expert_layer_offset")
         experts = cfg.get("num_experts") or 1

@@ -208,13 +208,13 @@ def test_live_counts_match_transformers():
 
 
 def test_a_tower_llmmem_does_not_count_is_never_left_out_silently(monkeypatch):
-    # llava's text model is a llama llmmem counts exactly; its CLIP tower is not: no text-only "exact" answer
-    llava = {"model_type": "llava", "text_config": {**GRANITE, "model_type": "llama"}, "vision_config": {"hidden_size": 1024}}
+    # a wrapper whose text model is a llama llmmem counts exactly, with a tower no module counts: no text-only answer
+    llava = {"model_type": "newvlm", "text_config": {**GRANITE, "model_type": "llama"}, "vision_config": {"hidden_size": 1024}}
     monkeypatch.setattr(ct, "available", lambda: False)
     with pytest.raises(ConfigError) as info:
         spec_from_config(llava)
     assert str(info.value) == (
-        "'llava' has a vision_config that llmmem does not count, and its text model alone would fall short:"
+        "'newvlm' has a vision_config that llmmem does not count, and its text model alone would fall short:"
         " pip install 'llmmem[transformers]' to count it exactly, or give a parameter count like 70B"
     )
     monkeypatch.setattr(ct, "available", lambda: True)
