@@ -136,3 +136,16 @@ def test_newer_families_answer_offline(repo_id, parameters, kinds):
     assert resolved.spec.parameters == parameters
     assert resolved.spec.counted_by == "exact"
     assert set(resolved.spec.layer_types) == kinds
+
+
+def test_report_says_which_path_counted_and_what_is_left_out():
+    from llmmem.report import estimate_request
+    from llmmem.request import make_request
+
+    report = estimate_request(make_request(model="Qwen/Qwen3-Next-80B-A3B-Instruct", offline=True)).to_dict()
+    assert report["counted_by"] == "exact" and report["parts"] == {"text": 79_674_391_296}
+    assert report["mtp"] == {"layers": 1, "parameters": 1_650_471_424}  # shipped, not built, not counted
+    assert any(note.startswith("the checkpoint also ships 1 multi-token-prediction layer") for note in report["notes"])
+    gemma = estimate_request(make_request(model="google/gemma-3-4b-it", offline=True)).to_dict()
+    assert gemma["parts"] == {"text": 3_880_263_168, "vision": 416_866_032, "projector": 2_950_272}
+    assert gemma["mtp"] is None and gemma["parameters"] == 4_300_079_472
