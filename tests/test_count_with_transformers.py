@@ -221,3 +221,21 @@ def test_a_tower_llmmem_does_not_count_is_never_left_out_silently(monkeypatch):
     monkeypatch.setattr(ct, "count", fake_count(3_000, {"embedding": 1_000, "vision": 2_000}))
     spec = spec_from_config(llava)
     assert spec.parameters == 3_000 and spec.counted_by == COUNTED_BY_TRANSFORMERS and spec.part_totals["vision"] == 2_000
+
+
+def test_a_deployment_can_switch_the_path_off(monkeypatch):
+    monkeypatch.setattr(ct.importlib.util, "find_spec", lambda name: object())  # as if torch were installed
+    assert ct.available() is True
+    monkeypatch.setenv(ct.DISABLE_ENV, "0")
+    assert ct.available() is False
+    assert spec_from_config(GRANITE).counted_by == COUNTED_GENERIC
+
+
+def test_one_child_at_a_time(monkeypatch):
+    monkeypatch.setattr(ct, "available", lambda: True)
+    assert ct._ONE_CHILD.acquire(timeout=1)  # another request holds the child
+    try:
+        with pytest.raises(ct.TransformersCountError, match="busy counting another model for longer than 0.2 s"):
+            ct.count(GRANITE, timeout=0.2)
+    finally:
+        ct._ONE_CHILD.release()
