@@ -374,8 +374,7 @@ def _attention_kinds(cfg: _Config, layers: int) -> tuple[list[str], int | None]:
     elif kind == "alternate":
         types = [SLIDING_ATTENTION if (i + 1) % 2 else FULL_ATTENTION for i in range(layers)]
     elif kind == "gemma3":
-        pattern = cfg.raw.get("sliding_window_pattern") or 6
-        types = [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
+        types = _pattern_types(cfg.raw.get("sliding_window_pattern") or 6, layers)
     elif kind == "smollm3":
         # NOTE: no_rope_layers[i] == 1 means layer i uses RoPE; the NoPE layers are the ones that may slide.
         rope = _rope_layers(cfg, layers)
@@ -383,13 +382,7 @@ def _attention_kinds(cfg: _Config, layers: int) -> tuple[list[str], int | None]:
         types = [SLIDING_ATTENTION if on and not rope[i] else FULL_ATTENTION for i in range(layers)]
     elif kind == "exaone4":
         pattern = cfg.get("sliding_window_pattern")
-        if not window or not pattern:
-            types = [FULL_ATTENTION] * layers
-        elif isinstance(pattern, str):
-            # NOTE: a pattern like "LLLG" (L local, G global), as vLLM reads it; transformers needs layer_types then.
-            types = [SLIDING_ATTENTION if pattern[i % len(pattern)] == "L" else FULL_ATTENTION for i in range(layers)]
-        else:
-            types = [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
+        types = _pattern_types(pattern, layers) if window and pattern else [FULL_ATTENTION] * layers
     elif kind == "olmo3":
         types = [SLIDING_ATTENTION if (i + 1) % 4 else FULL_ATTENTION for i in range(layers)]
     elif cfg.family.moe == "llama4":
@@ -399,6 +392,16 @@ def _attention_kinds(cfg: _Config, layers: int) -> tuple[list[str], int | None]:
     else:
         types = [FULL_ATTENTION] * layers
     return types, (window if SLIDING_ATTENTION in types else None)
+
+
+def _pattern_types(pattern: Any, layers: int) -> list[str]:
+    """sliding_window_pattern: every pattern-th layer is global (an int), or letters repeated per layer
+    (a string like "LLLG": L local, G global, as vLLM reads EXAONE 4.0's; transformers needs layer_types then)."""
+    if isinstance(pattern, str):
+        if set(pattern) - {"L", "G"}:
+            raise ConfigError(f"config.json has sliding_window_pattern={pattern[:20]!r}, expected a number or letters L and G: fix the config.json")
+        return [SLIDING_ATTENTION if pattern[i % len(pattern)] == "L" else FULL_ATTENTION for i in range(layers)]
+    return [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
 
 
 def _rope_layers(cfg: _Config, layers: int) -> list[int]:

@@ -608,7 +608,7 @@ def test_spec_rejects_unknown_layer_kinds_and_bad_parts():
 
 _NEWER_CONFIGS = [json.loads((EXTRA / name).read_text()) for name, _, _, source in EXTRA_CASES if source.startswith("built for")] + [
     case["config"] for case in FLAG_VARIANTS.values()
-]
+] + [json.loads(path.read_text()) for folder in (CONFIGS, NEW) for path in sorted(folder.glob("*.json"))]
 _ODD_VALUES = [None, 0, -1, 1, 3, True, False, "auto", "x", "LLLG", 1.5, 10**12, [], [0, 1], ["conv"], ["mamba"], {}]
 _OFTEN_READ = ["layer_types", "hybrid_override_pattern", "full_attn_idxs", "moe_topk", "mlp_layer_types", "no_rope_layers",
                "layers_block_type", "attn_layer_offset", "expand", "mamba_dt_rank", "block_ffn_dim_multiplier"]  # fmt: skip
