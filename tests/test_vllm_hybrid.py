@@ -184,3 +184,16 @@ def test_multimodal_profiling_holds_one_budget_of_embeddings():
 
     assert encoder_cache_bytes(spec("google__gemma-3-4b-it"), 8192, 2) == 8192 * 2560 * 2 == 41_943_040
     assert encoder_cache_bytes(spec("Qwen__Qwen3-Next-80B-A3B-Thinking"), 8192, 2) == 0
+
+
+def test_longest_lengths_follow_the_hybrid_blocks():
+    """Nemotron-3-Nano, page 2,146,304, group size 6, 4 state groups.
+    One request in 14 pages per pool: 4 go to the states, 10 attention blocks of 2096 -> 20,960 tokens
+    (_estimate_max_model_len_from_groups). 100 requests in 3335 blocks: 33 blocks each, 29 attention
+    blocks -> 60,784 tokens each."""
+    s = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    cfg = kv_cache_config(s, max_model_len=262_144)
+    assert cfg.memory_for_one_request(s, 20_960, 8192) == 6 * 2_146_304 * 14
+    assert cfg.estimated_max_model_len(s, 6 * 2_146_304 * 14, 262_144, 8192) == 20_960
+    assert cfg.estimated_max_model_len(s, 6 * 2_146_304 * 4, 262_144, 8192) == 0
+    assert cfg.longest_context_for(s, 3335, 100, 262_144, 8192) == 29 * 2096 == 60_784
