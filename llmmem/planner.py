@@ -211,9 +211,9 @@ def plan(
                 failure = estimate.failure
                 serves = reach >= 1 and (failure is None or failure["check"] == "max_seq_len")
             else:
-                serves = estimate.starts and estimate.num_blocks >= target_sequences * blocks_for_requests(spec, per_kind, target_context, estimate.max_num_batched_tokens)
+                serves = estimate.starts and estimate.num_blocks >= target_sequences * blocks_for_requests(spec, per_kind, target_context, estimate.max_num_batched_tokens, estimate.kv_cache_block_size)
             length = reach if context == MAX else target_context
-            need = blocks_for_requests(spec, per_kind, length or 1, estimate.max_num_batched_tokens)
+            need = blocks_for_requests(spec, per_kind, length or 1, estimate.max_num_batched_tokens, estimate.kv_cache_block_size)
             held = round(estimate.num_blocks / need, 2)  # sequences of `length` tokens, as vLLM logs it
             command_seqs = seqs
         elif isinstance(estimate, GenericEstimate):

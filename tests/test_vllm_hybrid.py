@@ -197,3 +197,77 @@ def test_longest_lengths_follow_the_hybrid_blocks():
     assert cfg.estimated_max_model_len(s, 6 * 2_146_304 * 14, 262_144, 8192) == 20_960
     assert cfg.estimated_max_model_len(s, 6 * 2_146_304 * 4, 262_144, 8192) == 0
     assert cfg.longest_context_for(s, 3335, 100, 262_144, 8192) == 29 * 2096 == 60_784
+
+
+# ----------------------------------------------------------------------------- wired into the engines
+
+
+def test_vllm_engine_follows_the_hybrid_allocator():
+    """Nemotron-3-Nano on one H100 at vLLM's defaults (max_model_len 8192): the available memory is cut
+    into 2,146,304-byte pages, 6 layers per group, 5 groups; a request takes 4 attention blocks
+    (cdiv(8192, 2096)) + 4 state blocks."""
+    from llmmem.engines import estimate_serving
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    s = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    out = estimate_serving(s, ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", max_model_len=8192))
+    blocks = out.kv_cache_bytes_per_gpu // 2_146_304 // 6
+    assert out.num_blocks == blocks
+    assert out.kv_cache_tokens == blocks // 5 * 2096
+    assert out.max_concurrency == round(blocks / 8, 2)
+    assert (out.kv_cache_block_size, out.kv_cache_page_bytes, out.kv_cache_group_size) == (2096, 2_146_304, 6)
+    assert dict(out.kv_cache_groups) == {STATE_KIND: 4, FULL_ATTENTION: 1}
+    assert out.kv_cache_bytes_per_token == 6 * 1024 and out.state_bytes_per_sequence == 23 * 2_134_016
+    data = out.to_dict()
+    for key in ("kv_cache_bytes_per_token", "state_bytes_per_sequence", "cache_layers", "kv_cache_block_size",
+                "kv_cache_page_bytes", "state_page_padding_bytes", "kv_cache_groups", "encoder_cache_bytes"):
+        assert key in data
+    assert {k["kind"]: k["layers"] for k in data["cache_layers"]} == {"mamba": 23, "full_attention": 6}
+
+
+def test_generic_engine_charges_states_per_sequence():
+    """Generic estimate, Qwen3-Next at tp=4 on H100s, 4 sequences of 32k tokens: per GPU each sequence
+    keeps 32,768 x 12,288 bytes of KV (12 attention layers x 1024) + 36 x 274,432 bytes of state."""
+    from llmmem.engines import estimate_serving
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    s = spec("Qwen__Qwen3-Next-80B-A3B-Thinking")
+    out = estimate_serving(s, ServingOptions(gpu=get_gpu("H100-80GB"), tp=4, context=32_768, batch=4))
+    per_sequence = 32_768 * 12_288 + 36 * 274_432
+    assert out.kv_cache_bytes_per_gpu == 4 * per_sequence
+    assert out.state_bytes_per_sequence == 36 * 274_432 and out.kv_cache_bytes_per_token == 12_288
+    free = out.gpu_memory_bytes - (out.weights_bytes_per_gpu + out.activation_bytes + out.non_torch_bytes)
+    assert out.max_concurrency == free // per_sequence
+    assert out.kv_cache_tokens == (free - 4 * 36 * 274_432) // 12_288
+
+
+def test_cli_text_shows_state_and_allocator(capsys):
+    from llmmem.cli import main
+
+    code = main([str(NEW / "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json"), "--engine", "vllm", "--gpu", "H100-80GB"])
+    text = capsys.readouterr().out
+    assert code in (0, None)
+    assert "fixed state per sequence" in text and "(conv + SSM state of 23 layers" in text
+    assert "hybrid KV allocator: blocks of 2,096 tokens, 5 groups of 6 layers (4 mamba_state, 1 full_attention)" in text
+    assert "(6,144 bytes per token)" in text
+
+
+def test_mamba_only_model_serves_under_tensor_parallelism():
+    """Mamba-Codestral has no attention heads: any tp that splits its 128 heads and conv channels is
+    allowed (vLLM counts 0 attention heads); tp=3 is refused by the state split, in one line."""
+    import pytest
+
+    from llmmem.engines import estimate_serving
+    from llmmem.errors import InputError
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    s = spec("mistralai__Mamba-Codestral-7B-v0.1")
+    out = estimate_serving(s, ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", tp=2, max_model_len=8192))
+    # tp=2: conv (8192 + 2 x 8 x 128) / 2 = 5120 channels x 3 x 2 bytes; ssm 64 x 64 x 128 x 2 bytes.
+    assert out.state_bytes_per_sequence == 64 * (3 * 5120 * 2 + 64 * 64 * 128 * 2)
+    assert out.kv_cache_tokens == out.num_blocks * 8192 and out.max_concurrency == out.num_blocks
+    with pytest.raises(InputError, match="does not divide the 128 Mamba-2 heads"):
+        estimate_serving(s, ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", tp=3, max_model_len=8192))
