@@ -7,10 +7,12 @@ vLLM sizes its KV cache in gpu_worker.determine_available_memory():
                 forward of max_num_batched_tokens tokens, then the sampler on max_num_seqs rows)
               + non-torch memory added during profiling (NCCL / custom all-reduce buffers)
   available   = requested - non_kv          ("Available KV cache memory")
-then kv_cache_utils.get_kv_cache_config: blocks of 16 tokens, one page per layer,
+then kv_cache_utils.get_kv_cache_config (engines/vllm_kv.py): blocks of 16 tokens (raised for
+Mamba-style hybrids so one attention page holds a layer's fixed state), one page per layer,
   num_blocks  = available // (page_size x layers per group), the minimum over all workers
-  tokens      = num_blocks // groups x 16  ("GPU KV cache size: N tokens")
-  concurrency = num_blocks / blocks one max_model_len request needs ("Maximum concurrency ...").
+  tokens      = num_blocks // groups x block size  ("GPU KV cache size: N tokens")
+  concurrency = num_blocks / blocks one max_model_len request needs, one per state group
+                ("Maximum concurrency ...").
 The CUDA context that exists before the model loads is not charged (vLLM 0.19 measures the
 non-torch increase from its start-up snapshot), so it appears in the output but not in the sum.
 """
