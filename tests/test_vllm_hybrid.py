@@ -271,3 +271,16 @@ def test_mamba_only_model_serves_under_tensor_parallelism():
     assert out.kv_cache_tokens == out.num_blocks * 8192 and out.max_concurrency == out.num_blocks
     with pytest.raises(InputError, match="does not divide the 128 Mamba-2 heads"):
         estimate_serving(s, ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", tp=3, max_model_len=8192))
+
+
+def test_deepseek_v32_on_h200_counts_the_indexer():
+    """DeepSeek-V3.2-Exp at tp=8 on H200s: 61 layers x (1152 latent + 132 indexer) bytes per token on every
+    GPU (MLA is not split); blocks of 64 tokens: tokens = available // (64 x 1284 x 61) x 64."""
+    from llmmem.engines import estimate_serving
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    s = spec("deepseek-ai__DeepSeek-V3.2-Exp")
+    out = estimate_serving(s, ServingOptions(gpu=get_gpu("H200-141GB"), engine="vllm", tp=8, max_model_len=32_768))
+    assert out.kv_cache_bytes_per_token == 61 * 1284 and out.kv_cache_block_size == 64
+    assert out.kv_cache_tokens == out.kv_cache_bytes_per_gpu // (64 * 1284) // 61 * 64
