@@ -299,7 +299,7 @@ def _starts(spec: ModelSpec, options: ServingOptions) -> bool:
 
 
 def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, token: str | None = None,
-                     allow_local_files: bool = True, offline: bool = False) -> StartupCheck:
+                     allow_local_files: bool = True, offline: bool = False, prefer_catalog: bool = False) -> StartupCheck:
     """Predict `vllm serve ...` on `gpu` (default H100-80GB): its start-up figures, whether it starts, and fixes."""
     from .report import _resolve
     from .request import make_request
@@ -310,7 +310,7 @@ def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, 
     parsed = parse_command(command)
     gpu = gpu if isinstance(gpu, GPU) else get_gpu(gpu or DEFAULT_GPU)
     request = make_request(model=parsed.model, revision=parsed.values.get("revision"), offline=offline)
-    spec = _resolve(request, token, allow_local_files).spec
+    spec = _resolve(request, token, allow_local_files, prefer_catalog).spec
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{parsed.model!r} is only a parameter count: the check needs the model's config.json or ID")
     options = options_from(parsed, spec, gpu)
