@@ -18,7 +18,7 @@ from .results import Result
 from . import kv_cache
 from .kv_cache import CacheLayout, attention_bytes_per_token, cache_layout
 from .kv_cache import kv_heads_per_rank  # noqa: F401  (re-exported: engines and tests import it from here)
-from .spec import ATTENTION_KINDS, QUANTIZABLE_KEYS, ModelSpec
+from .spec import ATTENTION_KINDS, PART_KEYS, QUANTIZABLE_KEYS, STATE_KINDS, ModelSpec
 
 GiB = 2**30
 
@@ -127,9 +127,24 @@ def padded_vocab(vocab_size: int, padding: int = VOCAB_PADDING) -> int:
 # weights
 
 
+# Parameter groups that live only in layers of some kinds (hybrids): their pipeline share follows those layers.
+_KIND_KEYS = {
+    "attention_qo": ATTENTION_KINDS, "attention_kv": ATTENTION_KINDS, "attention_replicated": ATTENTION_KINDS,
+    "ssm_proj": STATE_KINDS, "ssm_other": STATE_KINDS,
+}
+# Vision-tower / projector sub-groups (spec.parts) vLLM shards by tensor parallelism (QKVParallelLinear,
+# Column/RowParallelLinear in its SigLIP, Qwen-VL, Pixtral, Llama 4 towers and mergers; the default
+# --mm-encoder-tp-mode "weights"); patch / position embeddings and norms stay whole on every rank.
+_SPLIT_PART_KEYS = frozenset({"attention", "mlp", "adapter", "merger", "linear"})
+
+
 def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> tuple[int, int]:
     """Share (numerator, denominator) of a per-layer parameter group held by decoder layers [start, end)."""
     layers = spec.num_layers or 1
+    if key in _KIND_KEYS and spec.is_hybrid:
+        kinds = kv_cache.layer_kinds(spec)
+        here = sum(kind in _KIND_KEYS[key] for kind in kinds[start:end])
+        return here, max(1, sum(kind in _KIND_KEYS[key] for kind in kinds))
     dense = spec.num_dense_layers or 0
     if spec.is_moe and dense and key in ("mlp", "experts", "shared_experts", "router"):
         dense_here = max(0, min(end, dense) - start)
@@ -142,8 +157,13 @@ def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> tuple[in
 def _tp_fraction(spec: ModelSpec, key: str, tp: int) -> tuple[int, int]:
     """Share (numerator, denominator) of a parameter group one tensor-parallel rank holds (vLLM linear.py /
     vocab_parallel_embedding.py)."""
-    if key in ("attention_qo", "mlp", "experts", "shared_experts", "embedding", "lm_head"):
-        return 1, tp
+    if key in ("attention_qo", "mlp", "experts", "shared_experts", "embedding", "lm_head", "ssm_proj", "ssm_other"):
+        return 1, tp  # NOTE: Mamba / gated delta-net projections, conv1d, A, D and dt_bias are sharded too
+    if key in PART_KEYS and spec.parts.get(key):
+        sub = spec.parts[key]
+        split = sum(n for name, n in sub.items() if name in _SPLIT_PART_KEYS)
+        total = sum(sub.values())
+        return split + (total - split) * tp, total * tp
     if key == "attention_kv":
         kv_heads = spec.num_kv_heads or spec.num_attention_heads or 1
         return kv_heads_per_rank(spec, tp), kv_heads
@@ -174,6 +194,8 @@ def weights_terms(
             continue
         if key in ("embedding", "position_embedding"):
             share = (1, 1) if first else (0, 1)
+        elif key in PART_KEYS:
+            share = (1, 1)  # NOTE: vLLM builds the vision tower and projector on every pipeline rank
         elif key == "lm_head":
             share = (1, 1) if last else (0, 1)
         elif key == "norms":

@@ -284,3 +284,29 @@ def test_deepseek_v32_on_h200_counts_the_indexer():
     out = estimate_serving(s, ServingOptions(gpu=get_gpu("H200-141GB"), engine="vllm", tp=8, max_model_len=32_768))
     assert out.kv_cache_bytes_per_token == 61 * 1284 and out.kv_cache_block_size == 64
     assert out.kv_cache_tokens == out.kv_cache_bytes_per_gpu // (64 * 1284) // 61 * 64
+
+
+def test_hybrid_and_vision_weights_split_as_vllm_shards_them():
+    """Weights of hybrids and multimodal models per GPU:
+    - Mamba / gated delta-net projections and conv/A/D/dt_bias are sharded by tp (like attention);
+    - under pipeline parallelism attention weights follow the attention layers, mixer weights the
+      mixer layers: Nemotron-3-Nano pp=2 puts layers 0-25 on stage 0, with 3 of the 6 attention
+      layers: 5, 12, 19 (26 and 33, 42 are on stage 1) and 12 of the 23 Mamba layers;
+    - gemma-3's SigLIP attention and MLP are split by tp, its patch / position embeddings and norms
+      are whole on every rank; the tower sits on every pipeline stage."""
+    from llmmem.quantization import FORMATS
+    from llmmem.serving import weights_terms
+
+    nemo = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    tp2 = weights_terms(nemo, FORMATS["fp16"], 2, tp=2)
+    assert tp2["ssm_proj"] == 890_265_600 // 2 * 2 and tp2["ssm_other"] == 805_184 // 2 * 2
+    stage0 = weights_terms(nemo, FORMATS["fp16"], 2, pp=2, stage=0)
+    assert stage0["attention_qo"] == 132_120_576 * 3 // 6 * 2
+    assert stage0["ssm_proj"] == 890_265_600 * 12 // 23 * 2 == 928_972_800  # 23 x 38,707,200 per layer
+
+    gemma = spec("google__gemma-3-4b-it")
+    part = gemma.parts["vision"]
+    split = part["attention"] + part["mlp"]
+    whole = part["patch_embedding"] + part["position_embedding"] + part["norms"]
+    assert weights_terms(gemma, FORMATS["fp16"], 2, tp=2)["vision"] == (split // 2 + whole) * 2
+    assert weights_terms(gemma, FORMATS["fp16"], 2, pp=2, stage=1)["vision"] == 416_866_032 * 2
