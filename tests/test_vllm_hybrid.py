@@ -310,3 +310,39 @@ def test_hybrid_and_vision_weights_split_as_vllm_shards_them():
     whole = part["patch_embedding"] + part["position_embedding"] + part["norms"]
     assert weights_terms(gemma, FORMATS["fp16"], 2, tp=2)["vision"] == (split // 2 + whole) * 2
     assert weights_terms(gemma, FORMATS["fp16"], 2, pp=2, stage=1)["vision"] == 416_866_032 * 2
+
+
+def test_hybrid_refused_when_max_num_seqs_exceeds_state_blocks():
+    """vLLM 0.19 captures FULL decode CUDA graphs for max_num_seqs sequences of a hybrid, one state block
+    each, and refuses to start when the pool has fewer blocks (vllm-project/vllm#38270; the same error
+    recipes report for Qwen3.6-27B-FP8 on one H100: "max_num_seqs (1024) exceeds available Mamba cache
+    blocks (856)"). Nemotron-3-Nano at its full 262,144 tokens on one H100 has fewer than 1024 blocks;
+    --max-num-seqs at the block count starts, and the planner and the vllm serve check say so."""
+    from llmmem.engines import estimate_serving
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+    from llmmem.vllm_serve import check_vllm_serve
+
+    s = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    h100 = get_gpu("H100-80GB")
+    out = estimate_serving(s, ServingOptions(gpu=h100, engine="vllm", max_model_len=262_144))
+    assert out.num_blocks < 1024 and not out.starts
+    assert out.failure["check"] == "mamba_cache_blocks"
+    assert out.failure["message"].startswith(f"max_num_seqs (1024) exceeds available Mamba cache blocks ({out.num_blocks})")
+    lowered = estimate_serving(s, ServingOptions(gpu=h100, engine="vllm", max_model_len=262_144, max_num_seqs=out.num_blocks))
+    assert lowered.starts
+    check = check_vllm_serve(["vllm", "serve", str(NEW / "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json")], gpu="H100-80GB")
+    assert not check.starts and check.fixes[0]["command"].endswith(f"--max-num-seqs {out.num_blocks}")
+    # A dense model never hits this check.
+    dense = estimate_serving(spec("google__gemma-3-4b-it"), ServingOptions(gpu=h100, engine="vllm", max_model_len=8192, max_num_seqs=100_000))
+    assert dense.failure is None or dense.failure["check"] != "mamba_cache_blocks"
+
+
+def test_planner_lowers_max_num_seqs_for_hybrids():
+    from llmmem.gpus import get_gpu
+    from llmmem.planner import plan
+
+    s = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    result = plan(s, model="nemotron", engine="vllm", gpus=[get_gpu("H100-80GB")], context=262_144, concurrency=4, max_gpus=1)
+    # One H100 holds 804 state blocks at 262,144 tokens (test above): the plan's command says so.
+    assert result.plans[0].command == "vllm serve nemotron --max-model-len 262144 --max-num-seqs 804"

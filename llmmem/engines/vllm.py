@@ -41,7 +41,7 @@ from ..serving import (
     weights_terms,
 )
 from ..spec import ModelSpec
-from .vllm_kv import BLOCK_SIZE, KVCacheGroup, VllmKVConfig, group_blocks, group_layers, kv_cache_config
+from .vllm_kv import BLOCK_SIZE, STATE_KIND, KVCacheGroup, VllmKVConfig, group_blocks, group_layers, kv_cache_config
 from .vllm_mm import encoder_cache_bytes, encoder_cache_note
 from .vllm_mxfp4 import mxfp4_expert_layout
 
@@ -413,7 +413,7 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
     first_cache = first.pop("cache_layers")
     for s in stages[1:]:
         s.pop("cache_layers")
-    failure = _failure(spec, stages, max_model_len, gpu_bytes)
+    failure = _failure(spec, stages, max_model_len, gpu_bytes) or state_blocks_failure(kv_cfg, num_blocks, max_num_seqs)
     tightest = min(stages, key=lambda s: (s["available_kv_bytes"] - s["kv_bytes_needed"]))
     notes = [
         f"weights ({fmt.label}): linear layers in the format, embeddings/norms/LM head/routers in "
@@ -478,6 +478,20 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
         kv_cache_groups=per_kind,
         encoder_cache_bytes=encoder,
     )
+
+
+def state_blocks_failure(cfg: VllmKVConfig, num_blocks: int, max_num_seqs: int) -> dict | None:
+    """Models with fixed-state layers capture FULL decode CUDA graphs for up to max_num_seqs sequences,
+    each needing one state block: vLLM 0.19 refuses to start when the pool has fewer blocks
+    (GPUModelRunner._check_and_update_cudagraph_mode, vllm-project/vllm#38270)."""
+    if not any(g.kind == STATE_KIND for g in cfg.groups) or max_num_seqs <= num_blocks:
+        return None
+    return {
+        "check": "mamba_cache_blocks",
+        "message": f"max_num_seqs ({max_num_seqs}) exceeds available Mamba cache blocks ({num_blocks}). Each decode "
+        "sequence requires one Mamba cache block, so CUDA graph capture cannot proceed. Please lower max_num_seqs to "
+        f"at most {num_blocks} or increase gpu_memory_utilization.",
+    }
 
 
 def kv_allocator_notes(cfg: VllmKVConfig, max_num_seqs: int) -> list[str]:
