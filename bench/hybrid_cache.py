@@ -41,7 +41,7 @@ def main() -> None:
     gpu = get_gpu(args.gpu)
     print(f"vLLM 0.19 defaults on {gpu.name}, gpu_memory_utilization 0.9, max_model_len {args.max_model_len:,}")
     print(f"{'model':<38}{'tp':>3}{'KV B/token/GPU':>16}{'state B/seq/GPU':>17}{'block':>7}{'groups':>8}"
-          f"{'weights GiB':>12}{'KV GiB':>8}{'tokens':>11}{'concurrency':>13}")
+          f"{'weights GiB':>12}{'KV GiB':>8}{'tokens':>11}{'concurrency':>13}  starts")
     for path, tp in MODELS:
         config = json.loads((ROOT / path).read_text())
         spec = spec_from_config(config, name=Path(path).stem)
@@ -55,6 +55,7 @@ def main() -> None:
             f"{spec.name[:37]:<38}{tp:>3}{out.kv_cache_bytes_per_token:>16,}{out.state_bytes_per_sequence:>17,}"
             f"{out.kv_cache_block_size:>7}{groups:>8}{out.weights_bytes_per_gpu / 2**30:>12.2f}"
             f"{out.kv_cache_bytes_per_gpu / 2**30:>8.2f}{out.kv_cache_tokens:>11,}{out.max_concurrency:>13}"
+            f"  {'yes' if out.starts else 'no: ' + out.failure['check']}"
         )
 
 
