@@ -483,7 +483,10 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
 def state_blocks_failure(cfg: VllmKVConfig, num_blocks: int, max_num_seqs: int) -> dict | None:
     """Models with fixed-state layers capture FULL decode CUDA graphs for up to max_num_seqs sequences,
     each needing one state block: vLLM 0.19 refuses to start when the pool has fewer blocks
-    (GPUModelRunner._check_and_update_cudagraph_mode, vllm-project/vllm#38270)."""
+    (GPUModelRunner._check_and_update_cudagraph_mode, vllm-project/vllm#38270, merged 2026-03-26,
+    a week before the 0.19.0 release; the same error in later logs: "max_num_seqs (1024) exceeds
+    available Mamba cache blocks (856)", Qwen3.6-27B-FP8 on one H100). Not yet checked against a
+    0.19.0 log of our own."""
     if not any(g.kind == STATE_KIND for g in cfg.groups) or max_num_seqs <= num_blocks:
         return None
     return {
