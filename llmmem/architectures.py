@@ -745,8 +745,8 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
     outer = config
     text = config.get("text_config")
     if isinstance(text, Mapping):
-        # NOTE: a multimodal wrapper: size its text model (the causal LM transformers builds from
-        # text_config, with that config class's defaults); the vision tower is not counted.
+        # NOTE: a wrapper with no tower left (towers went above): its text model, the causal LM
+        # transformers builds from text_config with that config class's defaults.
         text_type = text.get("model_type") or TEXT_MODEL_TYPES.get(config.get("model_type"))
         raw = {**TEXT_CONFIG_DEFAULTS.get(text_type, {}), **text, "model_type": text_type}
         if raw.get("tie_word_embeddings") is None and config.get("tie_word_embeddings") is not None:
@@ -758,20 +758,19 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
     if family is None:
         return _unknown_family(outer, raw, name, use_transformers)
     cfg = _Config(raw, family)
-    family_type = model_type
-    shape = _read_shape(family_type, cfg)
+    shape = _read_shape(model_type, cfg)
 
     tied = raw.get("tie_embedding") if model_type in ("lfm2", "lfm2_moe") and "tie_embedding" in raw else raw.get("tie_word_embeddings")
     tied = family.tie_default if tied is None else bool(tied)
 
-    total = _outer_part(family_type, cfg, shape, tied)
+    total = _outer_part(model_type, cfg, shape, tied)
     largest_block = 0
     per_expert = 0
     plan = _layer_plan(cfg, shape.layers)
     # NOTE: decoder layers come in a few kinds (attention or state mixer, dense or MoE): size each once.
     for kind in set(plan):
         repeats = plan.count(kind)
-        part, expert = _decoder_layer(family_type, cfg, shape, *kind)
+        part, expert = _decoder_layer(model_type, cfg, shape, *kind)
         largest_block = max(largest_block, sum(part.values()))
         total.update({key: count * repeats for key, count in part.items()})
         per_expert = per_expert or expert
@@ -794,13 +793,13 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
         experts, top_k, moe_inner = _moe_shape(cfg)
     # Leading dense layers (DeepSeek's first_k_dense_replace, Llama 4 Maverick's layer 0).
     dense_layers = moe_layers.index(True) if True in moe_layers else None
-    mtp_layers, mtp_parameters, notes = _mtp(family_type, cfg, shape, plan)
+    mtp_layers, mtp_parameters, notes = _mtp(model_type, cfg, shape, plan)
     if model_type in COUNTED_AS:
         notes.append(
             f"transformers 5.24 has no {model_type} type: counted as {COUNTED_AS[model_type]}, the class its"
             " architectures names (its remote code is that file)"
         )
-    state = state_mixers.mixer_dims(family.state_mixer, family_type, cfg.get, shape.hidden) if state_kind in layer_types else {}
+    state = state_mixers.mixer_dims(family.state_mixer, model_type, cfg.get, shape.hidden) if state_kind in layer_types else {}
 
     return ModelSpec(
         name=name or outer.get("_name_or_path") or raw.get("_name_or_path") or str(model_type or "unknown model"),
