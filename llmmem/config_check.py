@@ -27,9 +27,10 @@ MAX_CONFIG_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 32
 
-# Generous stated maxima: far beyond any published model (largest today: ~200 layers, hidden 25,600,
+# Generous stated maxima: far beyond any published model (largest today: ~130 layers, hidden 25,600,
 # vocab 262,144, 384 experts, 10M positions), small enough that no count or loop can explode.
-MAX_LAYERS = 10_000
+# NOTE: 2,048 layers is 10x any model published; some per-layer layouts cost O(layers^2) (0.3 s at 2,048).
+MAX_LAYERS = 2_048
 MAX_HIDDEN = 2**20
 MAX_HEADS = 2**16
 MAX_HEAD_DIM = 2**16
@@ -128,13 +129,16 @@ class Text(Rule):
 class ListOf(Rule):
     item: Rule
     max_length: int = MAX_LIST
+    min_length: int = 0
 
     @property
     def expected(self) -> str:
+        if self.min_length == self.max_length:
+            return f"a list of {self.max_length} items, each {self.item.expected}"
         return f"a list of at most {_n(self.max_length)} items, each {self.item.expected}"
 
     def problem(self, value, path):
-        if not isinstance(value, list) or len(value) > self.max_length:
+        if not isinstance(value, list) or not self.min_length <= len(value) <= self.max_length:
             return _refused(path, value, self.expected)
         for index, item in enumerate(value):
             if item is None or self.item.problem(item, f"{path}[{index}]"):
@@ -288,6 +292,60 @@ FIELDS: dict[str, Rule] = {
         "do_layer_norm_before", "_remove_final_layer_norm",
     ), BOOL),
     "num_ln_in_parallel_attn": Int(1, 2),
+    # hybrid layouts: which layers attend, which hold a state mixer, which are MoE (counts' families)
+    "hybrid_override_pattern": Text(MAX_LAYERS),  # one letter per layer (Nemotron-H)
+    "layers_block_type": LAYER_TYPES,
+    "mlp_layer_types": LAYER_TYPES,
+    "full_attn_idxs": LAYER_LIST,
+    "no_rope_layers": ListOf(Int(0, 1)),
+    "no_rope_layer_interval": LAYER_INDEX,
+    **dict.fromkeys(("attn_layer_period", "expert_layer_period", "full_attention_interval"), LAYERS),  # NOTE: moduli: never 0
+    **dict.fromkeys(("attn_layer_offset", "expert_layer_offset", "moe_layer_start_index", "moe_layer_interval"), LAYER_INDEX),
+    "moe_layer_end_index": Int(-1, MAX_LAYERS),
+    "attention_chunk_size": POSITIONS,
+    "is_encoder_decoder": BOOL,
+    # state mixers (Mamba 1/2, gated delta net, short convolutions)
+    **dict.fromkeys(("conv_kernel", "mamba_d_conv", "linear_conv_kernel_dim"), Int(1, 1024)),
+    **dict.fromkeys(("mamba_d_state", "ssm_state_size", "state_size"), Int(1, 2**16)),
+    **dict.fromkeys(("mamba_expand", "expand"), Int(1, 64)),
+    **dict.fromkeys(("mamba_dt_rank", "time_step_rank"), OneOf((Int(1, MAX_HIDDEN), Text(8)))),  # NOTE: or "auto"
+    **dict.fromkeys(("n_groups", "mamba_n_groups"), HEADS),
+    **dict.fromkeys(("linear_num_key_heads", "linear_num_value_heads", "mamba_num_heads", "num_heads", "index_n_heads", "kv_n_heads"), HEADS),
+    **dict.fromkeys(("linear_key_head_dim", "linear_value_head_dim", "mamba_head_dim", "index_head_dim", "d_kv"), HEAD_DIM),
+    "index_topk": POSITIONS,
+    **dict.fromkeys(("mamba_ssm_cache_dtype", "mamba_ssm_dtype"), Text(32)),
+    # MoE under other names (ERNIE, Hunyuan, LFM2, Nemotron) and multi-token prediction layers
+    "moe_num_experts": EXPERTS,
+    **dict.fromkeys(("moe_top_k", "moe_topk", "moe_k", "moe_num_shared_experts", "num_shared_experts"), EXPERTS),
+    "moe_shared_expert_intermediate_size": INTERMEDIATE,
+    "moe_latent_size": RANK,
+    **dict.fromkeys(("mtp_num_hidden_layers", "num_mtp_modules", "num_nextn_predict_layers"), LAYER_INDEX),
+    "block_ff_dim": INTERMEDIATE,
+    "block_multiple_of": Int(1, MAX_INTERMEDIATE),
+    "block_ffn_dim_multiplier": Number(0, 64),
+    # vision towers and projectors (multimodal.py)
+    "depth": LAYERS,
+    **dict.fromkeys(("image_size", "patch_size"), OneOf((Int(1, 2**16), ListOf(Int(1, 2**16), 2, 2)))),
+    **dict.fromkeys(("in_channels", "num_channels", "temporal_patch_size", "spatial_merge_size"), Int(1, 64)),
+    **dict.fromkeys(("out_hidden_size", "vision_output_dim", "projector_input_dim", "projector_output_dim",
+                     "projector_hidden_size", "pooler_output_size"), HIDDEN),
+    "num_position_embeddings": POSITIONS,
+    "deepstack_visual_indexes": LAYER_LIST,
+    "vision_feature_layer": OneOf((Int(-MAX_LAYERS, MAX_LAYERS), ListOf(Int(-MAX_LAYERS, MAX_LAYERS), 256))),
+    "mlp_ratio": Number(0, 64),
+    # encoders (encoders.py)
+    "d_ff": INTERMEDIATE,
+    "num_decoder_layers": LAYERS,
+    "type_vocab_size": Int(0, 2**16),
+    "relative_attention_num_buckets": Int(1, 2**16),
+    "feed_forward_proj": Text(64),
+    "num_labels": Int(0, 2**20),
+    "id2label": DictOf(Text(MAX_TEXT), 2**20),
+    **dict.fromkeys((
+        "use_conv_bias", "mamba_conv_bias", "mamba_proj_bias", "use_mtp", "use_qk_norm", "block_auto_adjust_ff_dim",
+        "multimodal_projector_bias", "projector_bias", "projector_use_layernorm", "vision_use_head", "is_decoder",
+        "add_cross_attention",
+    ), BOOL),
     # sub-dicts
     "quantization_config": QUANTIZATION,
     "ffn_config": Table({"moe_num_experts": EXPERTS, "moe_top_k": EXPERTS, "ffn_hidden_size": INTERMEDIATE}),

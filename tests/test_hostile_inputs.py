@@ -542,7 +542,15 @@ def _fields_read() -> list[str]:
 
 def _base_configs() -> list[dict]:
     names = ["meta-llama/Llama-3.1-8B", "Qwen/Qwen3-30B-A3B", "deepseek-ai/DeepSeek-V3", "google/gemma-3-4b-it", "openai/gpt-oss-20b", "gpt2"]
-    return [catalog.load_config(catalog.find(name)) for name in names if catalog.find(name) is not None]
+    configs = [catalog.load_config(catalog.find(name)) for name in names if catalog.find(name) is not None]
+    # hybrid, state-space, multimodal and encoder families (tests/fixtures/configs_new, published configs)
+    newer = pathlib.Path(__file__).parent / "fixtures" / "configs_new"
+    for name in ("Qwen__Qwen3-Next-80B-A3B-Thinking", "ai21labs__AI21-Jamba-1.5-Mini", "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
+                 "mistralai__Mamba-Codestral-7B-v0.1", "Qwen__Qwen3-VL-8B-Instruct", "google-t5__t5-small",
+                 "google-bert__bert-base-multilingual-cased", "deepseek-ai__DeepSeek-V3.2-Exp", "HuggingFaceTB__SmolLM3-3B"):
+        if (newer / f"{name}.json").exists():
+            configs.append(json.loads((newer / f"{name}.json").read_text()))
+    return configs
 
 
 BASE_CONFIGS = _base_configs()
