@@ -417,11 +417,18 @@ CLI_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("argv", "start"), CLI_CASES, ids=[" ".join(a)[:40] for a, _ in CLI_CASES])
+@pytest.mark.parametrize(("argv", "start"), CLI_CASES + [
+    (["absurd-experts.json"], "llmmem: config.json has num_experts_per_tok='xxxxxxxxxxxx...xxxxxxxxxxxxx', expected an integer from 0 to 65,536"),
+    (["absurd-layers.json"], "llmmem: config.json has num_hidden_layers=1000000000, expected an integer from 1 to 2,048: fix the config.json"),
+], ids=[" ".join(a)[:40] for a, _ in CLI_CASES] + ["absurd-experts", "absurd-layers"])
 def test_cli_answers_hostile_input_with_one_line_and_exit_2(argv, start, tmp_path):
     import subprocess
     import sys
 
+    # local config files with memory bombs (relative paths: the CLI runs in tmp_path)
+    mixtral = catalog.load_config(catalog.find("mistralai/Mixtral-8x7B-v0.1"))
+    (tmp_path / "absurd-experts.json").write_text(json.dumps(absurd_config(mixtral, "num_experts_per_tok", "x" * 100)))
+    (tmp_path / "absurd-layers.json").write_text(json.dumps(absurd_config(LLAMA_CONFIG, "num_hidden_layers", 10**9)))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "PYTHONPATH": str(pathlib.Path(__file__).parents[1])}
     env.pop("HF_TOKEN", None)
     started = time.perf_counter()
