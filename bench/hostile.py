@@ -97,7 +97,7 @@ def hostile_hub() -> None:
             sent = fake.sent_bytes
             row(f"Hub {fault}", lambda name=name: resolve(name, allow_local_files=False).source)
             if fake.sent_bytes != sent:
-                print(f"{'':<44} {'':>10} {'':>12}  (of a 100 MiB body, the fake Hub got {fake.sent_bytes - sent:,} bytes out)")
+                print(f"{'':<44} {'':>10} {'':>12}  (the fake Hub got {fake.sent_bytes - sent:,} bytes of its answer out)")
         for index, (field, value) in enumerate(fakehub.ABSURD_VALUES[:6]):
             name = f"acme/absurd-{index}"
             fake.add(name, fakehub.absurd_config(mixtral if "experts" in field else llama, field, value), safetensors={"BF16": 1})
