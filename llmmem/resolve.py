@@ -252,7 +252,7 @@ def resolve(
         path = _existing_path(text)
         if path is not None:
             config = load_config_file(path)
-            return Resolved(spec_from_config(config, name=_name_from_path(path)), "config")
+            return Resolved(_bounded(spec_from_config(config, name=_name_from_path(path))), "config")
     if looks_like_parameter_count(text):
         count = parse_parameter_count(text)
         return Resolved(ModelSpec(name=f"{text} parameters", parameters=count), "parameter-count")
@@ -270,6 +270,14 @@ def _existing_path(text: str) -> Path | None:
         return None
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a folder we may not enter
         raise ConfigError(f"cannot read {_shown(text)}: {exc.__class__.__name__}; check the path and permissions") from None
+
+
+def _bounded(spec: ModelSpec) -> ModelSpec:
+    """Each config field has its own generous limit; their product may still describe an absurd model."""
+    if spec.parameters > MAX_PARAMETERS:
+        raise ConfigError(f"config.json describes {spec.parameters:.3g} parameters, more than 10^15: "
+                          "check its sizes, or give a parameter count like 70B")
+    return spec
 
 
 def _name_from_path(path: Path) -> str:
@@ -312,7 +320,7 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
         reason, _, advice = str(exc).partition(": ")
         return _from_catalog(entry, notes=(f"{reason}: showing the bundled entry{_unchecked(ref)}; for the repo's own files, {advice}",))
     spec, notes = hub.spec_from_hub(model)
-    return Resolved(spec, "hub", notes, revision=model.sha, safetensors=model.safetensors)
+    return Resolved(_bounded(spec), "hub", notes, revision=model.sha, safetensors=model.safetensors)
 
 
 def _from_catalog(entry, notes: tuple[str, ...] = ()) -> Resolved:
@@ -321,7 +329,7 @@ def _from_catalog(entry, notes: tuple[str, ...] = ()) -> Resolved:
     spec = spec_from_config(catalog.load_config(entry), name=entry.repo_id)
     if entry.shares_config:
         notes = notes + (f"architecture from {entry.config_repo_id}'s config.json (same shapes)",)
-    return Resolved(spec, "catalog", notes)
+    return Resolved(_bounded(spec), "catalog", notes)
 
 
 def _unchecked(ref) -> str:

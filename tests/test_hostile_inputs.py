@@ -611,3 +611,14 @@ def test_a_malformed_quantization_digest_in_model_info_is_ignored():
                          info_config={"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {"g": "int4"}}})
     spec, notes = hub.spec_from_hub(model)
     assert (spec.parameters, spec.quantization, notes) == (LLAMA_8B, None, ())
+
+
+def test_fields_each_within_limits_but_an_absurd_product_are_refused(tmp_path):
+    mixtral = catalog.load_config(catalog.find("mistralai/Mixtral-8x7B-v0.1"))
+    huge = dict(mixtral, num_hidden_layers=2048, hidden_size=2**20, num_attention_heads=2**16, num_key_value_heads=1,
+                vocab_size=2**24, intermediate_size=2**22, num_local_experts=2**16, num_experts_per_tok=2**16)
+    (tmp_path / "config.json").write_text(json.dumps(huge))
+    with pytest.raises(ConfigError) as error:
+        resolve(str(tmp_path))
+    # 2048 layers x 65,536 experts x 3 x 2^20 x 2^22 + attention, embeddings ... = 1.77e21
+    assert str(error.value) == "config.json describes 1.77e+21 parameters, more than 10^15: check its sizes, or give a parameter count like 70B"
