@@ -234,7 +234,8 @@ def resolve(
     only a Hub ID or URL, a catalog name or a count is accepted, and anything else gets LOCAL_FILES_REFUSED.
     """
     if not isinstance(text, str) or not text.strip():
-        raise InputError("no model given: type a model ID like meta-llama/Llama-3.1-8B, a config.json path, or a count like 70B")
+        path = "a config.json path, " if allow_local_files else "a huggingface.co URL, "
+        raise InputError(f"no model given: type a model ID like meta-llama/Llama-3.1-8B, {path}or a count like 70B")
     limit = MAX_PATH_TEXT if allow_local_files else MAX_MODEL_TEXT
     if len(text) > limit:
         raise InputError(f"the model is {len(text):,} characters long, more than {limit}: give a model ID like "
@@ -258,7 +259,8 @@ def resolve(
         return Resolved(ModelSpec(name=f"{text} parameters", parameters=count), "parameter-count")
     if allow_local_files and text.endswith(".json") and not _is_hub_url(text):
         raise ConfigError(f"no such file: {_shown(text)}; check the path to the config.json")
-    return _resolve_model_id(text, token=token, offline=offline, revision=revision, prefer_catalog=prefer_catalog)
+    return _resolve_model_id(text, token=token, offline=offline, revision=revision, prefer_catalog=prefer_catalog,
+                             allow_local_files=allow_local_files)
 
 
 def _existing_path(text: str) -> Path | None:
@@ -285,7 +287,8 @@ def _name_from_path(path: Path) -> str:
     return path.stem if path.is_file() and path.name != "config.json" else folder.name or str(path)
 
 
-def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: str | None, prefer_catalog: bool) -> Resolved:
+def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: str | None, prefer_catalog: bool,
+                      allow_local_files: bool = True) -> Resolved:
     """A catalog name, a Hub ID or URL. Full IDs ask the Hub first; the catalog answers when it cannot."""
     from . import catalog, hub  # NOTE: hub imports huggingface_hub only inside fetch()
 
@@ -293,7 +296,7 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
     if ref.is_bare:
         entry = catalog.find(ref.repo_id)
         if entry is None:
-            raise ModelNotFoundError(f"{text!r} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: give the full Hub ID (org/name), a config.json or a count like 70B")
+            raise ModelNotFoundError(f"{text!r} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: give the full Hub ID (org/name), {'a config.json' if allow_local_files else 'a Hub URL'} or a count like 70B")
         return _from_catalog(entry, notes=(f"revision {ref.revision} not checked: the catalog holds one version",) if ref.revision else ())
     if prefer_catalog and ref.revision is None:
         entry = catalog.find(ref.repo_id)
@@ -303,7 +306,7 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
     if why_offline:
         entry = catalog.find(ref.repo_id)
         if entry is None:
-            raise HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give its config.json or a count like 70B")
+            raise HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give {'its config.json' if allow_local_files else 'a catalog model'} or a count like 70B")
         return _from_catalog(entry, notes=(f"{why_offline}: showing the bundled entry{_unchecked(ref)}",))
     token = hub.clean_token(token)
     try:

@@ -622,3 +622,13 @@ def test_fields_each_within_limits_but_an_absurd_product_are_refused(tmp_path):
         resolve(str(tmp_path))
     # 2048 layers x 65,536 experts x 3 x 2^20 x 2^22 + attention, embeddings ... = 1.77e21
     assert str(error.value) == "config.json describes 1.77e+21 parameters, more than 10^15: check its sizes, or give a parameter count like 70B"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (" ", "no model given: type a model ID like meta-llama/Llama-3.1-8B, a huggingface.co URL, or a count like 70B"),
+    ("Llama-3.1-9B", "'Llama-3.1-9B' is not in the bundled catalog (did you mean meta-llama/Llama-3.1-8B or meta-llama/Llama-3.1-70B "
+                     "or meta-llama/Llama-3.1-405B?): give the full Hub ID (org/name), a Hub URL or a count like 70B"),
+    ("acme/x", "offline mode, and acme/x is not in the bundled catalog: go online, or give a catalog model or a count like 70B"),
+])
+def test_without_local_files_no_message_suggests_a_file(text, message):
+    assert _message(text, allow_local_files=False, offline=True) == message
