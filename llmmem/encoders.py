@@ -20,6 +20,8 @@ from typing import Any, Callable, Mapping
 from llmmem.errors import ConfigError
 from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, NO_CACHE, ModelSpec
 
+# NOTE: vLLM serves these as pooling models; their layers get EncoderOnlyAttentionSpec, whose
+# max_memory_usage_bytes is 0 (vllm/v1/kv_cache_interface.py).
 NO_KV_NOTE = "encoder-only model: no KV cache; each request is one forward pass, so memory is weights plus activations"
 
 
@@ -169,10 +171,13 @@ _VIT = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, 
         "image_size": 224, "patch_size": 16, "num_channels": 3, "qkv_bias": True, "encoder_stride": 16}  # fmt: skip
 
 
-def _side(value: Any) -> tuple[int, int]:
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return value[0], value[1]
-    return value, value
+def _side(cfg: _Cfg, key: str) -> tuple[int, int]:
+    """An image or patch size: one int, or [height, width]."""
+    value = cfg.get(key)
+    pair = value if isinstance(value, (list, tuple)) and len(value) == 2 else (value, value)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
+        raise ConfigError(f"config.json has {key}={value!r}, not a positive size: fix the config.json")
+    return pair[0], pair[1]
 
 
 def _vit(cfg: _Cfg, head: str) -> Counter:
@@ -181,8 +186,8 @@ def _vit(cfg: _Cfg, head: str) -> Counter:
     final LayerNorm, a pooler (ViTModel only) and the head."""
     h, inner, layers = cfg.int("hidden_size"), cfg.int("intermediate_size"), cfg.int("num_hidden_layers")
     heads = cfg.int("num_attention_heads")
-    ph, pw = _side(cfg.get("patch_size"))
-    ih, iw = _side(cfg.get("image_size"))
+    ph, pw = _side(cfg, "patch_size")
+    ih, iw = _side(cfg, "image_size")
     channels = cfg.int("num_channels")
     qkv = h // heads * heads  # NOTE: q/k/v width is num_heads x (hidden // num_heads)
     bias = bool(cfg.get("qkv_bias"))
@@ -262,7 +267,8 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
         if has_decoder:
             notes.append(
                 "T5's decoder caches keys and values: self-attention per generated token and cross-attention over "
-                "the encoder output (per input token, same size per layer); layers below are the decoder's"
+                "the encoder output (per input token, same size per layer: vLLM's CrossAttentionSpec reserves it for "
+                "max_num_encoder_input_tokens); layers below are the decoder's"
             )
         else:
             notes.append(NO_KV_NOTE)

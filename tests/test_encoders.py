@@ -142,3 +142,17 @@ def test_flan_t5_head_is_counted_tied_and_the_note_says_why():
 def test_unknown_head_class_is_refused_with_the_known_ones():
     with pytest.raises(ConfigError, match="BertForFoo.*BertForMaskedLM"):
         spec_from_config({**_BERT, "architectures": ["BertForFoo"]})
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"patch_size": 0}, "patch_size=0, not a positive size"),
+        ({"image_size": [224]}, r"image_size=\[224\], not a positive size"),
+        ({"hidden_size": "768"}, "hidden_size='768', expected an integer"),  # config_check answers first
+        ({"num_hidden_layers": None}, "has no num_hidden_layers"),
+    ],
+)
+def test_bad_values_are_refused_in_one_line(change, message):
+    with pytest.raises(ConfigError, match=message):
+        spec_from_config({**load("google__vit-base-patch16-224-in21k.json"), **change})

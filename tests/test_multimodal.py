@@ -85,6 +85,12 @@ def test_published_figures_from_the_issue():
 MORE_CASES = [
     ("Qwen3-VL-30B-A3B", load(MORE / "Qwen__Qwen3-VL-30B-A3B-Instruct.json"), 31_070_754_032, 538_631_408, "vision_configs/README.md"),
     ("GLM-4.5V", load(MORE / "zai-org__GLM-4.5V.json"), 107_710_927_360, 858_681_856, "vision_configs/README.md"),
+    ("llava-1.5-7b", load(MORE / "llava-hf__llava-1.5-7b-hf.json"), 7_063_427_072, 324_487_168, "vision_configs/README.md"),
+    ("Qwen2-VL-7B", load(MORE / "Qwen__Qwen2-VL-7B-Instruct.json"), 8_291_375_616, 675_759_104, "vision_configs/README.md"),
+    ("pixtral-12b", load(MORE / "mistral-community__pixtral-12b.json"), 12_682_739_712, 434_957_312, "vision_configs/README.md"),
+    ("paligemma-3b-pt-224", load(MORE / "google__paligemma-3b-pt-224.json"), 2_923_466_480, 414_803_696, "vision_configs/README.md"),
+    ("llava-v1.6-mistral-7b", load(MORE / "llava-hf__llava-v1.6-mistral-7b-hf.json"), 7_566_747_648, 324_491_264, "vision_configs/README.md"),
+    ("SmolVLM-256M", load(MORE / "HuggingFaceTB__SmolVLM-256M-Instruct.json"), 256_484_928, 93_510_912, "vision_configs/README.md"),
 ]
 
 _TEXT_SMALL = {"hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -205,6 +211,57 @@ VARIANT_CASES = [
         1_726_208, 289_280,
     ),
     (
+        "llava: SigLIP tower with head, two feature layers, no projector bias, tie forwarded from text_config",
+        {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"], "multimodal_projector_bias": False,
+         "vision_feature_layer": [-2, -5],
+         "text_config": {"model_type": "llama", **_TEXT_SMALL, "tie_word_embeddings": True},
+         "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 96,
+                           "num_hidden_layers": 5, "num_attention_heads": 4, "image_size": 48, "patch_size": 8}},
+        1_726_016, 289_088,
+    ),
+    (
+        "llava: CLIP tower, mistral text",
+        {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"],
+         "text_config": {"model_type": "mistral", **_TEXT_SMALL, "sliding_window": None},
+         "vision_config": {"model_type": "clip_vision_model", "hidden_size": 64, "intermediate_size": 128,
+                           "num_hidden_layers": 3, "num_attention_heads": 4, "image_size": 56, "patch_size": 14}},
+        1_914_816, 221_888,
+    ),
+    (
+        "llava_next: SigLIP tower with head, image_newline, text tie not forwarded",
+        {"model_type": "llava_next", "architectures": ["LlavaNextForConditionalGeneration"],
+         "text_config": {"model_type": "llama", **_TEXT_SMALL, "tie_word_embeddings": True},
+         "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 96,
+                           "num_hidden_layers": 2, "num_attention_heads": 4, "image_size": 48, "patch_size": 8}},
+        1_878_368, 185_440,
+    ),
+    (
+        "paligemma: gemma2 text, untied, projection_dim over the vision config's",
+        {"model_type": "paligemma", "architectures": ["PaliGemmaForConditionalGeneration"], "tie_word_embeddings": False,
+         "projection_dim": 256,
+         "text_config": {"model_type": "gemma2", **_TEXT_SMALL},
+         "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 96,
+                           "num_hidden_layers": 2, "num_attention_heads": 4, "image_size": 56, "patch_size": 14,
+                           "projection_dim": 999, "vision_use_head": False}},
+        1_808_128, 114_176,
+    ),
+    (
+        "smolvlm: tied, scale factor 2, tower defaults for what is left out",
+        {"model_type": "smolvlm", "architectures": ["SmolVLMForConditionalGeneration"], "tie_word_embeddings": True,
+         "text_config": {"model_type": "llama", **_TEXT_SMALL},
+         "vision_config": {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                           "image_size": 64}},
+        1_758_208, 321_280,
+    ),
+    (
+        "qwen2_vl: v5 nested config, tied, mlp_ratio 2, merge size 1",
+        {"model_type": "qwen2_vl", "architectures": ["Qwen2VLForConditionalGeneration"], "tie_word_embeddings": True,
+         "text_config": {"model_type": "qwen2_vl_text", **_TEXT_SMALL},
+         "vision_config": {"depth": 2, "embed_dim": 64, "mlp_ratio": 2, "num_heads": 4, "hidden_size": 256,
+                           "patch_size": 14, "spatial_merge_size": 1, "temporal_patch_size": 2}},
+        1_601_088, 163_136,
+    ),
+    (
         "lfm2_vl: SigLIP2 without head, projector without LayerNorm (text: LFM2 hybrid)",
         {"model_type": "lfm2_vl", "architectures": ["Lfm2VlForConditionalGeneration"], "projector_hidden_size": 192,
          "projector_use_layernorm": False, "downsample_factor": 2,
@@ -292,8 +349,8 @@ def test_text_only_class_counts_the_text_model():
 
 
 def test_unknown_vision_tower_is_refused_in_one_line():
-    config = {**load(NEW / "google__gemma-3-4b-it.json"), "vision_config": {"model_type": "clip_vision_model"}}
-    with pytest.raises(ConfigError, match="vision tower 'clip_vision_model'.*parameter count"):
+    config = {**load(NEW / "google__gemma-3-4b-it.json"), "vision_config": {"model_type": "dinov2"}}
+    with pytest.raises(ConfigError, match="vision tower 'dinov2'.*parameter count"):
         spec_from_config(config)
 
 
@@ -303,5 +360,22 @@ def test_bad_vision_values_are_refused_in_one_line():
     with pytest.raises(ConfigError, match=r"vision_config.depth='27', not a positive integer"):
         spec_from_config(config)
     config["vision_config"] = ["not", "an", "object"]
-    with pytest.raises(ConfigError, match="vision_config must be a JSON object"):
+    with pytest.raises(ConfigError, match=r"vision_config.*object"):  # config_check answers first
+        spec_from_config(config)
+
+
+@pytest.mark.parametrize(
+    "name,where,change,message",
+    [
+        ("Qwen__Qwen3-VL-8B-Instruct.json", "vision_config", {"deepstack_visual_indexes": 3}, "deepstack_visual_indexes=3, not a list"),
+        ("mistralai__Devstral-Small-2-24B-Instruct-2512.json", None, {"vision_feature_layer": "last"}, "vision_feature_layer='last'"),
+        ("google__gemma-3-4b-it.json", "vision_config", {"image_size": [896]}, r"image_size=\[896\], not a positive size"),
+        ("google__gemma-3-4b-it.json", "vision_config", {"patch_size": -14}, "patch_size=-14, not a positive size"),
+    ],
+)
+def test_hostile_vision_values_are_refused_in_one_line(name, where, change, message):
+    config = load(NEW / name)
+    target = config[where] if where else config
+    target.update(change)
+    with pytest.raises(ConfigError, match=message):
         spec_from_config(config)
