@@ -4,9 +4,11 @@ Three parts, in order of cost:
 - parse_model_ref: what the user typed -> ModelRef(repo_id, revision). Pure; refuses bad input before
   any network call and never imports huggingface_hub.
 - fetch: ModelRef -> HubModel (the Hub's facts: config.json, safetensors counts by dtype, commit).
-  huggingface_hub is imported here, only when the Hub is really asked. Results live in a small
-  in-memory cache keyed on (repo, revision, sha256 of the token), so one user's token never serves
-  another. Nothing is written to disk: no token, no gated file.
+  huggingface_hub is imported here, only when the Hub is really asked. Every answer is bounded: model
+  info and config.json are streamed with a size cap, one resolution has an overall deadline (connect and
+  every read together, redirects included), and redirect loops are refused. Results live in a small
+  in-memory cache bounded in entries and bytes, keyed on (repo, revision, sha256 of the token), so one
+  user's token never serves another. Nothing is written to disk: no token, no gated file.
 - spec_from_hub: HubModel -> (ModelSpec, notes). Pure: the config gives the shape, the safetensors
   total the parameter count, and the notes say where they disagree.
 """
