@@ -634,3 +634,30 @@ def test_fields_each_within_limits_but_an_absurd_product_are_refused(tmp_path):
 ])
 def test_without_local_files_no_message_suggests_a_file(text, message):
     assert _message(text, allow_local_files=False, offline=True) == message
+
+
+def test_slow_repos_do_not_hold_up_the_others(fake, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llmmem import hub
+
+    monkeypatch.setattr(hub, "DEADLINE_S", 1.5)
+    fake.add("acme/Slow-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault="config-trickle")
+    for index in range(16):
+        fake.add(f"acme/Fast-{index}", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B})
+
+    def timed(name):
+        started = time.perf_counter()
+        try:
+            outcome = resolve(name, allow_local_files=False).spec.parameters
+        except LlmmemError as error:
+            outcome = type(error).__name__
+        return outcome, time.perf_counter() - started
+
+    names = ["acme/Slow-8B"] * 8 + [f"acme/Fast-{index}" for index in range(16)]
+    with ThreadPoolExecutor(len(names)) as pool:
+        results = dict(zip(range(len(names)), pool.map(timed, names)))
+    slow, fast = [results[i] for i in range(8)], [results[i] for i in range(8, len(names))]
+    assert all(outcome == "HubUnavailableError" and seconds < 1.5 + 1.5 for outcome, seconds in slow), slow
+    assert all(outcome == LLAMA_8B for outcome, _ in fast)
+    assert max(seconds for _, seconds in fast) < 1.5  # answered while eight trickles were still running
