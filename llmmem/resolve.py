@@ -309,6 +309,13 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
             raise HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give {'its config.json' if allow_local_files else 'a catalog model'} or a count like 70B")
         return _from_catalog(entry, notes=(f"{why_offline}: showing the bundled entry{_unchecked(ref)}",))
     token = hub.clean_token(token)
+    with hub.local_files_offered(allow_local_files):
+        return _from_hub(ref, token=token)
+
+
+def _from_hub(ref, *, token: str | None) -> Resolved:
+    from . import catalog, hub
+
     try:
         model = hub.fetch(ref, token=token)
     except HubUnavailableError as exc:

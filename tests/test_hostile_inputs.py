@@ -260,7 +260,7 @@ def test_a_trickling_hub_falls_back_to_the_catalog(fake):
 
 @pytest.mark.parametrize(("fault", "error", "message"), [
     ("config-huge", ConfigError, "the config.json of acme/Huge-8B on the Hub is more than 2,097,152 bytes, larger than any real one: "
-                                 "give a config.json file or a parameter count instead"),
+                                 "give a parameter count like 70B instead"),
     ("config-huge-unsized", ConfigError, "the config.json of acme/Huge-8B on the Hub is more than 2,097,152 bytes"),
     ("config-gzip-bomb", ConfigError, "the config.json of acme/Huge-8B on the Hub is more than 2,097,152 bytes"),
     ("api-huge", ConfigError, "the model info of acme/Huge-8B on the Hub is more than 1,048,576 bytes"),
@@ -281,15 +281,19 @@ def test_oversized_answers_are_refused_without_reading_them(fake, fault, error, 
 
 
 @pytest.mark.parametrize(("fault", "message"), [
-    ("api-redirect-loop", "the Hub's answer for the model info of acme/Loop-8B redirects in a loop: try again later, or give a config.json file or a parameter count"),
-    ("config-redirect-loop", "the Hub's answer for the config.json of acme/Loop-8B redirects in a loop: try again later, or give a config.json file or a parameter count"),
-    ("config-redirect-many", "the Hub's answer for the config.json of acme/Loop-8B redirected more than 5 times: try again later, or give a config.json file"),
+    ("api-redirect-loop", "the Hub's answer for the model info of acme/Loop-8B redirects in a loop: try again later, or give a parameter count like 70B"),
+    ("config-redirect-loop", "the Hub's answer for the config.json of acme/Loop-8B redirects in a loop: try again later, or give a parameter count like 70B"),
+    ("config-redirect-many", "the Hub's answer for the config.json of acme/Loop-8B redirected more than 5 times: try again later, or give a parameter count like 70B"),
 ])
 def test_redirect_loops_are_reported_as_such(fake, fault, message):
     fake.add("acme/Loop-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault=fault)
     text, seconds = _refused(HubUnavailableError, "acme/Loop-8B")
     assert text == message and seconds < 3
     assert fake.count("acme/Loop-8B") <= 2 + 6  # model info, config.json, and at most 6 hops
+    # where local files are allowed (CLI, library), the advice offers a config.json too
+    with pytest.raises(HubUnavailableError) as error:
+        resolve("acme/Loop-8B")
+    assert str(error.value) == message.replace("a parameter count like 70B", "a config.json file or a parameter count")
 
 
 @pytest.mark.parametrize(("field", "value"), ABSURD_VALUES, ids=[f"{f}-{i}" for i, (f, _) in enumerate(ABSURD_VALUES)])
