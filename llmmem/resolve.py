@@ -2,6 +2,9 @@
 
 The one path both app.py and cli.py call. Cheap checks come first, so a parameter count or a local
 file never waits on the network, and huggingface_hub is imported only when the Hub is really asked.
+All of it is bounded: the text's length first, then a linear count scanner; local files (CLI and library
+only: a server passes allow_local_files=False and the text never reaches the file system) must be regular
+files of at most MAX_CONFIG_BYTES; every config.json passes config_check before any count.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Mapping
 from .architectures import spec_from_config
 from .config_check import MAX_CONFIG_BYTES
 from .errors import ConfigError, GatedModelError, HubUnavailableError, InputError, ModelNotFoundError
+from .hub import clean_token  # NOTE: hub imports huggingface_hub only inside fetch()
 from .spec import ModelSpec
 
 SOURCES = ("config", "catalog", "hub", "parameter-count")
@@ -183,7 +187,7 @@ def load_config_file(path: Path) -> dict:
                 raise ConfigError(f"{_shown(str(path.parent))} has no config.json: point to the model's config.json or its folder")
         raw = _read_regular_file(path, MAX_CONFIG_BYTES)
     except OSError as exc:
-        raise ConfigError(f"cannot read {_shown(str(path))}: {exc.__class__.__name__}; check the path and permissions") from None
+        raise ConfigError(f"cannot read {_shown(str(path))}: {_why(exc)}; check the path and permissions") from None
     try:
         config = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -241,8 +245,6 @@ def resolve(
         raise InputError(f"the model is {len(text):,} characters long, more than {limit}: give a model ID like "
                          "meta-llama/Llama-3.1-8B, a huggingface.co URL or a count like 70B")
     text = text.strip()
-    from .hub import clean_token
-
     token = clean_token(token)  # bounded and checked before anything else, never quoted back
     if revision is not None and (not isinstance(revision, str) or len(revision) > 255):
         raise InputError("the revision must be a branch, tag or commit of at most 255 characters")
@@ -263,6 +265,11 @@ def resolve(
                              allow_local_files=allow_local_files)
 
 
+def _why(exc: Exception) -> str:
+    """The OS's reason without the path it names ("File name too long", "Permission denied")."""
+    return getattr(exc, "strerror", None) or exc.__class__.__name__
+
+
 def _existing_path(text: str) -> Path | None:
     """The local path the text names, if something exists there (CLI and library only)."""
     try:
@@ -271,7 +278,7 @@ def _existing_path(text: str) -> Path | None:
     except RuntimeError:  # "~user" for a user this machine does not know
         return None
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a folder we may not enter
-        raise ConfigError(f"cannot read {_shown(text)}: {exc.__class__.__name__}; check the path and permissions") from None
+        raise ConfigError(f"cannot read {_shown(text)}: {_why(exc)}; check the path and permissions") from None
 
 
 def _bounded(spec: ModelSpec) -> ModelSpec:
@@ -308,7 +315,6 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
         if entry is None:
             raise HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give {'its config.json' if allow_local_files else 'a catalog model'} or a count like 70B")
         return _from_catalog(entry, notes=(f"{why_offline}: showing the bundled entry{_unchecked(ref)}",))
-    token = hub.clean_token(token)
     with hub.local_files_offered(allow_local_files):
         return _from_hub(ref, token=token)
 

@@ -381,7 +381,7 @@ def test_a_huge_file_is_refused_from_its_size(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("a" * 260 + "/b", "cannot read 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...': OSError; check the path and permissions"),
+    ("a" * 260 + "/b", "cannot read 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...': File name too long; check the path and permissions"),
     ("~no-such-user-x/config.json", "no such file: '~no-such-user-x/config.json'; check the path to the config.json"),
     ("/nope/x.json", "no such file: '/nope/x.json'; check the path to the config.json"),
 ])
