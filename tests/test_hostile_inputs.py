@@ -665,3 +665,18 @@ def test_slow_repos_do_not_hold_up_the_others(fake, monkeypatch):
     assert all(outcome == "HubUnavailableError" and seconds < 1.5 + 1.5 for outcome, seconds in slow), slow
     assert all(outcome == LLAMA_8B for outcome, _ in fast)
     assert max(seconds for _, seconds in fast) < 1.5  # answered while eight trickles were still running
+
+
+def test_unreadable_file_is_one_line_without_the_os_details(tmp_path, monkeypatch):
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):
+        if str(path) == str(config):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)  # NOTE: the tests may run as root, who may read anything
+    message, _ = _timed_config_error(str(config))
+    assert message.startswith("cannot read '") and message.endswith("': Permission denied; check the path and permissions")
