@@ -250,11 +250,14 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(fake, fault, monkeypatch)
     assert len(hub.CACHE) == 0
 
 
-def test_a_trickling_hub_falls_back_to_the_catalog(fake):
+def test_a_trickling_hub_falls_back_to_the_catalog(fake, monkeypatch):
+    from llmmem import hub
+
+    monkeypatch.setattr(hub, "DEADLINE_S", 1.5)
     fake.add("meta-llama/Llama-3.1-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault="config-trickle")
     resolved = resolve("meta-llama/Llama-3.1-8B", allow_local_files=False)
     assert (resolved.source, resolved.spec.parameters) == ("catalog", LLAMA_8B)
-    assert resolved.notes == ("the Hub did not answer (the Hub did not finish answering about meta-llama/Llama-3.1-8B within 3 s): "
+    assert resolved.notes == ("the Hub did not answer (the Hub did not finish answering about meta-llama/Llama-3.1-8B within 1.5 s): "
                               "showing the bundled entry",)
 
 
