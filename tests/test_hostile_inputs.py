@@ -683,3 +683,21 @@ def test_unreadable_file_is_one_line_without_the_os_details(tmp_path, monkeypatc
     monkeypatch.setattr(os, "open", refuse)  # NOTE: the tests may run as root, who may read anything
     message, _ = _timed_config_error(str(config))
     assert message.startswith("cannot read '") and message.endswith("': Permission denied; check the path and permissions")
+
+
+_SCALE_VALUES = {"": 1, "k": 10**3, "thousand": 10**3, "M": 10**6, "mn": 10**6, "million": 10**6, "B": 10**9, "bn": 10**9,
+                 "G": 10**9, "Billion": 10**9, "t": 10**12, "trillion": 10**12}
+
+
+@_FUZZ
+@given(whole=st.integers(min_value=1, max_value=999_999), fraction=st.sampled_from(["", ".5", ".25", ".125"]),
+       scale=st.sampled_from(sorted(_SCALE_VALUES)), word=st.sampled_from(["", "param", "params", "parameters", "Parameters"]),
+       spaces=st.lists(st.sampled_from(["", " ", "  ", "\t"]), min_size=4, max_size=4))
+def test_count_scanner_reads_what_was_written(whole, fraction, scale, word, spaces):
+    from fractions import Fraction
+
+    text = spaces[0] + f"{whole}{fraction}" + spaces[1] + scale + (spaces[2] or " " if scale and word else spaces[2]) + word + spaces[3]
+    expected = Fraction(f"{whole}{fraction}") * _SCALE_VALUES[scale]
+    if not 1 <= expected <= 10**15:
+        return
+    assert parse_parameter_count(text) == round(expected)
