@@ -336,30 +336,8 @@ FIELDS: dict[str, Rule] = {
     "is_encoder_decoder": BOOL,
     "kv_n_heads": HEADS,
     **dict.fromkeys(("moe_top_k", "num_shared_experts"), EXPERTS),
-    # vision towers and projectors (multimodal.py)
-    "depth": LAYERS,
-    **dict.fromkeys(("image_size", "patch_size"), OneOf((Int(1, 2**16), ListOf(Int(1, 2**16), 2, 2)))),
-    **dict.fromkeys(("in_channels", "num_channels", "temporal_patch_size", "spatial_merge_size", "downsample_factor"), Int(1, 64)),
-    **dict.fromkeys(("out_hidden_size", "vision_output_dim", "projector_input_dim", "projector_output_dim",
-                     "projector_hidden_size", "pooler_output_size", "embed_dim"), HIDDEN),
-    **dict.fromkeys(("num_position_embeddings", "num_patches"), POSITIONS),
-    "deepstack_visual_indexes": LAYER_LIST,
-    "vision_feature_layer": OneOf((Int(-MAX_LAYERS, MAX_LAYERS), ListOf(Int(-MAX_LAYERS, MAX_LAYERS), 256, 1))),
-    "mlp_ratio": Number(0, 64),
-    # encoders (encoders.py)
-    "d_ff": INTERMEDIATE,
-    "d_kv": HEAD_DIM,
-    "num_decoder_layers": LAYERS,
-    "type_vocab_size": Int(0, 2**16),
-    "relative_attention_num_buckets": Int(1, 2**16),
-    "encoder_stride": Int(1, 2**16),
-    "feed_forward_proj": Text(64),
-    "num_labels": Int(0, 2**20),
-    "id2label": DictOf(Text(MAX_TEXT), 2**20),
-    **dict.fromkeys((
-        "multimodal_projector_bias", "projector_bias", "projector_use_layernorm", "vision_use_head", "is_decoder",
-        "add_cross_attention",
-    ), BOOL),
+    # NOTE: vision towers, projectors and encoders (multimodal.py, encoders.py) check their own fields,
+    # with their own bounds and messages, before any count.
     # sub-dicts
     "quantization_config": QUANTIZATION,
     "ffn_config": Table({"moe_num_experts": EXPERTS, "moe_top_k": EXPERTS, "ffn_hidden_size": INTERMEDIATE}),
