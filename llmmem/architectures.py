@@ -28,6 +28,8 @@ from llmmem.spec import (
     CHUNKED_ATTENTION,
     COUNTED_EXACT,
     COUNTED_GENERIC,
+    FFN_DENSE,
+    FFN_MOE,
     FULL_ATTENTION,
     LINEAR_ATTENTION,
     MAMBA,
@@ -418,8 +420,8 @@ def _rope_layers(cfg: _Config, layers: int) -> list[int]:
 
 # Token mixers of a layer (_layer_plan); "state" is the family's fixed-state mixer.
 _ATTN, _STATE, _NONE = "attention", "state", "none"
-# Feed-forward of a layer.
-_DENSE, _MOE = "dense", "moe"
+# Feed-forward of a layer (spec.FFN_DENSE / FFN_MOE; _NONE is spec.FFN_NONE too).
+_DENSE, _MOE = FFN_DENSE, FFN_MOE
 _STATE_KIND = {
     state_mixers.MAMBA1: MAMBA,
     state_mixers.MAMBA2: MAMBA,
@@ -828,6 +830,7 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
         index_head_dim=cfg.get("index_head_dim") if family.indexer else None,
         index_topk=cfg.get("index_topk") if family.indexer else None,
         layer_types=layer_types,
+        ffn_types=tuple(ffn for _, ffn in plan),
         sliding_window=window,
         attention_chunk_size=cfg.get("attention_chunk_size", 8192) if CHUNKED_ATTENTION in layer_types else None,
         state_dtype=_state_dtype(raw),

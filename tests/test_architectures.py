@@ -491,6 +491,7 @@ def test_nemotron_h_blocks_follow_the_pattern():
     assert spec.mamba == MambaMixer(version=2, intermediate=4096, state_size=128, conv_kernel=4, n_groups=8, num_heads=64, head_dim=64)
     assert spec.state_dtype == "float32"  # mamba_ssm_cache_dtype
     assert (spec.num_experts, spec.experts_per_token, spec.num_shared_experts) == (128, 6, 1)
+    assert spec.ffn_types == tuple("moe" if c == "E" else "none" for c in pattern)  # the mixers carry no FFN
     # non-gated experts: up and down only, 23 MoE blocks
     assert spec.breakdown["experts"] == 23 * 128 * 2 * 2688 * 1856
     assert spec.active_parameters == 3_580_073_408
@@ -512,6 +513,7 @@ def test_jamba_attention_every_eighth_layer_and_mamba1_state():
     assert spec.mamba == MambaMixer(version=1, intermediate=8192, state_size=16, conv_kernel=4, time_step_rank=256)
     assert spec.active_parameters == 12_110_311_296  # "12B active"
     assert spec.num_dense_layers == 1  # expert_layer_offset 1: layer 0 is dense
+    assert spec.ffn_types == ("dense", "moe") * 16  # dense and MoE alternate (a pipeline split must follow this)
 
 
 def test_mamba2_breakdown_is_the_closed_form():
