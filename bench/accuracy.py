@@ -289,6 +289,19 @@ def startup_section() -> list[str]:
     return lines
 
 
+def other_sections(existing: str, ours: str) -> str:
+    """The `## ` sections of the existing doc that this script does not write (other benches add
+    their own sections to docs/ACCURACY.md), kept in order so a regeneration never drops them."""
+    titles = {line for line in ours.splitlines() if line.startswith("## ")}
+    kept, keep = [], False
+    for line in existing.splitlines():
+        if line.startswith("## "):
+            keep = line not in titles
+        if keep:
+            kept.append(line)
+    return "\n".join(kept).strip() + "\n" if kept else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, help="write the report to this file (docs/ACCURACY.md)")
@@ -317,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(DOC_HEADER + "\n" + text + "\n" + DOC_FOOTER)
+        doc = DOC_HEADER + "\n" + text + "\n" + DOC_FOOTER
+        kept = other_sections(args.markdown.read_text() if args.markdown.exists() else "", doc)
+        args.markdown.write_text(doc + ("\n" + kept if kept else ""))
         print(f"wrote {args.markdown}", file=sys.stderr)
     return 0
 

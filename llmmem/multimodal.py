@@ -180,8 +180,11 @@ def _qwen2_vl_tower(v: _Sub) -> Counter:
     patches of embed_dim, LayerNorm blocks with fused qkv and proj (biased) and a plain MLP of
     embed_dim x mlp_ratio."""
     e = v.int("embed_dim")
+    ratio = v.get("mlp_ratio", 4)
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 64:
+        raise ConfigError(f"config.json has vision_config.mlp_ratio={ratio!r}, not a number from 0 to 64: fix the config.json")
     part = Counter(patch_embedding=v.int("in_channels") * v.int("temporal_patch_size") * v.int("patch_size") ** 2 * e)
-    part += _vit_blocks(v.int("depth", "num_hidden_layers"), e, int(e * v.get("mlp_ratio", 4)), qkv_bias=True,
+    part += _vit_blocks(v.int("depth", "num_hidden_layers"), e, int(e * ratio), qkv_bias=True,
                         o_bias=True, mlp="plain", mlp_bias=True, norm="layer")  # fmt: skip
     return part
 

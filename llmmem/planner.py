@@ -15,7 +15,7 @@ plan is the cheapest one that reaches the cap, or the one that comes closest wit
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from .engines import engine_function
@@ -120,6 +120,14 @@ def vllm_command(
     return " ".join(parts)
 
 
+def scheduler_seqs(engine: str, gpu: GPU, sequences: int, max_num_seqs: int | None) -> int | None:
+    """--max-num-seqs a plan must set: vLLM schedules at most max_num_seqs sequences at once, so a target
+    above its per-GPU default raises it to the target (None: the default stands)."""
+    if engine == "vllm" and max_num_seqs is None and sequences > vllm_defaults(gpu.memory_bytes, gpu.name)[1]:
+        return sequences
+    return max_num_seqs
+
+
 def layouts(spec: ModelSpec, count: int, tp: int | None = None, pp: int | None = None) -> list[tuple[int, int]]:
     """(tp, pp) pairs using exactly `count` GPUs that vLLM accepts: tp splits the attention heads and
     the KV heads split or replicate evenly (gpus.valid_tp), tp within one node, pp at most the layers."""
@@ -189,9 +197,7 @@ def plan(
     per_kind = kv_groups(layer_kinds(spec))[2]
 
     def evaluate(gpu: GPU, size: int, stages: int, fmt: str, kv: str) -> _Candidate | None:
-        seqs = max_num_seqs
-        if engine == "vllm" and seqs is None and target_sequences > vllm_defaults(gpu.memory_bytes, gpu.name)[1]:
-            seqs = target_sequences  # vLLM schedules at most max_num_seqs sequences at once
+        seqs = scheduler_seqs(engine, gpu, target_sequences, max_num_seqs)
         options = ServingOptions(
             gpu=gpu, engine=engine, tp=size, pp=stages, dtype=None if dtype == "auto" else dtype,
             quantization=None if fmt == "auto" else fmt, kv_cache_dtype=kv, context=target_context,
@@ -203,6 +209,11 @@ def plan(
             estimate = function(spec, options)
         except InputError:
             return None
+        if (isinstance(estimate, VllmEstimate) and max_num_seqs is None and estimate.failure
+                and estimate.failure["check"] == "mamba_cache_blocks" and estimate.num_blocks >= target_sequences):
+            # NOTE: hybrids: vLLM refuses more sequences than state blocks; the plan lowers --max-num-seqs to fit.
+            seqs = estimate.num_blocks
+            estimate = function(spec, replace(options, max_num_seqs=seqs))
         if isinstance(estimate, VllmEstimate):
             reach = max_context_for(spec, estimate, target_sequences, context_cap)
             if context == MAX:
@@ -211,9 +222,9 @@ def plan(
                 failure = estimate.failure
                 serves = reach >= 1 and (failure is None or failure["check"] == "max_seq_len")
             else:
-                serves = estimate.starts and estimate.num_blocks >= target_sequences * blocks_for_requests(spec, per_kind, target_context, estimate.max_num_batched_tokens)
+                serves = estimate.starts and estimate.num_blocks >= target_sequences * blocks_for_requests(spec, per_kind, target_context, estimate.max_num_batched_tokens, estimate.kv_cache_block_size)
             length = reach if context == MAX else target_context
-            need = blocks_for_requests(spec, per_kind, length or 1, estimate.max_num_batched_tokens)
+            need = blocks_for_requests(spec, per_kind, length or 1, estimate.max_num_batched_tokens, estimate.kv_cache_block_size)
             held = round(estimate.num_blocks / need, 2)  # sequences of `length` tokens, as vLLM logs it
             command_seqs = seqs
         elif isinstance(estimate, GenericEstimate):
@@ -297,7 +308,7 @@ def plan(
         if any(p.nodes > 1 for p in found):
             notes.append(f"multi-node plans: nodes of {GPUS_PER_NODE} GPUs, tensor parallel inside a node, pipeline stages across nodes")
     else:
-        notes.append(_why_nothing(spec, engine, gpu_list, max_gpus, target_context, target_sequences, weights, tp, pp))
+        notes.append(_why_nothing(spec, gpu_list, max_gpus, target_context, target_sequences, weights, tp, pp, usable_share))
     if context == MAX:
         notes.append(f"context=max: the longest context {target_sequences} sequence(s) can have, capped at the model's {context_cap:,}")
     if concurrency == MAX:
@@ -308,19 +319,20 @@ def plan(
     )
 
 
-def _why_nothing(spec, engine, gpus, max_gpus, context, sequences, weights, tp, pp) -> str:
+def _why_nothing(spec, gpus, max_gpus, context, sequences, weights, tp, pp, usable_share) -> str:
     """What stops every configuration: the weights alone, a layout constraint, or the KV cache."""
     fixed = tp is not None or pp is not None
     scope = f"at tp {tp or 'any'}, pp {pp or 'any'}" if fixed else f"within {max_gpus} GPUs"
     widen = "drop --tp/--pp to let the planner choose" if fixed else "raise --max-gpus"
     largest = max(gpus, key=lambda g: g.memory_bytes)
+    most = min(max_gpus, (tp or 1) * (pp or 1)) if tp is not None and pp is not None else max_gpus
     try:
         total = min(_weights_total(spec, fmt, "auto") for fmt in weights)
     except InputError:
         total = 0
-    if total > largest.memory_bytes * max_gpus:
-        return (f"nothing serves the target {scope}: the weights alone ({total / 1e9:,.1f} GB) exceed "
-                f"{max_gpus} x {largest.name}; {widen} or use smaller weights (--weights fp8, awq, ...)")
+    if total > largest.memory_bytes * usable_share * most:
+        return (f"nothing serves the target {scope}: the weights alone ({total / 1e9:,.1f} GB) exceed what "
+                f"{most} x {largest.name} hold; {widen} or use smaller weights (--weights fp8, awq, ...)")
     if fixed and not any(layouts(spec, n, tp, pp) for n in range(1, max_gpus + 1)):
         return f"nothing serves the target: no layout within {max_gpus} GPUs has tp={tp}, pp={pp} for this model's heads and layers"
     return (f"nothing serves the target {scope}: {sequences} sequence(s) of {context:,} tokens need more KV cache than is "

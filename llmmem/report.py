@@ -11,19 +11,21 @@ from dataclasses import dataclass, replace
 from typing import Mapping
 
 from .engines import estimate_serving
+from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
-from .planner import MAX, PlanResult, plan
-from .precisions import Precision, parse_precisions
+from .planner import MAX, PlanResult, plan, scheduler_seqs
+from .precisions import PRECISIONS, Precision, parse_precisions
 from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, Request
 from .resolve import Resolved, resolve
 from .results import Result
 from .serving import ServingEstimate, ServingOptions, context_problem
 from .spec import ModelSpec
 
-# NOTE: each precision row is served with its weights in that precision: (dtype, weights format).
-ROW_SERVING = {"fp32": ("float32", "fp32"), "fp16": (None, "fp16"), "fp8": (None, "fp8"), "int8": (None, "w8a8"), "int4": (None, "w4a16")}
+# NOTE: each precision row is served with its weights in that precision: (dtype, weights format); an
+# fp32 row runs in float32 too (vLLM --dtype float32), the others in the checkpoint's 16-bit dtype.
+ROW_SERVING = {p.name: ("float32" if p.bits == 32 else None, p.serving_format) for p in PRECISIONS.values()}
 UNITS = {"GB": 10**9, "GiB": 2**30}
 DEFAULT_TARGET_TEXT = (f"default target: engine vllm, the first GPU ({DEFAULT_GPUS[0]} unless --gpu), "
                        f"context min({DEFAULT_CONTEXT}, the model's maximum), 1 sequence")
@@ -47,6 +49,62 @@ class Target(Result):
 
 
 @dataclass(frozen=True)
+class RuleOfThumbCount(Result):
+    """ceil(rule-of-thumb bytes / GPU memory), and the GPUs a tensor-parallel layout of it uses."""
+
+    count: int
+    tp_count: int
+    nodes: int
+
+
+@dataclass(frozen=True)
+class GpuColumn(Result):
+    """One GPU's cell of a precision row: the planner's best plan for the row's weights (None without a
+    config, or when nothing serves the target), the engine's per-GPU terms at that plan, and the rule of
+    thumb's count."""
+
+    gpu: str
+    count: int | None
+    tp: int | None
+    pp: int | None
+    nodes: int | None
+    rule_of_thumb: RuleOfThumbCount
+    kv_cache_tokens: int | None = None
+    max_concurrency: float | None = None
+    max_context: int | None = None
+    weights_bytes_per_gpu: int | None = None
+    command: str | None = None
+    kv_cache_bytes_per_gpu: int | None = None
+    activation_bytes: int | None = None
+    non_torch_bytes: int | None = None
+    total_bytes_per_gpu: int | None = None
+    fits: bool | None = None
+
+
+@dataclass(frozen=True)
+class PrecisionRow(Result):
+    name: str
+    label: str
+    bits: int
+    weights_format: str
+    weights_bytes: int
+    seed_formula_bytes: int
+    largest_layer_bytes: int | None
+    training_adam_bytes: int | None
+    gpus: tuple[GpuColumn, ...]
+    # the serving total per GPU with this row's weights, at the serving estimate's layout (None: no estimate)
+    serving_total_bytes: int | None = None
+    serving_fits: bool | None = None
+
+
+@dataclass(frozen=True)
+class GpuInfo(Result):
+    gpu: str
+    label: str
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
 class Report(Result):
     request: Request
     headline: str
@@ -56,20 +114,23 @@ class Report(Result):
     parameters: int
     active_parameters: int | None
     approximate: bool
+    counted_by: str  # spec.counted_by: "exact", "transformers", "generic" (approximate) or "given"
+    parts: Mapping[str, int]  # parameters per part: text, and vision / projector when there
+    mtp: Mapping[str, int] | None  # multi-token-prediction layers the checkpoint ships, not counted
     revision: str | None
     checkpoint_dtypes: Mapping[str, int] | None
     architecture: Mapping | None
     target: Target | None
-    gpus: tuple
-    precisions: tuple
+    gpus: tuple[GpuInfo, ...]
+    precisions: tuple[PrecisionRow, ...]
     plan: PlanResult | None
     serving: ServingEstimate | None
     notes: tuple[str, ...]
 
 
-def _resolve(request: Request, token: str | None, allow_local_files: bool) -> Resolved:
+def _resolve(request: Request, token: str | None, allow_local_files: bool, prefer_catalog: bool = False) -> Resolved:
     return resolve(request.model, token=token, offline=request.offline, revision=request.revision,
-                   allow_local_files=allow_local_files)
+                   allow_local_files=allow_local_files, prefer_catalog=prefer_catalog)
 
 
 def target_context(spec: ModelSpec, request: Request) -> int | str:
@@ -119,38 +180,60 @@ def _plan(spec, request: Request, gpu: GPU, context, concurrency, weights=None, 
     )
 
 
-def _precision_row(spec: ModelSpec, precision: Precision, gpus: list[GPU], request: Request, context, concurrency) -> dict:
+def _precision_row(spec: ModelSpec, precision: Precision, gpus: list[GPU], request: Request, context, concurrency) -> PrecisionRow:
     seed = seed_formula_bytes(spec.parameters, precision.bits)
     dtype, weights_format = ROW_SERVING[precision.name]
     columns = []
     for gpu in gpus:
-        rule = gpus_needed(seed, gpu, spec if spec.has_shape else None)
-        column = {"gpu": gpu.name, "count": None, "tp": None, "pp": None, "nodes": None,
-                  "rule_of_thumb": {"count": rule.count, "tp_count": rule.tp_count, "nodes": rule.nodes}}
+        rule = RuleOfThumbCount(*gpus_needed(seed, gpu, spec if spec.has_shape else None))
+        best = None
         if spec.has_shape and spec.breakdown:
             try:
                 best = _plan(spec, request, gpu, context, concurrency, (weights_format,), dtype or "auto").best
             except LlmmemError:
                 best = None
-            if best is not None:
-                column.update(count=best.count, tp=best.tp, pp=best.pp, nodes=best.nodes)
-        columns.append(column)
-    return {
-        "name": precision.name,
-        "label": precision.label,
-        "bits": precision.bits,
-        "weights_format": weights_format,
-        "weights_bytes": weights_bytes(spec.parameters, precision),
-        "seed_formula_bytes": seed,
-        "largest_layer_bytes": largest_layer_bytes(spec, precision),
-        "training_adam_bytes": training_adam_bytes(spec.parameters, precision),
-        "gpus": columns,
-    }
+        if best is None:
+            columns.append(GpuColumn(gpu.name, None, None, None, None, rule))
+            continue
+        terms = _plan_terms(spec, request, gpu, best, context, concurrency, dtype)
+        columns.append(GpuColumn(
+            gpu.name, best.count, best.tp, best.pp, best.nodes, rule,
+            kv_cache_tokens=best.kv_cache_tokens, max_concurrency=best.max_concurrency, max_context=best.max_context,
+            weights_bytes_per_gpu=best.weights_bytes_per_gpu, command=best.command, **terms,
+        ))
+    return PrecisionRow(
+        name=precision.name,
+        label=precision.label,
+        bits=precision.bits,
+        weights_format=weights_format,
+        weights_bytes=weights_bytes(spec.parameters, precision),
+        seed_formula_bytes=seed,
+        largest_layer_bytes=largest_layer_bytes(spec, precision),
+        training_adam_bytes=training_adam_bytes(spec.parameters, precision),
+        gpus=tuple(columns),
+    )
 
 
-def estimate_request(request: Request, *, token: str | None = None, allow_local_files: bool = True) -> Report:
-    """Answer one request: resolve the model, size every precision, plan, and estimate the best plan."""
-    resolved = _resolve(request, token, allow_local_files)
+def _plan_terms(spec, request: Request, gpu: GPU, best, context, concurrency, dtype) -> dict:
+    """The engine's per-GPU terms at a plan's own configuration (its max-model-len / context, weights, KV dtype)."""
+    length = best.max_context if context == MAX else context
+    sequences = 1 if concurrency == MAX else concurrency
+    options = serving_options(request, gpu, best.tp, best.pp, length, sequences, best.weights, best.kv_cache_dtype, dtype)
+    options = replace(options, max_model_len=length, allow_long_context=True,
+                      max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
+    try:
+        e = estimate_serving(spec, options)
+    except LlmmemError:
+        return {}
+    return {"kv_cache_bytes_per_gpu": e.kv_cache_bytes_per_gpu, "activation_bytes": e.activation_bytes,
+            "non_torch_bytes": e.non_torch_bytes, "total_bytes_per_gpu": e.total_bytes_per_gpu, "fits": e.fits}
+
+
+def estimate_request(request: Request, *, token: str | None = None, allow_local_files: bool = True,
+                     prefer_catalog: bool = False) -> Report:
+    """Answer one request: resolve the model, size every precision, plan, and estimate the best plan.
+    prefer_catalog=True answers a catalog model (no pinned revision) from the bundled catalog, without the Hub."""
+    resolved = _resolve(request, token, allow_local_files, prefer_catalog)
     spec = resolved.spec
     gpus = [get_gpu(name) for name in request.gpus]
     precisions = parse_precisions(list(request.precisions) if request.precisions else None)
@@ -175,7 +258,7 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         target = Target(request.engine, gpus[0].name, context, concurrency, default)
         plan_result = _plan(spec, request, gpus[0], context, concurrency, model=launch_name(resolved, request))
         serving = _serving(spec, request, gpus[0], plan_result, context, concurrency, notes)
-        _row_totals(spec, request, rows, serving)
+        rows = _row_totals(spec, request, rows, serving, gpus[0])
     headline = _headline(spec, request, target, plan_result, rows, gpus)
     return Report(
         request=request,
@@ -186,11 +269,14 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         parameters=spec.parameters,
         active_parameters=spec.active_parameters,
         approximate=spec.approximate,
+        counted_by=spec.counted_by,
+        parts=spec.part_totals,
+        mtp={"layers": spec.mtp_layers, "parameters": spec.mtp_parameters} if spec.mtp_layers else None,
         revision=resolved.revision,
         checkpoint_dtypes=dict(resolved.safetensors) if resolved.safetensors else None,
         architecture={f: getattr(spec, f) for f in _ARCHITECTURE_FIELDS if getattr(spec, f) is not None} if spec.has_shape else None,
         target=target,
-        gpus=tuple({"gpu": g.name, "label": g.label, "memory_bytes": g.memory_bytes} for g in gpus),
+        gpus=tuple(GpuInfo(g.name, g.label, g.memory_bytes) for g in gpus),
         precisions=tuple(rows),
         plan=plan_result,
         serving=serving,
@@ -216,36 +302,38 @@ def _serving(spec, request: Request, gpu: GPU, plan_result: PlanResult, context,
     sequences = concurrency if concurrency != MAX else 1
     weights = best.weights if best is not None and not request.layout_given else request.weights[0]
     kv = best.kv_cache_dtype if best is not None and not request.layout_given else request.kv_cache_dtype[0]
-    seqs = request.max_num_seqs
     options = serving_options(request, gpu, tp, pp, length, sequences, weights, kv)
-    if request.engine == "vllm" and seqs is None and best is not None and "--max-num-seqs" in best.command:
-        options = replace(options, max_num_seqs=int(best.command.split("--max-num-seqs ")[1].split()[0]))
+    options = replace(options, max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
     return estimate_serving(spec, options)
 
 
-def _row_totals(spec, request: Request, rows: list[dict], serving: ServingEstimate | None) -> None:
+def _row_totals(spec, request: Request, rows: list[PrecisionRow], serving: ServingEstimate | None, gpu: GPU) -> list[PrecisionRow]:
     """Each row's serving total per GPU with the weights in that row's precision, at the serving layout."""
     if serving is None:
-        return
+        return rows
+    length = getattr(serving, "context", None) or getattr(serving, "max_model_len")
+    out = []
     for row in rows:
-        dtype, weights_format = ROW_SERVING[row["name"]]
-        options = serving_options(request, get_gpu(serving.gpu) if serving.gpu in request.gpus else get_gpu(request.gpus[0]),
-                                  serving.tp, serving.pp, getattr(serving, "context", None) or getattr(serving, "max_model_len"),
-                                  getattr(serving, "batch", 1), weights_format, serving.kv_cache_dtype, dtype)
+        dtype, weights_format = ROW_SERVING[row.name]
+        options = serving_options(request, gpu, serving.tp, serving.pp, length, getattr(serving, "batch", 1),
+                                  weights_format, serving.kv_cache_dtype, dtype)
+        if isinstance(serving, VllmEstimate):
+            options = replace(options, max_num_seqs=serving.max_num_seqs)
         try:
             estimate = estimate_serving(spec, options)
         except LlmmemError:
-            row.update(serving_total_bytes=None, serving_fits=None)
+            out.append(row)
             continue
-        row.update(serving_total_bytes=estimate.total_bytes_per_gpu, serving_fits=estimate.fits)
+        out.append(replace(row, serving_total_bytes=estimate.total_bytes_per_gpu, serving_fits=estimate.fits))
+    return out
 
 
 def _headline(spec, request: Request, target: Target | None, plan_result: PlanResult | None, rows, gpus) -> str:
     if target is None or plan_result is None:
-        fp16 = next((r for r in rows if r["name"] == "fp16"), rows[0])
-        rule = fp16["gpus"][0]["rule_of_thumb"]
-        return (f"{spec.name}: {spec.parameters:,} parameters; by the rule of thumb its {fp16['label']} weights need "
-                f"{rule['count']} x {gpus[0].name} (give a config.json or model ID for a serving plan)")
+        fp16 = next((r for r in rows if r.name == "fp16"), rows[0])
+        rule = fp16.gpus[0].rule_of_thumb
+        return (f"{spec.name}: {spec.parameters:,} parameters; by the rule of thumb its {fp16.label} weights need "
+                f"{rule.count} x {gpus[0].name} (give a config.json or model ID for a serving plan)")
     best = plan_result.best
     sequences = "as many sequences as fit" if target.concurrency == MAX else f"{target.concurrency} sequence{'s' if target.concurrency != 1 else ''}"
     length = "the longest context that fits" if target.context == MAX else f"{target.context:,} tokens"
@@ -259,8 +347,8 @@ def _headline(spec, request: Request, target: Target | None, plan_result: PlanRe
 
 
 def _notes(spec) -> list[str]:
-    notes = []
-    if spec.approximate:
+    notes = list(spec.notes)  # what the count includes or leaves out (MTP layers, towers, which path counted it)
+    if spec.approximate and not spec.notes:
         notes.append(f"approximate: {spec.model_type!r} is not a family llmmem knows exactly; a generic decoder formula was used")
     if not spec.has_shape:
         notes.append("only a parameter count is known: largest layer, KV cache, plans and tensor-parallel head checks need a config")
@@ -381,6 +469,9 @@ def table_rows(report: dict, unit: str = "GB") -> tuple[list[str], list[list[str
     return headers, rows
 
 
+_COUNT_TAGS = {"transformers": ", counted by transformers", "generic": ", approximate"}
+
+
 def format_table(report: dict, unit: str = "GB") -> str:
     headers, rows = table_rows(report, unit)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
@@ -388,7 +479,7 @@ def format_table(report: dict, unit: str = "GB") -> str:
     active = f", {format_count(report['active_parameters'])} active" if report["active_parameters"] else ""
     lines = [
         f"{report['model']}: {report['parameters']:,} parameters ({format_count(report['parameters'])}{active})"
-        f" [{report['source']}{', approximate' if report['approximate'] else ''}]",
+        f" [{report['source']}{_COUNT_TAGS.get(report.get('counted_by') or '', ', approximate' if report['approximate'] else '')}]",
         "",
         line(headers),
         line(["-" * w for w in widths]),
@@ -410,10 +501,8 @@ def format_table(report: dict, unit: str = "GB") -> str:
 def format_plan(report: dict, unit: str = "GB") -> list[str]:
     """The planner's best configuration for the report's target, with its launch command."""
     target, result = report["target"], report["plan"]
-    sequences = "max" if target["concurrency"] == MAX else f"{target['concurrency']:,}"
-    context = "max" if target["context"] == MAX else f"{target['context']:,}"
     stated = f" ({DEFAULT_TARGET_TEXT})" if target["default"] else ""
-    head = f"Best plan on {target['gpu']} for {sequences} sequence(s) of {context} tokens with {target['engine']}{stated}:"
+    head = f"Best plan on {target['gpu']} for {target_words(target['context'], target['concurrency'])} with {target['engine']}{stated}:"
     if not result["plans"]:
         return [head, f"  {result['notes'][0]}"]
     best = result["plans"][0]
@@ -422,10 +511,23 @@ def format_plan(report: dict, unit: str = "GB") -> list[str]:
         head,
         f"  {best['count']} x {best['gpu']}: tp {best['tp']}, pp {best['pp']}, {best['nodes']} node(s){price}; "
         f"weights {best['weights']}, {format_bytes(best['weights_bytes_per_gpu'], unit)} per GPU; KV cache {best['kv_cache_dtype']}",
-        f"  KV cache holds {best['kv_cache_tokens']:,} tokens: max concurrency {best['max_concurrency']:g} at {context} tokens, "
-        f"max context {best['max_context']:,} at {sequences} sequence(s)",
+        f"  KV cache holds {best['kv_cache_tokens']:,} tokens: {capacity_words(best, target['context'], target['concurrency'])}",
         f"  {best['command']}",
     ]
+
+
+def target_words(context, concurrency) -> str:
+    """'4 sequence(s) of 8,192 tokens', 'as many sequences as fit of 8,192 tokens', '1 sequence(s) of the longest context that fits'."""
+    sequences = "as many sequences as fit" if concurrency == MAX else f"{concurrency:,} sequence(s)"
+    length = "the longest context that fits" if context == MAX else f"{context:,} tokens"
+    return f"{sequences} of {length}"
+
+
+def capacity_words(plan: dict, context, concurrency) -> str:
+    length = plan["max_context"] if context == MAX else context
+    sequences = 1 if concurrency == MAX else concurrency
+    return (f"max concurrency {plan['max_concurrency']:g} at {length:,} tokens, "
+            f"max context {plan['max_context']:,} at {sequences:,} sequence(s)")
 
 
 def format_serving(serving: dict, unit: str = "GB") -> list[str]:
@@ -455,14 +557,27 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
         f"  KV cache holds {serving['kv_cache_tokens']:,} tokens: max concurrency {serving['max_concurrency']:,}"
         f" at {context:,} tokens per sequence",
     ]
+    if serving.get("state_bytes_per_sequence"):
+        state_layers = sum(k["layers"] for k in serving.get("cache_layers", ()) if k["state_bytes_per_layer"])
+        lines.insert(3, f"  fixed state per sequence   {format_bytes(serving['state_bytes_per_sequence'], unit).rjust(14)}"
+                        f"  (conv + SSM state of {state_layers} layers, whatever the length)")
+        if not serving["kv_cache_bytes_per_token"]:
+            # NOTE: attention-free: nothing grows with length; vLLM logs state blocks x max_model_len as tokens.
+            lines[-1] += (" (no attention: vLLM counts one state block per sequence as max_model_len tokens)"
+                          if serving["engine"] == "vllm" else " (no attention: only sequences cost memory, not tokens)")
+    if serving.get("kv_cache_groups") and len(serving["kv_cache_groups"]) > 1 or serving.get("state_page_padding_bytes"):
+        lines.append(f"  hybrid KV allocator: blocks of {serving['kv_cache_block_size']:,} tokens, "
+                     f"{sum(serving['kv_cache_groups'].values())} groups of {serving['kv_cache_group_size']} layers "
+                     f"({', '.join(f'{n} {kind}' for kind, n in serving['kv_cache_groups'].items())})")
     if serving.get("failure"):
         lines.append(f"  vLLM would stop with: {serving['failure']['message']}")
     return lines
 
 
-def plan_request(request: Request, *, token: str | None = None, allow_local_files: bool = True) -> PlanResult:
+def plan_request(request: Request, *, token: str | None = None, allow_local_files: bool = True,
+                 prefer_catalog: bool = False) -> PlanResult:
     """`python -m llmmem plan`: the planner over every GPU the request names, for its target."""
-    resolved = _resolve(request, token, allow_local_files)
+    resolved = _resolve(request, token, allow_local_files, prefer_catalog)
     spec = resolved.spec
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{request.model!r} is only a parameter count: a plan needs the model's config.json or ID")
@@ -478,10 +593,8 @@ def plan_request(request: Request, *, token: str | None = None, allow_local_file
 
 def format_plans(result: dict, unit: str = "GB", limit: int = 15) -> str:
     """The plan list as a table, best first, with the best plan's launch command below it."""
-    sequences = "max" if result["concurrency"] == MAX else f"{result['concurrency']:,}"
-    context = "max" if result["context"] == MAX else f"{result['context']:,}"
     lines = [f"{result['model']} ({result['parameters']:,} parameters) with {result['engine']}: "
-             f"{sequences} sequence(s) of {context} tokens"]
+             f"{target_words(result['context'], result['concurrency'])}"]
     plans = result["plans"]
     if plans:
         headers = ["#", "GPUs", "tp", "pp", "nodes", "weights", "KV", "weights/GPU", "KV tokens", "max conc.", "max context", "$/h"]

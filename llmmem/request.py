@@ -165,7 +165,7 @@ def _names(field: str, value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else list(value)
     names: list[str] = []
     for item in items:
-        name = _text(field, item, TEXT_LIMITS["gpu" if field == "gpus" else "item"])
+        name = _text("gpu" if field == "gpus" else field, item, TEXT_LIMITS["gpu" if field == "gpus" else "item"])
         if name and name not in names:
             names.append(name)
     if len(names) > LIST_LIMITS[field]:

@@ -28,8 +28,11 @@ def test_seed_example_70b_at_16_bit(capsys):
     assert fp16["weights_bytes"] == 140_000_000_000
     # 168e9 bytes on two "80 GB" A100s: each really holds ~85.0e9 bytes, so two suffice by the rule of
     # thumb. A bare count has no shape, so the planner has no count (None) and the headline says so.
-    assert fp16["gpus"] == [{"gpu": "A100-80GB", "count": None, "tp": None, "pp": None, "nodes": None,
-                             "rule_of_thumb": {"count": 2, "tp_count": 2, "nodes": 1}}]
+    (column,) = fp16["gpus"]
+    assert column["rule_of_thumb"] == {"count": 2, "tp_count": 2, "nodes": 1}
+    assert column["gpu"] == "A100-80GB" and {k: v for k, v in column.items() if k not in ("gpu", "rule_of_thumb")} == dict.fromkeys(
+        ("count", "tp", "pp", "nodes", "kv_cache_tokens", "max_concurrency", "max_context", "weights_bytes_per_gpu", "command",
+         "kv_cache_bytes_per_gpu", "activation_bytes", "non_torch_bytes", "total_bytes_per_gpu", "fits"))
     assert report["plan"] is None and report["serving"] is None
     assert "rule of thumb" in report["headline"] and "2 x A100-80GB" in report["headline"]
 
@@ -180,7 +183,7 @@ def test_each_precision_row_has_its_serving_total(capsys):
 def test_a_bare_count_has_no_serving_rows(capsys):
     report = run_json(capsys, "7B")
     assert report["serving"] is None
-    assert "serving_total_bytes" not in report["precisions"][0]
+    assert report["precisions"][0]["serving_total_bytes"] is None and report["precisions"][0]["serving_fits"] is None
 
 
 def test_library_and_cli_json_are_byte_identical(capsys):
@@ -204,7 +207,13 @@ def test_default_answer_is_the_planners_best_plan(capsys):
     assert serving["starts"] is True and serving["failure"] is None
     assert serving["kv_cache_tokens"] == best["kv_cache_tokens"]
     fp16 = next(row for row in report["precisions"] if row["name"] == "fp16")
-    assert fp16["gpus"][0]["count"] == best["count"]  # the table's count is the planner's
+    column = fp16["gpus"][0]
+    assert column["count"] == best["count"]  # the table's count is the planner's
+    # the column carries the row's own plan and the engine's terms at it (the checkpoint is bf16: same plan)
+    assert (column["kv_cache_tokens"], column["max_concurrency"], column["command"]) == (
+        best["kv_cache_tokens"], best["max_concurrency"], best["command"])
+    assert (column["total_bytes_per_gpu"], column["activation_bytes"], column["fits"]) == (
+        serving["total_bytes_per_gpu"], serving["activation_bytes"], True)
     assert best["command"] in report["headline"] and "2 x H100-80GB" in report["headline"]
     assert main(["meta-llama/Llama-3.1-70B", "--offline"]) == 0
     text = capsys.readouterr().out
@@ -262,3 +271,11 @@ def test_the_app_path_never_reads_local_files():
 
     with pytest.raises(InputError, match="local files are not read here"):
         estimate_request(make_request(model=str(LLAMA_8B)), allow_local_files=False)
+
+
+def test_prefer_catalog_answers_a_catalog_model_without_the_hub():
+    from llmmem.report import estimate_request
+    from llmmem.request import make_request
+
+    report = estimate_request(make_request(model="meta-llama/Llama-3.1-8B"), prefer_catalog=True, allow_local_files=False)
+    assert (report.source, report.parameters, report.notes) == ("catalog", 8_030_261_248, ())

@@ -93,6 +93,38 @@ MORE_CASES = [
     ("SmolVLM-256M", load(MORE / "HuggingFaceTB__SmolVLM-256M-Instruct.json"), 256_484_928, 93_510_912, "vision_configs/README.md"),
 ]
 
+def resized(name: str, text: dict, **outer) -> dict:
+    """A published fixture with another size's text_config keys (same tower), as the family's other releases."""
+    config = load(NEW / name)
+    if "text_config" in config:
+        config["text_config"] = {**config["text_config"], **text}
+    else:
+        config.update(text)
+    for key, value in outer.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    return config
+
+
+# Other sizes of the same families: their published config.json shape keys on top of the fixture of the family.
+SIZE_CASES = [
+    ("gemma-3-27b-it shape", resized("google__gemma-3-4b-it.json", {"hidden_size": 5376, "intermediate_size": 21504,
+     "num_hidden_layers": 62, "num_attention_heads": 32, "num_key_value_heads": 16, "head_dim": 128}), 27_432_406_640, 423_060_336),
+    ("gemma-3-12b-it shape", resized("google__gemma-3-4b-it.json", {"hidden_size": 3840, "intermediate_size": 15360,
+     "num_hidden_layers": 48, "num_attention_heads": 16, "num_key_value_heads": 8}), 12_187_325_040, 421_290_864),
+    ("Qwen2.5-VL-72B-Instruct shape", resized("Qwen__Qwen2.5-VL-7B-Instruct.json", {"hidden_size": 8192,
+     "intermediate_size": 29568, "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8},
+     vision_config={"out_hidden_size": 8192}), 73_406_351_360, 700_147_712),
+    ("Qwen2.5-VL-3B-Instruct shape (tied)", resized("Qwen__Qwen2.5-VL-7B-Instruct.json", {"hidden_size": 2048,
+     "intermediate_size": 11008, "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 2,
+     "tie_word_embeddings": True, "vocab_size": 151936}, vision_config={"out_hidden_size": 2048}), 3_754_622_976, 668_684_288),
+    ("Llama-4-Maverick-17B-128E shape", resized("meta-llama__Llama-4-Scout-17B-16E-Instruct.json", {
+     "num_local_experts": 128, "interleave_moe_layer_step": 2, "attention_chunk_size": 8192}), 401_583_781_376, 871_932_416),
+    ("Qwen3-VL-4B-Instruct shape (tied)", resized("Qwen__Qwen3-VL-8B-Instruct.json", {"hidden_size": 2560,
+     "intermediate_size": 9728, "num_hidden_layers": 36, "num_attention_heads": 32, "num_key_value_heads": 8},
+     tie_word_embeddings=True, vision_config={"depth": 24, "hidden_size": 1024, "intermediate_size": 4096,
+     "out_hidden_size": 2560, "deepstack_visual_indexes": [5, 11, 17]}), 4_437_815_808, 415_347_712),
+]  # fmt: skip
+
 _TEXT_SMALL = {"hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
                "head_dim": 64, "intermediate_size": 512, "vocab_size": 1000}  # fmt: skip
 
@@ -296,7 +328,7 @@ VARIANT_CASES = [
     ),
 ]  # fmt: skip
 
-ALL_CASES = [(c[0], c[1], c[2], c[3]) for c in MORE_CASES] + VARIANT_CASES
+ALL_CASES = [(c[0], c[1], c[2], c[3]) for c in MORE_CASES] + SIZE_CASES + VARIANT_CASES
 
 
 @pytest.mark.parametrize("what,config,total,non_text", ALL_CASES, ids=[c[0] for c in ALL_CASES])
@@ -378,4 +410,12 @@ def test_hostile_vision_values_are_refused_in_one_line(name, where, change, mess
     target = config[where] if where else config
     target.update(change)
     with pytest.raises(ConfigError, match=message):
+        spec_from_config(config)
+
+
+@pytest.mark.parametrize("ratio", ["4", [4], float("nan"), 0, True])
+def test_qwen2_vl_mlp_ratio_is_checked(ratio):
+    config = load(MORE / "Qwen__Qwen2-VL-7B-Instruct.json")
+    config["vision_config"]["mlp_ratio"] = ratio
+    with pytest.raises(ConfigError, match="mlp_ratio"):
         spec_from_config(config)

@@ -124,8 +124,8 @@ def test_context_beyond_the_model_is_refused_unless_allowed():
     assert allowed.best is not None and "--max-model-len 200000" in allowed.best.command
 
 
-@pytest.mark.parametrize("name", ["meta-llama__Llama-3.1-8B", "meta-llama__Llama-3.1-70B", "Qwen__Qwen2.5-7B", "mistralai__Mixtral-8x7B-v0.1"])
-@pytest.mark.parametrize("engine, context, sequences", [("vllm", 8192, 4), ("generic", 4096, 16)])
+@pytest.mark.parametrize("name", ["meta-llama__Llama-3.1-8B", "meta-llama__Llama-3.1-70B", "Qwen__Qwen2.5-7B", "mistralai__Mixtral-8x7B-v0.1", "google__gemma-2-9b", "deepseek-ai__DeepSeek-V2-Lite"])
+@pytest.mark.parametrize("engine, context, sequences", [("vllm", 8192, 4), ("vllm", 8192, 64), ("generic", 4096, 16), ("generic", 8192, 96)])
 def test_planner_never_worse_than_any_fixed_tp(name, engine, context, sequences):
     """Brute force: every (tp, pp) up to 8 GPUs that serves the target as `--engine ... --tp N --pp M` would
     report it; the planner's best uses no more GPUs, and against `--tp N` (pp 1) at the same count it holds
@@ -171,3 +171,22 @@ def test_every_plan_command_starts_in_the_vllm_serve_check(context, sequences):
         assert (check.estimate.kv_cache_tokens, check.estimate.tp, check.estimate.pp) == (p.kv_cache_tokens, p.tp, p.pp)
         if sequences > 1:
             assert check.estimate.max_concurrency >= sequences
+
+
+def test_context_max_for_several_sequences_shares_the_block_pool():
+    best = plan(LLAMA_8B, gpus=[H100], context="max", concurrency=4, max_gpus=1).best
+    estimate = estimate_serving(LLAMA_8B, ServingOptions(gpu=H100, engine="vllm", max_model_len=131072))
+    # 4 sequences of L tokens take 4 x ceil(L / 16) blocks: L = 16 x floor(blocks / 4), under the 131,072 cap.
+    assert estimate.num_blocks == 27723
+    assert best.max_context == 16 * (27723 // 4) == 110_880
+    assert f"--max-model-len {best.max_context}" in best.command
+
+
+def test_generic_max_context_is_what_the_free_memory_holds():
+    l4 = get_gpu("L4-24GB")
+    out = estimate_serving(LLAMA_8B, ServingOptions(gpu=l4, context=8192))
+    # From 8192 tokens on, the prefill chunk stays 8192, so activations and overhead are fixed and each
+    # further token costs 32 layers x 2 x 8 KV heads x 128 x 2 bytes = 131,072 bytes.
+    free = l4.memory_bytes - out.weights_bytes_per_gpu - out.activation_bytes - out.non_torch_bytes
+    assert out.max_context == free // 131072
+    assert plan(LLAMA_8B, engine="generic", gpus=[l4], context="max", max_gpus=1).best.max_context == out.max_context
