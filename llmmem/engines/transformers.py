@@ -44,6 +44,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..errors import InputError
+from ..serving import ServingEstimate
 from ..spec import SLIDING_ATTENTION, ModelSpec
 
 MiB = 2**20
@@ -385,35 +386,32 @@ def estimate_transformers(
 # the engine table's entry: (spec, ServingOptions) -> ServingEstimate
 
 
-def _serving_types():
-    # NOTE: imported here so that the pure estimator above never depends on the serving layer
-    from dataclasses import dataclass as _dataclass
-
-    from ..serving import ServingEstimate
-
-    @_dataclass(frozen=True)
-    class TransformersServingEstimate(ServingEstimate):
-        context: int
-        batch: int
-        new_tokens: int
-        attn_implementation: str
-        peak_allocated_bytes: int  # torch.cuda.max_memory_allocated: weights + the forward's peak
-        forward_peak_bytes: int
-        forward_terms: dict
-        peak_moment: str
-        kv_cache_view_bytes: int
-        cublas_workspace_bytes: int
-        parameter_bytes: int
-        buffer_bytes: int
-        reserved_bytes: int
-        cuda_context_bytes: int
-        nvidia_smi_bytes: int
-        max_context: int
-
-    return TransformersServingEstimate
+@dataclass(frozen=True)
+class TransformersServingEstimate(ServingEstimate):
+    context: int
+    batch: int
+    new_tokens: int
+    attn_implementation: str
+    peak_allocated_bytes: int  # torch.cuda.max_memory_allocated: weights + the forward's peak
+    forward_peak_bytes: int
+    forward_terms: dict
+    peak_moment: str
+    kv_cache_view_bytes: int
+    cublas_workspace_bytes: int
+    parameter_bytes: int
+    buffer_bytes: int
+    reserved_bytes: int
+    cuda_context_bytes: int
+    nvidia_smi_bytes: int
+    max_context: int
 
 
-TransformersServingEstimate = _serving_types()
+# the serving result's fields that it takes over from the run's TransformersEstimate unchanged
+_FROM_RUN = (
+    "batch", "new_tokens", "attn_implementation", "peak_allocated_bytes", "forward_peak_bytes", "peak_moment",
+    "kv_cache_view_bytes", "cublas_workspace_bytes", "parameter_bytes", "buffer_bytes", "reserved_bytes",
+    "cuda_context_bytes", "nvidia_smi_bytes",
+)
 
 
 def estimate_transformers_engine(spec: ModelSpec, options) -> "TransformersServingEstimate":
@@ -462,52 +460,38 @@ def estimate_transformers_engine(spec: ModelSpec, options) -> "TransformersServi
         stages=None,
         notes=est.notes,
         context=context,
-        batch=options.batch,
-        new_tokens=options.new_tokens,
-        attn_implementation=est.attn_implementation,
-        peak_allocated_bytes=est.peak_allocated_bytes,
-        forward_peak_bytes=est.forward_peak_bytes,
         forward_terms=dict(est.forward_terms),
-        peak_moment=est.peak_moment,
-        kv_cache_view_bytes=est.kv_cache_view_bytes,
-        cublas_workspace_bytes=est.cublas_workspace_bytes,
-        parameter_bytes=est.parameter_bytes,
-        buffer_bytes=est.buffer_bytes,
-        reserved_bytes=est.reserved_bytes,
-        cuda_context_bytes=est.cuda_context_bytes,
-        nvidia_smi_bytes=est.nvidia_smi_bytes,
         max_context=_max_context(spec, options, dtype, gpu_bytes),
+        **{name: getattr(est, name) for name in _FROM_RUN},
     )
 
 
+def _largest_fitting(fits, cap: int) -> int:
+    """Largest n in 1..cap with fits(n), by bisection (fits must be monotone); 0 when not even 1 fits."""
+    if not fits(1):
+        return 0
+    low, high = 1, cap
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low
+
+
 def _max_batch(spec: ModelSpec, context: int, new_tokens: int, dtype: str | None, gpu_bytes: int, cap: int = 4096) -> int:
-    """Most sequences of `context` tokens one run fits (0: not even one), by bisection."""
+    """Most sequences of `context` tokens one run fits (0: not even one)."""
 
     def fits(batch: int) -> bool:
         est = estimate_transformers(spec, batch=batch, tokens=context, new_tokens=new_tokens, dtype=dtype)
         return est.nvidia_smi_bytes <= gpu_bytes
 
-    if not fits(1):
-        return 0
-    low, high = 1, cap
-    while low < high:
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if fits(mid) else (low, mid - 1)
-    return low
+    return _largest_fitting(fits, cap)
 
 
 def _max_context(spec: ModelSpec, options, dtype: str | None, gpu_bytes: int) -> int:
-    """Longest prompt (capped at the model's maximum) whose run fits the GPU, by bisection (0: none)."""
-    cap = max(spec.max_position_embeddings or 4096, options.context or 0)
+    """Longest prompt (capped at the model's maximum) whose run fits the GPU (0: none)."""
 
     def fits(tokens: int) -> bool:
         est = estimate_transformers(spec, batch=options.batch, tokens=tokens, new_tokens=options.new_tokens, dtype=dtype)
         return est.nvidia_smi_bytes <= gpu_bytes
 
-    if not fits(1):
-        return 0
-    low, high = 1, cap
-    while low < high:
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if fits(mid) else (low, mid - 1)
-    return low
+    return _largest_fitting(fits, max(spec.max_position_embeddings or 4096, options.context or 0))
