@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from llmmem import state_mixers
-from llmmem.config_check import check_config
+from llmmem.config_check import HEADS_KEYS, HIDDEN_KEYS, LAYERS_KEYS, check_config
 from llmmem.encoders import encoder_spec, is_encoder
 from llmmem.errors import ConfigError
 from llmmem.families import COUNTED_AS, FAMILIES, TEXT_CONFIG_DEFAULTS, TEXT_MODEL_TYPES, Family
@@ -40,10 +40,7 @@ from llmmem.spec import (
 )
 
 
-# Config keys, in the order families spell them.
-_HIDDEN = ("hidden_size", "n_embd", "d_model", "n_embed")
-_LAYERS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
-_HEADS = ("num_attention_heads", "n_head", "n_heads")
+# Config keys, in the order families spell them (hidden size, layers and heads: config_check's).
 _KV_HEADS = ("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num")
 _VOCAB = ("vocab_size", "padded_vocab_size")
 _INTERMEDIATE = ("intermediate_size", "ffn_dim", "ffn_hidden_size", "n_inner")
@@ -303,14 +300,14 @@ def _read_shape(model_type: str | None, cfg: _Config) -> _Shape:
     if model_type == "dbrx":
         attn = cfg.raw.get("attn_config") or {}
         ffn = cfg.raw.get("ffn_config") or {}
-        hidden, heads = cfg.required(_HIDDEN), cfg.required(_HEADS)
+        hidden, heads = cfg.required(HIDDEN_KEYS), cfg.required(HEADS_KEYS)
         return _Shape(
-            hidden, cfg.required(_LAYERS), heads, attn.get("kv_n_heads", 1), hidden // heads,
+            hidden, cfg.required(LAYERS_KEYS), heads, attn.get("kv_n_heads", 1), hidden // heads,
             ffn.get("ffn_hidden_size", 3584), cfg.required(_VOCAB),
         )  # fmt: skip
-    hidden = cfg.required(_HIDDEN)
+    hidden = cfg.required(HIDDEN_KEYS)
     # NOTE: Nemotron-H takes its depth from the block pattern, whatever num_hidden_layers says.
-    layers = len(_nemotron_blocks(cfg)) if cfg.family.layout == "nemotron_h" else cfg.required(_LAYERS)
+    layers = len(_nemotron_blocks(cfg)) if cfg.family.layout == "nemotron_h" else cfg.required(LAYERS_KEYS)
     vocab = cfg.required(_VOCAB)
     intermediate = cfg.first(_INTERMEDIATE)
     if intermediate is None:
@@ -321,7 +318,7 @@ def _read_shape(model_type: str | None, cfg: _Config) -> _Shape:
         intermediate = 4 * hidden
     if not cfg.family.has_attention:
         return _Shape(hidden, layers, None, None, None, intermediate, vocab)
-    heads = cfg.required(_HEADS)
+    heads = cfg.required(HEADS_KEYS)
     kv_heads = cfg.first(_KV_HEADS) or heads
     if model_type == "falcon" and not cfg.raw.get("new_decoder_architecture"):
         # NOTE: only Falcon's new decoder architecture reads num_kv_heads; the old one is

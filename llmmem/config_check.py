@@ -69,38 +69,45 @@ class Rule:
         raise NotImplementedError
 
 
+_FIX = "fix the config.json, or give a parameter count like 7B"
+
+
 def _refused(path: str, value: Any, expected: str) -> str:
-    return f"config.json has {path}={shown(value)}, expected {expected}: fix the config.json, or give a parameter count like 7B"
+    return f"config.json has {path}={shown(value)}, expected {expected}: {_FIX}"
 
 
 @dataclass(frozen=True)
-class Int(Rule):
-    low: int
-    high: int
+class _Range(Rule):
+    """A number of one kind from low to high (a JSON true/false is not a number)."""
 
+    low: float
+    high: float
+
+    def is_kind(self, value: Any) -> bool:
+        raise NotImplementedError
+
+    def problem(self, value, path):
+        if isinstance(value, bool) or not self.is_kind(value) or not self.low <= value <= self.high:
+            return _refused(path, value, self.expected)
+        return None
+
+
+class Int(_Range):
     @property
     def expected(self) -> str:
         return f"an integer from {_n(self.low)} to {_n(self.high)}"
 
-    def problem(self, value, path):
-        if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
-            return _refused(path, value, self.expected)
-        return None
+    def is_kind(self, value):
+        return isinstance(value, int)
 
 
-@dataclass(frozen=True)
-class Number(Rule):
-    low: float
-    high: float
-
+class Number(_Range):
     @property
     def expected(self) -> str:
         return f"a number from {self.low:g} to {self.high:g}"
 
-    def problem(self, value, path):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not self.low <= value <= self.high:
-            return _refused(path, value, self.expected)
-        return None
+    def is_kind(self, value):
+        return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,15 @@ class _Nested(Rule):
 
 # --- The table of fields llmmem reads ----------------------------------------------------------------------
 
+# each size's spellings across families, in the order architectures.py reads them
+
+HIDDEN_KEYS = ("hidden_size", "n_embd", "d_model", "n_embed")
+LAYERS_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
+HEADS_KEYS = ("num_attention_heads", "n_head", "n_heads")
+KV_HEADS_KEYS = ("num_key_value_heads", "num_kv_heads", "n_head_kv")
+EXPERTS_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
+TOP_K_KEYS = ("num_experts_per_tok", "experts_per_token")
+
 LAYERS = Int(1, MAX_LAYERS)
 LAYER_INDEX = Int(0, MAX_LAYERS)
 HIDDEN = Int(1, MAX_HIDDEN)
@@ -256,11 +272,11 @@ FIELDS: dict[str, Rule] = {
     "_name_or_path": Text(1024),
     "torch_dtype": Text(32),
     "dtype": Text(32),
-    # sizes (each family spells some of them its own way: see architectures._HIDDEN ...)
-    **dict.fromkeys(("hidden_size", "n_embd", "d_model", "n_embed", "word_embed_proj_dim"), HIDDEN),
-    **dict.fromkeys(("num_hidden_layers", "n_layer", "n_layers", "num_layers"), LAYERS),
-    **dict.fromkeys(("num_attention_heads", "n_head", "n_heads"), HEADS),
-    **dict.fromkeys(("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num"), HEADS),
+    # sizes (each family spells some of them its own way)
+    **dict.fromkeys((*HIDDEN_KEYS, "word_embed_proj_dim"), HIDDEN),
+    **dict.fromkeys(LAYERS_KEYS, LAYERS),
+    **dict.fromkeys(HEADS_KEYS, HEADS),
+    **dict.fromkeys((*KV_HEADS_KEYS, "multi_query_group_num"), HEADS),
     **dict.fromkeys(("head_dim", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"), HEAD_DIM),
     **dict.fromkeys(("vocab_size", "padded_vocab_size"), VOCAB),
     **dict.fromkeys((
@@ -279,8 +295,7 @@ FIELDS: dict[str, Rule] = {
     "q_lora_rank": RANK,
     "kv_lora_rank": RANK,
     # mixture of experts
-    **dict.fromkeys(("num_local_experts", "num_experts", "n_routed_experts"), EXPERTS),
-    **dict.fromkeys(("num_experts_per_tok", "experts_per_token"), EXPERTS),
+    **dict.fromkeys((*EXPERTS_KEYS, *TOP_K_KEYS), EXPERTS),
     "n_shared_experts": EXPERTS,
     "first_k_dense_replace": LAYER_INDEX,
     "decoder_sparse_step": LAYER_INDEX,
@@ -320,9 +335,7 @@ FIELDS: dict[str, Rule] = {
     "block_ffn_dim_multiplier": Number(0.001, 1000),
     "index_topk": POSITIONS,
     "attention_chunk_size": POSITIONS,
-    **dict.fromkeys(("moe_num_experts",), EXPERTS),
-    **dict.fromkeys(("moe_num_shared_experts",), EXPERTS),
-    "moe_k": EXPERTS,
+    **dict.fromkeys(("moe_num_experts", "moe_num_shared_experts", "moe_k"), EXPERTS),
     "moe_topk": OneOf((EXPERTS, ListOf(EXPERTS))),
     **dict.fromkeys((
         "use_conv_bias", "mamba_conv_bias", "mamba_proj_bias", "conv_bias", "block_auto_adjust_ff_dim",
@@ -332,7 +345,7 @@ FIELDS: dict[str, Rule] = {
     **dict.fromkeys(("layers_block_type", "mlp_layer_types"), LAYER_TYPES),
     **dict.fromkeys(("full_attn_idxs", "no_rope_layers"), LAYER_LIST),
     **dict.fromkeys(("mamba_ssm_cache_dtype", "mamba_ssm_dtype"), Text(32)),
-    # from the hostile branch: keys the blocks above do not list
+    # other families' spellings
     "is_encoder_decoder": BOOL,
     "kv_n_heads": HEADS,
     **dict.fromkeys(("moe_top_k", "num_shared_experts"), EXPERTS),
@@ -363,36 +376,35 @@ def _first(table: Mapping, keys: tuple[str, ...]) -> tuple[str | None, Any]:
 
 def _heads_divide(table: Mapping, prefix: str) -> str | None:
     """Query heads fall into equal groups per KV head; without head_dim, the hidden size splits into heads."""
-    heads_key, heads = _first(table, ("num_attention_heads", "n_head", "n_heads"))
+    heads_key, heads = _first(table, HEADS_KEYS)
     if heads is None:
         return None
-    kv_key, kv_heads = _first(table, ("num_key_value_heads", "num_kv_heads", "n_head_kv"))
+    kv_key, kv_heads = _first(table, KV_HEADS_KEYS)
     if kv_heads is not None and heads % kv_heads:
         return (f"config.json has {prefix}{heads_key}={heads} and {prefix}{kv_key}={kv_heads}, expected the heads to be a "
-                "multiple of the KV heads: fix the config.json, or give a parameter count like 7B")
-    hidden_key, hidden = _first(table, ("hidden_size", "n_embd", "d_model", "n_embed"))
+                f"multiple of the KV heads: {_FIX}")
+    hidden_key, hidden = _first(table, HIDDEN_KEYS)
     if hidden is not None and table.get("head_dim") is None and hidden % heads:
         return (f"config.json has {prefix}{hidden_key}={hidden} and {prefix}{heads_key}={heads} with no head_dim, expected "
-                "the hidden size to be a multiple of the heads: fix the config.json, or give a parameter count like 7B")
+                f"the hidden size to be a multiple of the heads: {_FIX}")
     return None
 
 
 def _experts_fit(table: Mapping, prefix: str) -> str | None:
-    _, experts = _first(table, ("num_local_experts", "num_experts", "n_routed_experts"))
-    top_key, top_k = _first(table, ("num_experts_per_tok", "experts_per_token"))
+    _, experts = _first(table, EXPERTS_KEYS)
+    top_key, top_k = _first(table, TOP_K_KEYS)
     if experts and top_k and top_k > experts:
-        return (f"config.json has {prefix}{top_key}={top_k}, more than its {experts} experts: fix the config.json, "
-                "or give a parameter count like 7B")
+        return f"config.json has {prefix}{top_key}={top_k}, more than its {experts} experts: {_FIX}"
     return None
 
 
 def _layer_lists_fit(table: Mapping, prefix: str) -> str | None:
     """layer_types lists one kind per layer (transformers refuses any other length)."""
-    layers_key, layers = _first(table, ("num_hidden_layers", "n_layer", "n_layers", "num_layers"))
+    layers_key, layers = _first(table, LAYERS_KEYS)
     types = table.get("layer_types")
     if layers is not None and types is not None and len(types) != layers:
         return (f"config.json has {prefix}layer_types of {len(types)} items but {prefix}{layers_key}={layers}, expected one "
-                "kind per layer: fix the config.json, or give a parameter count like 7B")
+                f"kind per layer: {_FIX}")
     return None
 
 
