@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from llmmem.architectures import spec_from_config  # noqa: E402
-from llmmem.families import TEXT_MODEL_TYPES  # noqa: E402
+from llmmem.multimodal import WRAPPERS  # noqa: E402
 
 FLAG_VARIANTS = "tests/fixtures/flag_variants.json"
 SECTION_TITLE = "## Parameter counts against transformers (bench/check_param_counts.py)"
@@ -63,7 +63,8 @@ def text_count(config: dict) -> int | None:
     if not isinstance(config.get("text_config"), dict):
         return None
     text = dict(config["text_config"])
-    text.setdefault("model_type", TEXT_MODEL_TYPES.get(config["model_type"]))
+    wrapper = WRAPPERS.get(config["model_type"])
+    text.setdefault("model_type", wrapper.text_type if wrapper else None)
     model_type = text.pop("model_type")
     try:
         with torch.device("meta"):

@@ -21,7 +21,7 @@ from llmmem import state_mixers
 from llmmem.config_check import HEADS_KEYS, HIDDEN_KEYS, LAYERS_KEYS, check_config
 from llmmem.encoders import encoder_spec, is_encoder
 from llmmem.errors import ConfigError
-from llmmem.families import COUNTED_AS, FAMILIES, TEXT_CONFIG_DEFAULTS, TEXT_MODEL_TYPES, Family
+from llmmem.families import COUNTED_AS, FAMILIES, TEXT_CONFIG_DEFAULTS, Family
 from llmmem.multimodal import multimodal_spec, multimodal_type
 from llmmem.spec import (
     BREAKDOWN_KEYS,
@@ -746,7 +746,8 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
     if isinstance(text, Mapping):
         # NOTE: a wrapper with no tower left (towers went above): its text model, the causal LM
         # transformers builds from text_config with that config class's defaults.
-        text_type = text.get("model_type") or TEXT_MODEL_TYPES.get(config.get("model_type"))
+        # NOTE: a wrapper whose text_config omits its model_type is in multimodal.WRAPPERS (returned above).
+        text_type = text.get("model_type")
         raw = {**TEXT_CONFIG_DEFAULTS.get(text_type, {}), **text, "model_type": text_type}
         if raw.get("tie_word_embeddings") is None and config.get("tie_word_embeddings") is not None:
             raw["tie_word_embeddings"] = config["tie_word_embeddings"]

@@ -50,7 +50,9 @@ class Family:
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
-LLAMA = Family(qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), mlp_bias=("mlp_bias", False))
+# The common switch: one config key, attention_bias (default false), for the q, k, v and o projections' biases.
+_ATTENTION_BIAS = {"qkv_bias": ("attention_bias", False), "o_bias": ("attention_bias", False)}
+LLAMA = Family(**_ATTENTION_BIAS, mlp_bias=("mlp_bias", False))
 _QWEN_MOE_DEFAULTS = {"decoder_sparse_step": 1, "mlp_only_layers": []}
 
 FAMILIES: dict[str, Family] = {
@@ -71,35 +73,29 @@ FAMILIES: dict[str, Family] = {
         },
     ),
     "qwen3": Family(
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
+        **_ATTENTION_BIAS,
         qk_norm="head",
         sliding="qwen2",
         defaults={"head_dim": 128},
     ),
     "qwen3_moe": Family(
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
+        **_ATTENTION_BIAS,
         qk_norm="head",
         moe="qwen3_moe",
         sliding="all_if_enabled",
         defaults={**_QWEN_MOE_DEFAULTS, "num_experts": 128, "num_experts_per_tok": 8, "moe_intermediate_size": 768},
     ),
-    "gemma": Family(
-        tie_default=True, qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), defaults={"head_dim": 256}
-    ),
+    "gemma": Family(tie_default=True, **_ATTENTION_BIAS, defaults={"head_dim": 256}),
     "gemma2": Family(
         tie_default=True,
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
+        **_ATTENTION_BIAS,
         layer_norms=4,
         sliding="alternate",
         defaults={"head_dim": 256, "sliding_window": 4096},
     ),
     "gemma3_text": Family(
         tie_default=True,
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
+        **_ATTENTION_BIAS,
         layer_norms=4,
         qk_norm="head",
         sliding="gemma3",
@@ -130,7 +126,7 @@ FAMILIES: dict[str, Family] = {
         norm_bias=True,
         sliding="all",
     ),
-    "olmo2": Family(qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="all_heads"),
+    "olmo2": Family(**_ATTENTION_BIAS, qk_norm="all_heads"),
     "dbrx": Family(moe="dbrx"),
     "deepseek_v2": Family(
         mla=True,
@@ -166,8 +162,7 @@ FAMILIES: dict[str, Family] = {
         defaults={"head_dim": 64, "sliding_window": 128, "num_local_experts": 128, "num_experts_per_tok": 4},
     ),
     "llama4_text": Family(
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
+        **_ATTENTION_BIAS,
         moe="llama4",
         defaults={
             "head_dim": 128,
@@ -179,12 +174,12 @@ FAMILIES: dict[str, Family] = {
     ),
     # ------------------------------------------------------------------ newer dense and MoE families
     "smollm3": Family(
-        tie_default=True, qkv_bias=("attention_bias", False), o_bias=("attention_bias", False),
+        tie_default=True, **_ATTENTION_BIAS,
         mlp_bias=("mlp_bias", False), sliding="smollm3",
     ),
     "exaone4": Family(qk_norm="head", sliding="exaone4", defaults={"sliding_window": 4096, "sliding_window_pattern": 4}),
     "olmo3": Family(
-        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="all_heads",
+        **_ATTENTION_BIAS, qk_norm="all_heads",
         sliding="olmo3", defaults={"sliding_window": 4096},
     ),
     "ministral3": Family(sliding="all", defaults={"head_dim": 128}),
@@ -208,9 +203,9 @@ FAMILIES: dict[str, Family] = {
             "moe_layer_start_index": 1, "moe_layer_end_index": -1, "moe_layer_interval": 1,
         },
     ),
-    "hunyuan_v1_dense": Family(qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head"),
+    "hunyuan_v1_dense": Family(**_ATTENTION_BIAS, qk_norm="head"),
     "hunyuan_v1_moe": Family(
-        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", moe="hunyuan",
+        **_ATTENTION_BIAS, qk_norm="head", moe="hunyuan",
         defaults={"num_experts": 1, "moe_topk": 1},
     ),
     "deepseek_v32": Family(
@@ -223,7 +218,7 @@ FAMILIES: dict[str, Family] = {
     ),
     # ------------------------------------------------------------------ hybrids and SSMs
     "qwen3_next": Family(
-        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
+        **_ATTENTION_BIAS, qk_norm="head", attention_gate=True,
         moe="qwen2_moe", layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET,
         mtp_keys=("num_nextn_predict_layers",), mtp_layout="qwen3_next",
         defaults={
@@ -232,7 +227,7 @@ FAMILIES: dict[str, Family] = {
         },
     ),
     "qwen3_5_text": Family(
-        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
+        **_ATTENTION_BIAS, qk_norm="head", attention_gate=True,
         layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET, mtp_keys=("mtp_num_hidden_layers",),
         mtp_layout="qwen3_next",
         defaults={"head_dim": 256, "full_attention_interval": 4},
@@ -266,7 +261,7 @@ FAMILIES: dict[str, Family] = {
         },
     ),
     "qwen3_5_moe_text": Family(
-        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
+        **_ATTENTION_BIAS, qk_norm="head", attention_gate=True,
         moe="qwen3_5_moe", layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET,
         mtp_keys=("mtp_num_hidden_layers",), mtp_layout="qwen3_next",
         defaults={
@@ -279,12 +274,9 @@ FAMILIES: dict[str, Family] = {
 # transformers 5.24 has no kimi_k2 type, and llmmem counts the class its architectures names.
 FAMILIES["kimi_k2"] = FAMILIES["deepseek_v3"]
 COUNTED_AS = {"kimi_k2": "DeepseekV3ForCausalLM"}
-# NOTE: wrappers whose text_config has no model_type of its own: the text model's type.
-TEXT_MODEL_TYPES = {
-    "gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral", "llava": "llama", "qwen3_5": "qwen3_5_text",
-}  # fmt: skip
 # NOTE: Gemma 3's published multimodal configs leave most of text_config to Gemma3TextConfig's defaults
-# (transformers 5.24.0), e.g. google/gemma-3-4b-it gives only hidden_size, intermediate_size, layers.
+# (transformers 5.24.0), e.g. google/gemma-3-4b-it gives only hidden_size, intermediate_size, layers
+# (multimodal.WRAPPERS["gemma3"] reads them from here too).
 TEXT_CONFIG_DEFAULTS = {
     "gemma3_text": {
         "vocab_size": 262208,

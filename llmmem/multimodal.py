@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from llmmem.errors import ConfigError
+from llmmem.families import TEXT_CONFIG_DEFAULTS
 from llmmem.spec import PROJECTOR_PART, VISION_PART, ModelSpec
 
 TextSpec = Callable[..., ModelSpec]  # architectures.spec_from_config(config, name=None)
@@ -392,9 +393,7 @@ WRAPPERS: dict[str, Wrapper] = {
         tower=None,
         projector=_gemma3_projector,
         vision_defaults=_SIGLIP,
-        text_defaults={"vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
-                       "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
-                       "max_position_embeddings": 131072},  # fmt: skip
+        text_defaults=TEXT_CONFIG_DEFAULTS["gemma3_text"],
         tie_default=True,
         text_only_classes=("Gemma3ForCausalLM",),
     ),
