@@ -18,7 +18,15 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from llmmem import state_mixers
-from llmmem.config_check import HEADS_KEYS, HIDDEN_KEYS, LAYERS_KEYS, check_config
+from llmmem.config_check import (
+    HEADS_KEYS,
+    HIDDEN_KEYS,
+    LAYERS_KEYS,
+    DefaultedConfig,
+    check_config,
+    missing,
+    positive_int,
+)
 from llmmem.encoders import encoder_spec, is_encoder
 from llmmem.errors import ConfigError
 from llmmem.families import COUNTED_AS, FAMILIES, TEXT_CONFIG_DEFAULTS, Family
@@ -47,34 +55,12 @@ _INTERMEDIATE = ("intermediate_size", "ffn_dim", "ffn_hidden_size", "n_inner")
 _MAX_POSITIONS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
 
 
-def _missing(field_name: str) -> ConfigError:
-    return ConfigError(
-        f"config.json has no {field_name}: give the model's full config.json, or a parameter count like 7B"
-    )
-
-
-def positive_int(key: str, value: Any) -> int:
-    """A config value that must be a positive integer, or a one-line ConfigError naming the key."""
-    if value is None:
-        raise _missing(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"config.json has {key}={value!r}, not a positive integer: fix the config.json")
-    return value
-
-
-class _Config:
+class _Config(DefaultedConfig):
     """A config dict with the family's defaults behind it."""
 
     def __init__(self, raw: Mapping, family: Family):
-        self.raw = raw
+        super().__init__(raw, family.defaults)
         self.family = family
-
-    def get(self, key: str, default: Any = None) -> Any:
-        # NOTE: like transformers' config classes: an absent key takes the family's default, an
-        # explicit null stays null (DeepSeek-V2-Lite's "q_lora_rank": null means no q compression).
-        if key in self.raw:
-            return self.raw[key]
-        return self.family.defaults.get(key, default)
 
     def first(self, keys: tuple[str, ...], default: Any = None) -> Any:
         for key in keys:
@@ -86,7 +72,7 @@ class _Config:
         value = self.first(keys)
         if value is None:
             alternatives = f" (or {'/'.join(keys[1:])})" if len(keys) > 1 else ""
-            raise _missing(keys[0] + alternatives)
+            raise missing(keys[0] + alternatives)
         return positive_int(keys[0], value)
 
     def flag(self, flag: Any) -> bool:
@@ -264,7 +250,7 @@ def _moe_shape(cfg: _Config) -> tuple[int, int, int]:
     else:
         inner = cfg.get("moe_intermediate_size")
     if not experts or not top_k or not inner:
-        raise _missing("num_experts / num_experts_per_tok / moe_intermediate_size")
+        raise missing("num_experts / num_experts_per_tok / moe_intermediate_size")
     return positive_int("num_experts", experts), positive_int("num_experts_per_tok", top_k), positive_int("moe_intermediate_size", inner)
 
 
@@ -467,7 +453,7 @@ def _layer_plan(cfg: _Config, layers: int) -> list[tuple[str, str]]:
     if layout == "lfm2":
         if not (isinstance(listed, list) and len(listed) == layers):
             if cfg.family.moe:
-                raise _missing("layer_types (LFM2-MoE names each layer conv or full_attention)")
+                raise missing("layer_types (LFM2-MoE names each layer conv or full_attention)")
             full = cfg.raw.get("full_attn_idxs")
             full = set(range(layers) if full is None else full)
             listed = [FULL_ATTENTION if i in full else "conv" for i in range(layers)]
@@ -497,7 +483,7 @@ def _indexer(h: int, cfg: _Config) -> Counter:
     """DeepSeek-V3.2's indexer: wq_b (from the q latent), wk, weights_proj, and k_norm (a LayerNorm)."""
     q_lora = cfg.get("q_lora_rank")
     if not q_lora:
-        raise _missing("q_lora_rank (DeepSeek-V3.2's indexer reads the q latent)")
+        raise missing("q_lora_rank (DeepSeek-V3.2's indexer reads the q latent)")
     heads = positive_int("index_n_heads", cfg.get("index_n_heads"))
     dim = positive_int("index_head_dim", cfg.get("index_head_dim"))
     return Counter(attention_replicated=q_lora * heads * dim + h * dim + h * heads, norms=_norm(dim, True))
@@ -548,7 +534,7 @@ def _decoder_layer(model_type: str | None, cfg: _Config, shape: _Shape, mixer: s
     if ffn == _DENSE:
         inner = cfg.get("intermediate_size_mlp") if fam.moe == "llama4" else shape.intermediate
         if not inner:
-            raise _missing("intermediate_size")
+            raise missing("intermediate_size")
         part["mlp"] += _mlp(h, inner, fam.mlp, cfg.flag(fam.mlp_bias))
     return part, 0
 

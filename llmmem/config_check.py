@@ -411,6 +411,40 @@ def _layer_lists_fit(table: Mapping, prefix: str) -> str | None:
 CONFIG = Table(FIELDS, consistency=(_heads_divide, _experts_fit, _layer_lists_fit))
 
 
+# --- Reading values once the config has passed --------------------------------------------------------------
+
+
+def missing(field_name: str) -> ConfigError:
+    return ConfigError(f"config.json has no {field_name}: give the model's full config.json, or a parameter count like 7B")
+
+
+def positive_int(key: str, value: Any) -> int:
+    """A config value that must be a positive integer, or a one-line ConfigError naming the key."""
+    if value is None:
+        raise missing(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"config.json has {key}={value!r}, not a positive integer: fix the config.json")
+    return value
+
+
+class DefaultedConfig:
+    """A config dict with its config class's defaults behind it."""
+
+    def __init__(self, raw: Mapping, defaults: Mapping[str, Any]):
+        self.raw = raw
+        self.defaults = defaults
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # NOTE: like transformers' config classes: an absent key takes the class default, an explicit
+        # null stays null (DeepSeek-V2-Lite's "q_lora_rank": null means no q compression).
+        if key in self.raw:
+            return self.raw[key]
+        return self.defaults.get(key, default)
+
+    def int(self, key: str) -> int:
+        return positive_int(key, self.get(key))
+
+
 # --- The entry point ---------------------------------------------------------------------------------------
 
 

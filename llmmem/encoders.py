@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Mapping
 
-from llmmem.config_check import MAX_LAYERS
+from llmmem.config_check import MAX_LAYERS, DefaultedConfig
 from llmmem.errors import ConfigError
 from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, NO_CACHE, ModelSpec
 
@@ -26,25 +26,8 @@ from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, NO_CACHE, ModelSpec
 NO_KV_NOTE = "encoder-only model: no KV cache; each request is one forward pass, so memory is weights plus activations"
 
 
-class _Cfg:
+class _Cfg(DefaultedConfig):
     """A config dict with its config class's defaults (transformers 5.24.0) behind it."""
-
-    def __init__(self, raw: Mapping, defaults: Mapping[str, Any]):
-        self.raw = raw
-        self.defaults = defaults
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if key in self.raw:
-            return self.raw[key]
-        return self.defaults.get(key, default)
-
-    def int(self, key: str) -> int:
-        value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            if value is None:
-                raise ConfigError(f"config.json has no {key}: give the model's full config.json, or a parameter count like 7B")
-            raise ConfigError(f"config.json has {key}={value!r}, not a positive integer: fix the config.json")
-        return value
 
     def num_labels(self) -> int:
         """PreTrainedConfig.num_labels: the size of id2label when given, else num_labels, else 2."""

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from llmmem.config_check import DefaultedConfig
 from llmmem.errors import ConfigError
 from llmmem.families import TEXT_CONFIG_DEFAULTS
 from llmmem.spec import PROJECTOR_PART, VISION_PART, ModelSpec
@@ -26,20 +27,14 @@ from llmmem.spec import PROJECTOR_PART, VISION_PART, ModelSpec
 TextSpec = Callable[..., ModelSpec]  # architectures.spec_from_config(config, name=None)
 
 
-class _Sub:
-    """A sub-config dict with its config class's defaults behind it (absent key -> default)."""
+class _Sub(DefaultedConfig):
+    """A sub-config dict with its config class's defaults behind it; errors name the sub-config."""
 
     def __init__(self, raw: Any, defaults: Mapping[str, Any], what: str):
         if raw is not None and not isinstance(raw, Mapping):
             raise ConfigError(f"config.json's {what} must be a JSON object: give the model's full config.json")
-        self.raw = dict(raw or {})
-        self.defaults = defaults
+        super().__init__(dict(raw or {}), defaults)
         self.what = what
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if key in self.raw:
-            return self.raw[key]
-        return self.defaults.get(key, default)
 
     def int(self, *keys: str) -> int:
         """The first of `keys` the config (then the class defaults) gives, as a positive integer."""

@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from typing import Any, Callable
 
+from llmmem.config_check import positive_int
 from llmmem.errors import ConfigError
 from llmmem.spec import GatedDeltaNet, MambaMixer, ShortConv
 
@@ -24,8 +25,6 @@ Get = Callable[..., Any]  # cfg.get: the config value, or the family default
 
 
 def _int(get: Get, key: str, default: Any = None) -> int:
-    from llmmem.architectures import positive_int  # NOTE: late import: architectures imports this module
-
     return positive_int(key, get(key, default))
 
 
