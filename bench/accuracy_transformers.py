@@ -138,7 +138,7 @@ def markdown() -> str:
     fresh = _summary(pre_fresh, "", ("peak",))[0][2][0]
     lines += [
         "",
-        f"Counting the 32 MiB cuBLAS workspace on every row (as for a fresh process) instead of on the first row",
+        "Counting the 32 MiB cuBLAS workspace on every row (as for a fresh process) instead of on the first row",
         f"of each measuring process: peak {fresh[0]:.2f}% / {fresh[1]:.2f}%.",
         "",
         "### Fine-tuning: peak over a training step, 56 rows",

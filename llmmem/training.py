@@ -49,7 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import InputError
-from .gpus import GPU, GPUS, get_gpu
+from .gpus import GPU, get_gpu
 from .engines.transformers import sliding_mask_materialised
 from .spec import SLIDING_ATTENTION, ModelSpec
 

@@ -306,7 +306,7 @@ def test_absurd_config_values_from_the_hub_are_refused_in_one_line(fake, field, 
     outcome = {}
     growth = peak_rss_growth(lambda: outcome.update(zip(("message", "seconds"), _refused(ConfigError, "acme/Absurd-8B"))))
     message = outcome["message"]
-    assert message.startswith(f"config.json of acme/Absurd-8B on the Hub: config.json ")
+    assert message.startswith("config.json of acme/Absurd-8B on the Hub: config.json ")
     assert field.split("_nest")[0] in message or "levels deep" in message
     assert message.endswith("fix the config.json, or give a parameter count like 7B") or "levels deep" in message
     assert "x" * 40 not in message  # long values are shortened, never echoed whole
