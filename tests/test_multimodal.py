@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from llmmem.architectures import FAMILIES, spec_from_config
+from llmmem.architectures import spec_from_config
 from llmmem.errors import ConfigError
-from llmmem.multimodal import WRAPPERS, _text_config, multimodal_type
+from llmmem.multimodal import multimodal_type
 from llmmem.spec import PROJECTOR_PART, VISION_PART
 
 ROOT = Path(__file__).resolve().parent
@@ -28,16 +28,6 @@ NEW_ROWS = {r["config"]: r for r in csv.DictReader((ROOT / "fixtures" / "param_c
 
 def load(path: Path) -> dict:
     return json.loads(path.read_text())
-
-
-def text_family_known(config: dict) -> bool:
-    return _text_config(config, WRAPPERS[multimodal_type(config)])["model_type"] in FAMILIES
-
-
-def skip_unless_text_family(config: dict) -> None:
-    family = _text_config(config, WRAPPERS[multimodal_type(config)])["model_type"]
-    if family not in FAMILIES:
-        pytest.skip(f"text family {family!r} comes with the counts helper's branch (h-counts); tower and projector are checked")
 
 
 # ----------------------------------------------------------------------------- (1) the published fixtures
@@ -63,7 +53,6 @@ def test_fixture_tower_and_projector_are_exact(name, non_text):
 @pytest.mark.parametrize("name", [f[0] for f in FIXTURES])
 def test_fixture_total_is_the_checkpoint_class(name):
     config = load(NEW / name)
-    skip_unless_text_family(config)
     spec = spec_from_config(config)
     row = NEW_ROWS[name]
     assert spec.parameters == int(row["full_model_params"])
@@ -341,7 +330,6 @@ def test_tower_and_projector_are_exact(what, config, total, non_text):
 
 @pytest.mark.parametrize("what,config,total,non_text", ALL_CASES, ids=[c[0] for c in ALL_CASES])
 def test_whole_model_is_exact(what, config, total, non_text):
-    skip_unless_text_family(config)
     spec = spec_from_config(config)
     assert spec.parameters == total
     assert spec.model_type == multimodal_type(config)
