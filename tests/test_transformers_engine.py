@@ -157,3 +157,21 @@ def test_cli_new_tokens_sizes_generate(capsys):
     # a decode step at 4608 tokens: 28 layers of K and V (4 heads x 128, bf16), one layer's torch.cat copy, fp32 logits
     per_token = 28 * 2 * 4 * 128 * 2
     assert serving["forward_terms"]["decode"] == 4608 * per_token + 4608 * per_token // 28 + 152064 * 4
+
+
+def test_what_fits_one_gpu_is_the_last_size_under_its_memory():
+    from llmmem.engines import ENGINES
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    llama = spec("meta-llama__Llama-3.1-8B")
+    l4 = get_gpu("L4-24GB")  # 23,570,219,008 bytes
+    result = ENGINES["transformers"](llama, ServingOptions(gpu=l4, engine="transformers", context=8192, batch=4))
+    # sequences of 8,192 tokens: 2 fit (23,127,643,914 bytes), 3 do not (26,369,840,906)
+    assert result.max_concurrency == 2 and result.kv_cache_tokens == 2 * 8192
+    assert estimate_transformers(llama, batch=2, tokens=8192).nvidia_smi_bytes <= l4.memory_bytes
+    assert estimate_transformers(llama, batch=3, tokens=8192).nvidia_smi_bytes > l4.memory_bytes
+    # the longest prompt for a batch of 4: 4,376 tokens (23,570,142,986 bytes); 4,377 take 23,572,240,138
+    assert result.max_context == 4376
+    assert estimate_transformers(llama, batch=4, tokens=4377).nvidia_smi_bytes > l4.memory_bytes
+    assert not result.fits
