@@ -241,25 +241,26 @@ def _serving_options(values: dict[str, Any], gpu) -> ServingOptions:
 ROW_WEIGHTS = {"fp32": "fp32", "fp16": "fp16", "fp8": "fp8", "int8": "w8a8", "int4": "w4a16"}
 
 
-def answer(values: dict[str, Any]) -> dict:
-    """Clean values -> the report (the CLI's --json object), with each precision's serving terms per GPU."""
+def answer(values: dict[str, Any]) -> tuple[dict, list[dict | None]]:
+    """Clean values -> (the report: the CLI's --json object, each precision's serving terms per GPU)."""
     gpus = [get_gpu(name) for name in values["gpus"].split(",") if name.strip()][:4] or [get_gpu("H100-80GB")]
     # NOTE: a catalog model answers from the bundled catalog, without a network call; no visitor text is a path.
     resolved = resolve(values["model"], token=values["hf_token"] or None, prefer_catalog=True, allow_local_files=False)
     options = _serving_options(values, gpus[0]) if resolved.spec.has_shape else None
     report = build_report(resolved, values["precisions"], gpus, options)
-    if options is not None:
-        for row in report["precisions"]:
-            try:
-                row["serving"] = estimate_serving(resolved.spec, replace(options, dtype=None, quantization=ROW_WEIGHTS[row["name"]]))
-            except LlmmemError:
-                row["serving"] = None
-    return report
+    per_precision: list[dict | None] = []
+    for row in report["precisions"]:
+        try:
+            per_precision.append(estimate_serving(resolved.spec, replace(options, dtype=None, quantization=ROW_WEIGHTS[row["name"]]))
+                                 if options else None)
+        except LlmmemError:
+            per_precision.append(None)
+    return report, per_precision
 
 
-def estimate_values(raw: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+def estimate_values(raw: dict[str, Any]) -> tuple[dict[str, Any], dict, list[dict | None]]:
     values = parse_values(raw)
-    return values, answer(values)
+    return (values, *answer(values))
 
 
 def _api_estimate(*args, **kwargs) -> dict:
@@ -579,7 +580,9 @@ def _run_page(*raw_values, oauth_token: gr.OAuthToken | None = None) -> tuple:
     if not raw.get("hf_token") and oauth_token is not None:
         raw["hf_token"] = oauth_token.token  # NOTE: a typed token wins over the signed-in one; neither is kept
     try:
-        values, report = estimate_values(raw)
+        values, report, per_precision = estimate_values(raw)
+        for row, serving in zip(report["precisions"], per_precision):
+            row["serving"] = serving  # NOTE: the page's copy only; /estimate returns the library's report as is
         state = {"report": report, "values": {**values, "hf_token": ""}}  # NOTE: the state never keeps the token
         return (state, *render(state, values["unit"]))
     except LlmmemError as exc:
@@ -701,6 +704,7 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
                 gr.LoginButton()
     headline_box = gr.HTML(elem_id="headline")
     status = gr.HTML(elem_id="status")
+    link_note = gr.HTML(elem_id="link-note")
     with gr.Row():
         card = gr.HTML(elem_id="card")
         components["unit"] = FIELD["unit"].build()
@@ -726,8 +730,8 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
     components["unit"].change(lambda st, u: render(st, u), inputs=[state, components["unit"]], outputs=results[1:],
                               api_visibility="private", concurrency_limit=None).then(None, inputs=[query], js=SYNC_URL_JS)
     # NOTE: the page load only reads the link (no queue wait, no Hub call); the estimate then joins the queue.
-    demo.load(on_load, inputs=None, outputs=[components[f.name] for f in URL_FIELDS] + [status], api_visibility="private",
-              concurrency_limit=None).then(**estimate_event)
+    demo.load(on_load, inputs=None, outputs=[components[f.name] for f in URL_FIELDS] + [link_note], api_visibility="private",
+              concurrency_limit=None).then(**estimate_event).then(None, inputs=[query], js=SYNC_URL_JS)
     # NOTE: the API: the same JSON object as `python -m llmmem ... --json`.
     gr.api(estimate, api_name="estimate", concurrency_limit=8, concurrency_id="estimate")
 

@@ -59,7 +59,7 @@ def test_catalog_model_exact_count_and_bytes(client):
 
 
 def test_api_returns_the_same_object_as_the_cli_json(client, capsys):
-    report = estimate(client, "Qwen/Qwen3-30B-A3B", precisions="fp16,fp8,int4", gpu="A100-80GB", context=4096, batch=4,
+    report = estimate(client, "Qwen/Qwen3-30B-A3B", precisions="fp16,fp8,int4", gpus="A100-80GB", context=4096, concurrency=4,
                       kv_cache_dtype="fp8", tp=2)
     # NOTE: the bare catalog name: like the app, the CLI then answers from the catalog without the Hub.
     assert cli_main(["Qwen3-30B-A3B", "--precisions", "fp16,fp8,int4", "--gpu", "A100-80GB", "--context", "4096",
@@ -69,7 +69,7 @@ def test_api_returns_the_same_object_as_the_cli_json(client, capsys):
 
 
 def test_raw_parameter_count_gives_the_seed_formula(client):
-    report = estimate(client, "70B", precisions="fp16", gpu="A100-80GB")
+    report = estimate(client, "70B", precisions="fp16", gpus="A100-80GB")
     assert report["source"] == "parameter-count"
     assert report["parameters"] == 70_000_000_000
     (fp16,) = report["precisions"]
@@ -80,7 +80,7 @@ def test_raw_parameter_count_gives_the_seed_formula(client):
 
 
 def test_custom_gpu_size(client):
-    report = estimate(client, "7e9", precisions="fp16", gpu="24GB")
+    report = estimate(client, "7e9", precisions="fp16", gpus="24GB")
     assert report["gpus"][0]["memory_bytes"] == 24 * 10**9
     # 7e9 * 2 * 1.2 = 16.8e9 bytes: one 24 GB card
     assert report["precisions"][0]["seed_formula_bytes"] == 16_800_000_000
@@ -88,12 +88,35 @@ def test_custom_gpu_size(client):
 
 
 def test_vllm_engine_settings_reach_the_serving_object(client):
-    report = estimate(client, "meta-llama/Llama-3.1-8B", engine="vLLM", gpu_memory_utilization=0.95, context=8192)
+    report = estimate(client, "meta-llama/Llama-3.1-8B", engine="vllm", gpu_memory_utilization=0.95, context=8192)
     serving = report["serving"]
     assert serving["engine"] == "vllm"
     assert serving["gpu_memory_utilization"] == 0.95
     assert serving["max_model_len"] == 8192
     assert serving["requested_memory_bytes"] == int(0.95 * 81090 * 2**20)
+
+
+# --- The inputs: declared once, the API and the share link derived from them ---------------------------
+
+
+def test_the_api_parameters_are_the_declared_inputs(client):
+    import app
+
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/estimate"]
+    assert [p["parameter_name"] for p in info["parameters"]] == [f.name for f in app.FIELDS]
+    assert [p["parameter_default"] for p in info["parameters"]] == [f.default for f in app.FIELDS]
+
+
+def test_a_share_link_round_trips_through_the_declared_inputs():
+    import app
+
+    values = app.parse_values({"model": "Qwen/Qwen3-30B-A3B", "gpus": "A100-80GB", "context": "max", "concurrency": 16,
+                               "engine": "vllm", "tp": "2", "precisions": ["fp16", "int4"], "unit": "GiB", "hf_token": "hf_secret"})
+    query = app.query_string(values)
+    assert query == ("model=Qwen%2FQwen3-30B-A3B&gpu=A100-80GB&context=max&concurrency=16&engine=vllm&tp=2"
+                     "&precisions=fp16%2Cint4&unit=GiB")  # only what differs from the defaults, never the token
+    parsed, notes = app.values_from_query(dict(pair.split("=") for pair in query.replace("%2F", "/").replace("%2C", ",").split("&")))
+    assert notes == [] and parsed == {**values, "hf_token": ""}
 
 
 # --- Errors: one clear line, and the app keeps serving ---------------------------------------------
@@ -105,11 +128,11 @@ def test_vllm_engine_settings_reach_the_serving_object(client):
         ("-7B", {}, r"'-7B' is not a parameter count: write a parameter count like 70B"),
         ("not a model!", {}, r"'not a model!' contains a space: model IDs have none"),
         ("acme/not-in-catalog", {}, r"HF_HUB_OFFLINE.*acme/not-in-catalog is not in the bundled catalog.*: go online, or give its config.json"),
-        ("70B", {"gpu": "Z9000"}, r"unknown GPU 'Z9000': use a catalog name"),
+        ("70B", {"gpus": "Z9000"}, r"unknown GPU 'Z9000': use a catalog name"),
         ("70B", {"precisions": "fp12"}, r"unknown precision 'fp12': use one of fp32, fp16, fp8, int8, int4"),
         ("meta-llama/Llama-3.1-8B", {"tp": 3}, r"tensor parallelism 3 does not divide the 32 attention heads"),
-        ("meta-llama/Llama-3.1-8B", {"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization must be above 0 and at most 1"),
-        ("meta-llama/Llama-3.1-8B", {"engine": "tgi"}, r"unknown engine 'tgi': use one of generic, vLLM"),
+        ("meta-llama/Llama-3.1-8B", {"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization must be a number above 0 and at most 1"),
+        ("meta-llama/Llama-3.1-8B", {"engine": "tgi"}, r"unknown engine 'tgi': use one of generic, vllm"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_the_app_keeps_serving(client, model, settings, message):

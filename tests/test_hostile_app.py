@@ -1,0 +1,227 @@
+"""The app's /estimate API and page as an attacker drives them (issue 11): no local files, bounded work, no tracebacks.
+
+`python app.py` runs in a subprocess on a free 127.0.0.1 port (offline, no HF_TOKEN), its stdout and stderr
+captured in a file: that file is the server log the tests read. Every hostile input must come back as one
+clean line (gradio_client's AppError) within a stated time, and the log must never hold a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+LLAMA_8B = 8_030_261_248
+ANSWER_SECONDS = 5  # every hostile input is answered well within this on a loaded 2-core machine
+REGEX_BOMB = "1" + " " * 2400 + "!"  # took 10.7 s in a backtracking count parser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python app.py` on 127.0.0.1, offline; yields (url, log path)."""
+    log_path = tmp_path_factory.mktemp("app") / "server.log"
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_SERVER_NAME": "127.0.0.1", "HF_HOME": str(log_path.parent / "hf_home")}
+    env.pop("HF_TOKEN", None)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}config", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"app.py did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.3)
+    try:
+        yield url, log_path
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server[0], verbose=False, download_files=False)
+
+
+def refused(client, **settings) -> tuple[str, float]:
+    """Call /estimate, expect a clean refusal; return (message, seconds)."""
+    started = time.monotonic()
+    with pytest.raises(AppError) as error:
+        client.predict(**{"model": "meta-llama/Llama-3.1-8B", **settings}, api_name="/estimate")
+    seconds = time.monotonic() - started
+    message = str(error.value)
+    assert "Traceback" not in message and "\n" not in message.strip(), message
+    return message, seconds
+
+
+def assert_clean_log(server) -> None:
+    log = server[1].read_text(errors="replace")
+    assert "Traceback" not in log and "Exception in" not in log, log[-3000:]
+
+
+# --- no local files: the same answer whether a path exists or not ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("existing", "missing"),
+    [
+        ("/etc/passwd", "/etc/no-such-file"),
+        ("/root", "/no-such-folder"),
+        (str(ROOT / "llmmem" / "catalog" / "configs"), str(ROOT / "no" / "configs")),
+        ("~/.cache/huggingface/token", "~/.cache/no-such/token"),
+        ("./app.py", "./no-such.py"),
+        ("../app/README.md", "../no/README.md"),
+        ("/etc/hostname.json", "/nope/x.json"),
+    ],
+)
+def test_a_local_path_gets_the_same_refusal_whether_it_exists_or_not(client, server, existing, missing):
+    first, _ = refused(client, model=existing)
+    second, _ = refused(client, model=missing)
+    assert first.replace(existing, "PATH") == second.replace(missing, "PATH")
+    assert "root:" not in first and "not valid JSON" not in first and "no such file" not in first.lower()
+    assert str(Path.home()) not in first  # ~ is never expanded into the server's home folder
+    assert_clean_log(server)
+
+
+@pytest.mark.parametrize("model", ["/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/3", "/dev/zero", "/dev/stdin"])
+def test_files_that_never_end_are_never_opened(client, server, model):
+    message, seconds = refused(client, model=model)
+    assert seconds < ANSWER_SECONDS, f"{model}: {seconds:.1f} s"
+    assert_clean_log(server)
+
+
+@pytest.mark.parametrize("model", [REGEX_BOMB, "1" + " " * 290 + "!", "1" + "," * 290 + "x"])
+def test_the_backtracking_input_is_answered_at_once(client, server, model):
+    message, seconds = refused(client, model=model)
+    assert seconds < ANSWER_SECONDS, f"{seconds:.1f} s"
+    assert_clean_log(server)
+
+
+# --- every input bounded and typed before work starts --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"model": "a" * 260 + "/b"}, r"262 characters long, more than 256: give a model ID"),
+        ({"model": "~x"}, r"local files are not read here: give a Hub model ID"),
+        ({"model": "x" * 5000}, r"model is 5,000 characters long: the most accepted is 300"),
+        ({"context": "inf"}, r"context must be a whole number from 1 to 10,000,000, got inf"),
+        ({"context": "1e400"}, r"context must be a whole number from 1 to 10,000,000, got 1e400"),
+        ({"context": 0}, r"context must be a whole number from 1 to 10,000,000, got 0"),
+        ({"context": "8192.5"}, r"context must be a whole number"),
+        ({"concurrency": -3}, r"concurrency must be a whole number from 1 to 100,000, got -3"),
+        ({"tp": "abc"}, r"tensor parallel size 'abc' is not a number: give a whole number from 1 to 64 or auto"),
+        ({"pp": 10**9}, r"pipeline parallel size must be a whole number from 1 to 64"),
+        ({"gpu_memory_utilization": "nan"}, r"gpu_memory_utilization must be a number above 0 and at most 1"),
+        ({"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization must be a number above 0 and at most 1"),
+        ({"gpus": "0.0000000001GB"}, r"GPU size '0.0000000001GB' is not a real GPU's memory"),
+        ({"gpus": "9" * 400 + "GB"}, r"gpus is 402 characters long: the most accepted is 100"),
+        ({"hf_token": 12345}, r"hf_token must be text, got int: send it as a string"),
+        ({"hf_token": "hf_" + "x" * 400}, r"hf_token is 403 characters long: the most accepted is 300"),
+        ({"model": 70}, r"model must be text, got int: send it as a string"),
+        ({"model": ["meta-llama/Llama-3.1-8B"]}, r"model must be text, got list"),
+        ({"context": [8192]}, r"context must be a whole number or max, got list"),
+        ({"engine": {"name": "vllm"}}, r"unknown engine"),
+        ({"precisions": "fp12"}, r"unknown precision 'fp12'"),
+        ({"unit": "furlongs"}, r"unknown unit 'furlongs'"),
+    ],
+)
+def test_bad_values_are_one_clean_line_within_bounded_time(client, server, settings, message):
+    text, seconds = refused(client, **settings)
+    assert re.search(message, text), text
+    assert seconds < ANSWER_SECONDS
+    assert_clean_log(server)
+
+
+def test_markup_in_an_input_comes_back_as_text_never_markup(client, server):
+    text, _ = refused(client, model="<b>bold</b><a href=https://evil.example>x</a>")
+    assert "<b>" not in text and "<a " not in text
+    assert "&lt;b&gt;bold&lt;/b&gt;" in text
+    assert_clean_log(server)
+
+
+def test_the_server_still_answers_after_all_of_it_and_logged_no_traceback(client, server):
+    report = client.predict("meta-llama/Llama-3.1-8B", api_name="/estimate")
+    assert report["parameters"] == LLAMA_8B
+    assert_clean_log(server)
+
+
+# --- the page: the link is only parsed on load; results and notes are text -----------------------------
+
+
+def test_page_load_only_parses_the_link_and_never_resolves(monkeypatch):
+    import app
+
+    def no_resolve(*args, **kwargs):
+        raise AssertionError("the page load resolved a model")
+
+    monkeypatch.setattr(app, "resolve", no_resolve)
+
+    class Request:
+        query_params = {"model": "acme/slow-model", "context": "1e400", "tp": "abc", "gpu": "<b>x</b>"}
+
+    started = time.perf_counter()
+    outputs = app.on_load(Request())
+    assert time.perf_counter() - started < 0.5
+    by_field = dict(zip((f.name for f in app.URL_FIELDS), outputs))
+    assert by_field["model"] == "acme/slow-model"
+    assert by_field["context"] == "8192" and by_field["tp"] == "auto"  # bad values fall back to the defaults
+    note = outputs[-1]
+    assert "ignored context= from the link" in note and "ignored tp= from the link" in note
+    assert "1e400" in note and "<b>" not in note
+
+
+def test_an_error_in_the_page_is_escaped_text_and_keeps_the_link():
+    import app
+
+    outputs = app._run_page(*(f.default if f.name != "model" else "<img src=x onerror=alert(1)>" for f in app.FIELDS))
+    state, *results = outputs
+    by_name = dict(zip(app.RESULT_NAMES, results))
+    assert "<img" not in by_name["status"] and "&lt;img src=x onerror=alert(1)&gt;" in by_name["status"]
+    assert by_name["headline"] == by_name["table"] == by_name["chart"] == by_name["csv"] == ""  # stale results cleared
+    assert by_name["query"] == {"__type__": "update"}  # the share link keeps the last good state
+
+
+def test_the_csv_is_served_from_memory_with_exact_bytes(tmp_path, monkeypatch):
+    import app
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    values, report, per_precision = app.estimate_values({"model": "meta-llama/Llama-3.1-8B"})
+    for row, serving in zip(report["precisions"], per_precision):
+        row["serving"] = serving
+    link = app.csv_link(report)
+    data = re.search(r'href="data:text/csv;base64,([A-Za-z0-9+/=]+)"', link)
+    text = base64.b64decode(data.group(1)).decode()
+    header, *rows = [line.split(",") for line in text.strip().splitlines()]
+    assert header == app.CSV_HEADER
+    fp16 = dict(zip(header, rows[1]))
+    assert fp16["precision"] == "fp16" and fp16["weights_bytes"] == str(2 * LLAMA_8B)
+    assert fp16["seed_formula_bytes"] == "19272626996"
+    assert fp16["serving_weights_bytes_per_gpu"] == "16060522496"
+    assert fp16["serving_total_bytes_per_gpu"] == str(per_precision[1]["total_bytes_per_gpu"])
+    assert list(tmp_path.iterdir()) == []  # no file written
+
+
+def test_session_state_capacity_is_bounded():
+    import app
+
+    assert app.LAUNCH_KWARGS["state_session_capacity"] <= 1000
