@@ -1,8 +1,10 @@
 """config.json -> ModelSpec, with the exact parameter count transformers allocates for it.
 
 Every family is one row of `FAMILIES`: flags that say which biases, norms, MLP and MoE layout its
-decoder layers have. A handful of helpers (attention, MLA attention, MLP, MoE, norms) turn those flags
-into parameter groups (spec.BREAKDOWN_KEYS), one decoder layer at a time.
+decoder layers have, and, for hybrids, which token mixer each layer uses (attention, or a fixed-state
+mixer from llmmem.state_mixers: Mamba, Mamba-2, gated delta-net, short conv). A handful of helpers
+(attention, MLA attention, MLP, MoE, norms, mixers) turn those flags into parameter groups
+(spec.BREAKDOWN_KEYS), one kind of decoder layer at a time.
 
 Counts follow the causal-LM classes of transformers 5.24.0 (model built on the meta device, tied
 tensors counted once, buffers not counted). Checked to the unit against that version for every
@@ -15,8 +17,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from llmmem import state_mixers
+from llmmem.config_check import check_config
+from llmmem.encoders import encoder_spec, is_encoder
 from llmmem.errors import ConfigError
-from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, SLIDING_ATTENTION, ModelSpec
+from llmmem.multimodal import multimodal_spec, multimodal_type
+from llmmem.spec import (
+    BREAKDOWN_KEYS,
+    CHUNKED_ATTENTION,
+    COUNTED_EXACT,
+    COUNTED_GENERIC,
+    FULL_ATTENTION,
+    LINEAR_ATTENTION,
+    MAMBA,
+    NO_CACHE,
+    SHORT_CONV,
+    SLIDING_ATTENTION,
+    ModelSpec,
+)
 
 # A bias or flag: fixed for the family (bool), or read from the config as (key, default when absent).
 Flag = Any
@@ -34,12 +52,22 @@ class Family:
     norm_bias: bool = False  # LayerNorm with a bias (weight + bias) instead of RMSNorm (weight only)
     layer_norms: int = 2  # hidden-size norms per decoder layer
     qk_norm: str | None = None  # "head": per head (Qwen3, Gemma3); "all_heads": over q/k width (OLMo2)
-    lm_head_bias: bool = False
+    qk_norm_flag: Flag = True  # whether the qk norms exist (GLM-4.5's use_qk_norm)
+    attention_gate: bool = False  # q_proj also yields an output gate: twice the query width (Qwen3-Next)
+    lm_head_bias: Flag = False
     # Which MoE layout, if any: see _moe_block.
     moe: str | None = None
     # Which layers use a sliding window: see _layer_types.
     sliding: str = "none"
     mla: bool = False  # DeepSeek multi-head latent attention
+    indexer: bool = False  # DeepSeek-V3.2's sparse-attention indexer in every attention layer
+    # Which token mixer each layer has, see _layer_plan: "decoder" (attention everywhere), "layer_types"
+    # (config.layer_types names attention or the state mixer), "nemotron_h", "jamba", "mamba", "lfm2".
+    layout: str = "decoder"
+    state_mixer: str | None = None  # state_mixers.MAMBA1 / MAMBA2 / GATED_DELTA_NET / SHORT_CONV
+    has_attention: bool = True  # False: pure SSM models (no attention heads in the config)
+    # Config keys that declare multi-token-prediction layers transformers does not build.
+    mtp_keys: tuple[str, ...] = ()
     # Config class defaults for keys real configs sometimes omit (transformers 5.24.0 config classes).
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -141,6 +169,7 @@ FAMILIES: dict[str, Family] = {
     "deepseek_v3": Family(
         mla=True,
         moe="deepseek",
+        mtp_keys=("num_nextn_predict_layers",),
         defaults={
             "first_k_dense_replace": 3,
             "n_shared_experts": 1,
@@ -169,11 +198,95 @@ FAMILIES: dict[str, Family] = {
             "intermediate_size_mlp": 16384,
         },
     ),
-}
-# NOTE: Kimi K2 ships remote code that is DeepSeek-V3's modeling file under another model_type.
+    # ------------------------------------------------------------------ newer dense and MoE families
+    "smollm3": Family(
+        tie_default=True, qkv_bias=("attention_bias", False), o_bias=("attention_bias", False),
+        mlp_bias=("mlp_bias", False), sliding="smollm3",
+    ),
+    "exaone4": Family(qk_norm="head", sliding="exaone4", defaults={"sliding_window": 4096, "sliding_window_pattern": 4}),
+    "olmo3": Family(
+        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="all_heads",
+        sliding="olmo3", defaults={"sliding_window": 4096},
+    ),
+    "ministral3": Family(sliding="all", defaults={"head_dim": 128}),
+    "minimax_m2": Family(
+        qk_norm="all_heads", moe="mixtral", mtp_keys=("num_mtp_modules",),
+        defaults={"head_dim": 128, "num_local_experts": 256, "num_experts_per_tok": 8},
+    ),
+    "glm4_moe": Family(
+        qkv_bias=("attention_bias", False), qk_norm="head", qk_norm_flag=("use_qk_norm", False), moe="deepseek",
+        mtp_keys=("num_nextn_predict_layers",),
+        defaults={
+            "first_k_dense_replace": 1, "n_shared_experts": 1, "n_routed_experts": 128, "num_experts_per_tok": 8,
+            "moe_intermediate_size": 1408,
+        },
+    ),
+    "ernie4_5_moe": Family(
+        tie_default=True, qkv_bias=("use_bias", False), o_bias=("use_bias", False), mlp_bias=("use_bias", False),
+        lm_head_bias=("use_bias", False), moe="ernie",
+        defaults={
+            "moe_num_experts": 64, "moe_k": 6, "moe_intermediate_size": 1536, "moe_num_shared_experts": 2,
+            "moe_layer_start_index": 1, "moe_layer_end_index": -1, "moe_layer_interval": 1,
+        },
+    ),
+    "hunyuan_v1_dense": Family(qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head"),
+    "hunyuan_v1_moe": Family(
+        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", moe="hunyuan",
+        defaults={"num_experts": 1, "moe_topk": 1},
+    ),
+    "deepseek_v32": Family(
+        mla=True, indexer=True, moe="deepseek", mtp_keys=("num_nextn_predict_layers",),
+        defaults={
+            "first_k_dense_replace": 3, "n_shared_experts": 1, "n_routed_experts": 256, "num_experts_per_tok": 8,
+            "moe_intermediate_size": 2048, "q_lora_rank": 1536, "index_n_heads": 64, "index_head_dim": 128,
+            "index_topk": 2048,
+        },
+    ),
+    # ------------------------------------------------------------------ hybrids and SSMs
+    "qwen3_next": Family(
+        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
+        moe="qwen2_moe", layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET,
+        mtp_keys=("num_nextn_predict_layers",),
+        defaults={
+            **_QWEN_MOE_DEFAULTS, "head_dim": 256, "num_experts": 512, "num_experts_per_tok": 10,
+            "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512, "full_attention_interval": 4,
+        },
+    ),
+    "qwen3_5_text": Family(
+        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
+        layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET, mtp_keys=("mtp_num_hidden_layers",),
+        defaults={"head_dim": 256, "full_attention_interval": 4},
+    ),
+    "nemotron_h": Family(
+        mlp="plain", mlp_bias=("mlp_bias", False), layer_norms=1, moe="nemotron_h", layout="nemotron_h",
+        state_mixer=state_mixers.MAMBA2, mtp_keys=("num_nextn_predict_layers",),
+        defaults={
+            "head_dim": 128, "n_routed_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 7688,
+            "moe_shared_expert_intermediate_size": 7688, "intermediate_size": 21504,
+        },
+    ),
+    "jamba": Family(
+        moe="jamba", layout="jamba", state_mixer=state_mixers.MAMBA1,
+        defaults={
+            "num_experts": 16, "num_experts_per_tok": 2, "expert_layer_period": 2, "expert_layer_offset": 1,
+            "attn_layer_period": 8, "attn_layer_offset": 4,
+        },
+    ),
+    "mamba": Family(tie_default=True, layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA1, has_attention=False),
+    "falcon_mamba": Family(
+        tie_default=True, layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA1, has_attention=False
+    ),
+    "mamba2": Family(layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA2, has_attention=False),
+    "lfm2": Family(tie_default=True, qk_norm="head", layout="lfm2", state_mixer=state_mixers.SHORT_CONV),
+}  # fmt: skip
+# NOTE: Kimi K2 ships remote code that is DeepSeek-V3's modeling file under another model_type;
+# transformers 5.24 has no kimi_k2 type, and llmmem counts the class its architectures names.
 FAMILIES["kimi_k2"] = FAMILIES["deepseek_v3"]
+_COUNTED_AS = {"kimi_k2": "DeepseekV3ForCausalLM"}
 # NOTE: wrappers whose text_config has no model_type of its own: the text model's type.
-_TEXT_MODEL_TYPES = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral", "llava": "llama"}
+_TEXT_MODEL_TYPES = {
+    "gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral", "llava": "llama", "qwen3_5": "qwen3_5_text",
+}  # fmt: skip
 # NOTE: Gemma 3's published multimodal configs leave most of text_config to Gemma3TextConfig's defaults
 # (transformers 5.24.0), e.g. google/gemma-3-4b-it gives only hidden_size, intermediate_size, layers.
 _TEXT_CONFIG_DEFAULTS = {
@@ -207,6 +320,15 @@ def _missing(field_name: str) -> ConfigError:
     )
 
 
+def positive_int(key: str, value: Any) -> int:
+    """A config value that must be a positive integer, or a one-line ConfigError naming the key."""
+    if value is None:
+        raise _missing(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"config.json has {key}={value!r}, not a positive integer: fix the config.json")
+    return value
+
+
 class _Config:
     """A config dict with the family's defaults behind it."""
 
@@ -232,9 +354,7 @@ class _Config:
         if value is None:
             alternatives = f" (or {'/'.join(keys[1:])})" if len(keys) > 1 else ""
             raise _missing(keys[0] + alternatives)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"config.json has {keys[0]}={value!r}, not a positive integer: fix the config.json")
-        return value
+        return positive_int(keys[0], value)
 
     def flag(self, flag: Any) -> bool:
         if isinstance(flag, tuple):
@@ -290,10 +410,10 @@ def _norm(size: int, bias: bool) -> int:
 
 @dataclass(frozen=True)
 class _Moe:
-    """One MoE layer: its parameter groups and how many routed parameters one token uses."""
+    """One MoE layer: its parameter groups, and the parameters of one routed expert."""
 
     part: Counter
-    active_experts: int
+    per_expert: int
 
 
 def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
@@ -302,8 +422,12 @@ def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
     if kind in ("qwen2_moe", "qwen3_moe"):
         step = cfg.get("decoder_sparse_step") or 1
         dense = set(cfg.get("mlp_only_layers") or ())
-        return [i not in dense and (i + 1) % step == 0 for i in range(layers)]
+        experts = cfg.get("num_experts")
+        return [i not in dense and (i + 1) % step == 0 and bool(experts) for i in range(layers)]
     if kind == "deepseek":
+        listed = cfg.raw.get("mlp_layer_types")
+        if isinstance(listed, list) and len(listed) == layers:
+            return [t == "sparse" for t in listed]  # DeepSeek-V3.2's explicit per-layer list
         # NOTE: transformers (5.24) makes every layer from first_k_dense_replace on MoE and ignores
         # moe_layer_freq (1 in every published DeepSeek config).
         first = cfg.get("first_k_dense_replace") or 0
@@ -314,13 +438,24 @@ def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
             step = cfg.get("interleave_moe_layer_step") or 1
             listed = range(step - 1, layers, step)
         return [i in set(listed) for i in range(layers)]
+    if kind == "jamba":
+        period, offset = cfg.get("expert_layer_period"), cfg.get("expert_layer_offset")
+        experts = cfg.get("num_experts") or 1
+        return [experts > 1 and i % period == offset for i in range(layers)]
+    if kind == "ernie":
+        interval, start = cfg.get("moe_layer_interval") or 1, cfg.get("moe_layer_start_index") or 0
+        end = cfg.get("moe_layer_end_index")
+        end = layers - 1 if end is None or end == -1 else end
+        return [(i + 1) % interval == 0 and start <= i <= end for i in range(layers)]
+    if kind == "nemotron_h":
+        return [block == "moe" for block in _nemotron_blocks(cfg)]
     return [bool(kind)] * layers
 
 
 def _moe_block(h: int, cfg: _Config) -> _Moe:
     """One MoE feed-forward: router, routed experts, shared experts."""
     kind = cfg.family.moe
-    experts, top_k, inner = _moe_shape(cfg)
+    experts, _, inner = _moe_shape(cfg)
     per_expert = 3 * h * inner
     part = Counter(router=h * experts)
     if kind == "gpt_oss":
@@ -335,8 +470,24 @@ def _moe_block(h: int, cfg: _Config) -> _Moe:
         part["router"] += h  # shared_expert_gate: Linear(hidden, 1)
     elif kind == "llama4":
         part["shared_experts"] = _mlp(h, inner, "gated", False)
+    elif kind == "ernie":
+        part["router"] += experts  # e_score_correction_bias, a Parameter here (a buffer elsewhere)
+        shared = cfg.get("moe_num_shared_experts") or 0
+        if shared > 0:
+            part["shared_experts"] = _mlp(h, inner * shared, "gated", cfg.flag(cfg.family.mlp_bias))
+    elif kind == "hunyuan":
+        part["shared_experts"] = _mlp(h, inner, "gated", False)  # shared_mlp: intermediate_size, always there
+    elif kind == "nemotron_h":
+        # NOTE: non-gated experts (up, down) on the latent width when moe_latent_size is set.
+        latent = cfg.get("moe_latent_size")
+        per_expert = 2 * (latent or h) * inner
+        bias = cfg.flag(cfg.family.mlp_bias)
+        shared = _mlp(h, positive_int("moe_shared_expert_intermediate_size", cfg.get("moe_shared_expert_intermediate_size")), "plain", bias)
+        if latent:
+            shared += 2 * h * latent + ((latent + h) if bias else 0)  # fc1/fc2 latent projections
+        part["shared_experts"] = shared
     part["experts"] = experts * per_expert
-    return _Moe(part, top_k * per_expert)
+    return _Moe(part, per_expert)
 
 
 def _moe_shape(cfg: _Config) -> tuple[int, int, int]:
@@ -345,20 +496,43 @@ def _moe_shape(cfg: _Config) -> tuple[int, int, int]:
     if kind == "dbrx":
         ffn = cfg.raw.get("ffn_config") or {}
         return ffn.get("moe_num_experts", 4), ffn.get("moe_top_k", 1), ffn.get("ffn_hidden_size", 3584)
-    if kind == "deepseek":
-        experts = cfg.get("n_routed_experts")
-    elif kind in ("qwen2_moe", "qwen3_moe"):
+    if kind in ("deepseek", "nemotron_h"):
+        experts = cfg.first(("n_routed_experts", "num_local_experts"), cfg.get("n_routed_experts"))
+    elif kind in ("qwen2_moe", "qwen3_moe", "jamba"):
         experts = cfg.get("num_experts")
+    elif kind == "ernie":
+        experts = cfg.first(("moe_num_experts", "num_experts"), cfg.get("moe_num_experts"))
+    elif kind == "hunyuan":
+        experts = cfg.first(("num_experts", "num_local_experts"), cfg.get("num_experts"))
+        if isinstance(experts, list):
+            raise ConfigError(
+                "config.json gives num_experts per layer, which transformers 5.24 cannot build for hunyuan_v1_moe:"
+                " give one number, or a parameter count like 70B"
+            )
     else:
         experts = cfg.get("num_local_experts")
-    top_k = cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")
-    if kind in ("mixtral", "gpt_oss", "llama4"):
+    top_k = _top_k(cfg, 0)
+    if kind in ("mixtral", "gpt_oss", "llama4", "jamba", "hunyuan"):
         inner = cfg.required(("intermediate_size",))
     else:
         inner = cfg.get("moe_intermediate_size")
     if not experts or not top_k or not inner:
         raise _missing("num_experts / num_experts_per_tok / moe_intermediate_size")
     return experts, top_k, inner
+
+
+def _top_k(cfg: _Config, layer: int) -> Any:
+    """Experts each token goes through in `layer` (Hunyuan may give one number per layer)."""
+    kind = cfg.family.moe
+    if kind == "ernie":
+        value = cfg.first(("moe_k", "num_experts_per_tok"), cfg.get("moe_k"))
+    elif kind == "hunyuan":
+        value = cfg.first(("moe_topk", "num_experts_per_tok"), cfg.get("moe_topk"))
+    else:
+        value = cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")
+    if isinstance(value, list):
+        return value[layer] if layer < len(value) else None
+    return value
 
 
 # ----------------------------------------------------------------------------- shape and layout
@@ -368,9 +542,9 @@ def _moe_shape(cfg: _Config) -> tuple[int, int, int]:
 class _Shape:
     hidden: int
     layers: int
-    heads: int
-    kv_heads: int  # as the KV cache sees it (1 for multi-query attention)
-    head_dim: int
+    heads: int | None  # None: no attention layer (pure SSM)
+    kv_heads: int | None  # as the KV cache sees it (1 for multi-query attention)
+    head_dim: int | None
     intermediate: int | None
     vocab: int
 
@@ -385,9 +559,17 @@ def _read_shape(model_type: str | None, cfg: _Config) -> _Shape:
             ffn.get("ffn_hidden_size", 3584), cfg.required(_VOCAB),
         )  # fmt: skip
     hidden = cfg.required(_HIDDEN)
-    layers = cfg.required(_LAYERS)
-    heads = cfg.required(_HEADS)
+    # NOTE: Nemotron-H takes its depth from the block pattern, whatever num_hidden_layers says.
+    layers = len(_nemotron_blocks(cfg)) if cfg.family.layout == "nemotron_h" else cfg.required(_LAYERS)
     vocab = cfg.required(_VOCAB)
+    intermediate = cfg.first(_INTERMEDIATE)
+    if model_type == "lfm2":
+        intermediate = _lfm2_intermediate(cfg)
+    if intermediate is None and model_type in ("gpt2", "gptj", "falcon"):
+        intermediate = 4 * hidden
+    if not cfg.family.has_attention:
+        return _Shape(hidden, layers, None, None, None, intermediate, vocab)
+    heads = cfg.required(_HEADS)
     kv_heads = cfg.first(_KV_HEADS) or heads
     if model_type == "falcon" and not cfg.raw.get("new_decoder_architecture"):
         # NOTE: only Falcon's new decoder architecture reads num_kv_heads; the old one is
@@ -398,20 +580,35 @@ def _read_shape(model_type: str | None, cfg: _Config) -> _Shape:
     head_dim = cfg.get("head_dim") or hidden // heads
     if model_type in ("gpt2", "gptj", "falcon", "dbrx", "gpt_neox", "opt"):
         head_dim = hidden // heads  # NOTE: these families derive head_dim, whatever the config says
-    intermediate = cfg.first(_INTERMEDIATE)
-    if intermediate is None and model_type in ("gpt2", "gptj", "falcon"):
-        intermediate = 4 * hidden
     return _Shape(hidden, layers, heads, kv_heads, head_dim, intermediate, vocab)
 
 
-def _layer_types(cfg: _Config, layers: int) -> tuple[tuple[str, ...], int | None]:
-    """Per-layer attention kinds as transformers builds them, and the window when any slides."""
+def _lfm2_intermediate(cfg: _Config) -> int:
+    """Lfm2MLP's width: block_ff_dim (alias of intermediate_size), then LLaMA's 2/3 rule, the
+    multiplier and rounding up to block_multiple_of when block_auto_adjust_ff_dim (the default)."""
+    inner = cfg.raw.get("block_ff_dim", cfg.raw.get("intermediate_size", 12288))
+    inner = positive_int("intermediate_size", inner)
+    if cfg.flag(("block_auto_adjust_ff_dim", True)):
+        inner = int(2 * inner / 3)
+        multiplier = cfg.raw.get("block_ffn_dim_multiplier", 1.0)
+        if multiplier is not None:
+            multiple = positive_int("block_multiple_of", cfg.raw.get("block_multiple_of", 256))
+            inner = int(multiplier * inner)
+            inner = multiple * ((inner + multiple - 1) // multiple)
+    return inner
+
+
+def _attention_kinds(cfg: _Config, layers: int) -> tuple[list[str], int | None]:
+    """Each layer's attention kind as transformers builds it (for the layers that attend), and the
+    window when any slides."""
     window = cfg.get("sliding_window")
     kind = cfg.family.sliding
     explicit = cfg.raw.get("layer_types")
-    if explicit is not None and len(explicit) == layers:
-        # NOTE: llama4's "chunked_attention" counts as full: vLLM keeps a full KV cache for it by default.
-        types = [SLIDING_ATTENTION if t == SLIDING_ATTENTION else FULL_ATTENTION for t in explicit]
+    known = {SLIDING_ATTENTION, CHUNKED_ATTENTION}
+    if cfg.family.layout != "decoder":
+        types = [FULL_ATTENTION] * layers  # NOTE: the hybrids here attend over the full context
+    elif isinstance(explicit, list) and len(explicit) == layers:
+        types = [t if t in known else FULL_ATTENTION for t in explicit]
     elif kind == "all":
         types = [SLIDING_ATTENTION if window else FULL_ATTENTION] * layers
     elif kind == "all_if_enabled":
@@ -429,9 +626,92 @@ def _layer_types(cfg: _Config, layers: int) -> tuple[tuple[str, ...], int | None
     elif kind == "gemma3":
         pattern = cfg.raw.get("sliding_window_pattern") or 6
         types = [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
+    elif kind == "smollm3":
+        # NOTE: no_rope_layers[i] == 1 means layer i uses RoPE; the NoPE layers are the ones that may slide.
+        rope = cfg.raw.get("no_rope_layers") or [int((i + 1) % (cfg.raw.get("no_rope_layer_interval") or 4) != 0) for i in range(layers)]
+        on = bool(window and cfg.raw.get("use_sliding_window"))
+        types = [SLIDING_ATTENTION if on and not rope[i] else FULL_ATTENTION for i in range(layers)]
+    elif kind == "exaone4":
+        pattern = cfg.get("sliding_window_pattern")
+        if not window or not pattern:
+            types = [FULL_ATTENTION] * layers
+        elif isinstance(pattern, str):
+            # NOTE: a pattern like "LLLG" (L local, G global), as vLLM reads it; transformers needs layer_types then.
+            types = [SLIDING_ATTENTION if pattern[i % len(pattern)] == "L" else FULL_ATTENTION for i in range(layers)]
+        else:
+            types = [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
+    elif kind == "olmo3":
+        types = [SLIDING_ATTENTION if (i + 1) % 4 else FULL_ATTENTION for i in range(layers)]
+    elif cfg.family.moe == "llama4":
+        chunk = cfg.get("attention_chunk_size", 8192)
+        rope = cfg.raw.get("no_rope_layers") or [int((i + 1) % (cfg.raw.get("no_rope_layer_interval") or 4) != 0) for i in range(layers)]
+        types = [CHUNKED_ATTENTION if rope[i] and chunk is not None else FULL_ATTENTION for i in range(layers)]
     else:
         types = [FULL_ATTENTION] * layers
-    return tuple(types), (window if SLIDING_ATTENTION in types else None)
+    return types, (window if SLIDING_ATTENTION in types else None)
+
+
+# Token mixers of a layer (_layer_plan); "state" is the family's fixed-state mixer.
+_ATTN, _STATE, _NONE = "attention", "state", "none"
+# Feed-forward of a layer.
+_DENSE, _MOE = "dense", "moe"
+_STATE_KIND = {
+    state_mixers.MAMBA1: MAMBA,
+    state_mixers.MAMBA2: MAMBA,
+    state_mixers.GATED_DELTA_NET: LINEAR_ATTENTION,
+    state_mixers.SHORT_CONV: SHORT_CONV,
+}
+# Nemotron-H block letters (hybrid_override_pattern) and legacy block names, as transformers maps them.
+_NEMOTRON_LETTERS = {"M": "linear_attention", "E": "moe", "*": "full_attention", "-": "mlp"}
+_NEMOTRON_LEGACY = {"mamba": "linear_attention", "attention": "full_attention"}
+
+
+def _nemotron_blocks(cfg: _Config) -> list[str]:
+    listed = cfg.raw.get("layers_block_type") or cfg.raw.get("layer_types")
+    if isinstance(listed, list) and listed:
+        blocks = [_NEMOTRON_LEGACY.get(b, b) for b in listed]
+    elif isinstance(cfg.raw.get("hybrid_override_pattern"), str) and cfg.raw["hybrid_override_pattern"]:
+        pattern = cfg.raw["hybrid_override_pattern"]
+        unknown = sorted(set(pattern) - set(_NEMOTRON_LETTERS))
+        if unknown:
+            raise ConfigError(f"hybrid_override_pattern has unknown blocks {unknown}: use M, E, * or -")
+        blocks = [_NEMOTRON_LETTERS[c] for c in pattern]
+    else:
+        blocks = ["linear_attention", "moe", "full_attention", "mlp"]  # NemotronHConfig's default
+    unknown = sorted(set(blocks) - set(_NEMOTRON_LETTERS.values()))
+    if unknown:
+        raise ConfigError(f"nemotron_h layer types {unknown} are not mlp, moe, full_attention or linear_attention")
+    return blocks
+
+
+def _layer_plan(cfg: _Config, layers: int) -> list[tuple[str, str]]:
+    """(token mixer, feed-forward) of each decoder layer, as transformers builds them."""
+    layout = cfg.family.layout
+    moe = _moe_layers(cfg, layers)
+    ffn = [_MOE if m else _DENSE for m in moe]
+    if layout == "decoder":
+        return [(_ATTN, f) for f in ffn]
+    if layout == "mamba":
+        return [(_STATE, _NONE)] * layers
+    if layout == "nemotron_h":
+        by_block = {"linear_attention": (_STATE, _NONE), "full_attention": (_ATTN, _NONE), "mlp": (_NONE, _DENSE), "moe": (_NONE, _MOE)}
+        return [by_block[b] for b in _nemotron_blocks(cfg)]
+    if layout == "jamba":
+        period, offset = cfg.get("attn_layer_period"), cfg.get("attn_layer_offset")
+        return [(_ATTN if i % period == offset else _STATE, ffn[i]) for i in range(layers)]
+    listed = cfg.raw.get("layer_types")
+    if layout == "lfm2":
+        if not (isinstance(listed, list) and len(listed) == layers):
+            full = cfg.raw.get("full_attn_idxs")
+            full = set(range(layers) if full is None else full)
+            listed = [FULL_ATTENTION if i in full else "conv" for i in range(layers)]
+        # NOTE: Lfm2DecoderLayer attends unless the layer type is "conv".
+        return [(_STATE if t == "conv" else _ATTN, _DENSE) for t in listed]
+    # layout "layer_types": Qwen3-Next / Qwen3.5, linear attention except every full_attention_interval-th layer
+    if not (isinstance(listed, list) and len(listed) == layers):
+        interval = positive_int("full_attention_interval", cfg.get("full_attention_interval"))
+        listed = ["linear_attention" if (i + 1) % interval else FULL_ATTENTION for i in range(layers)]
+    return [(_STATE if t == "linear_attention" else _ATTN, ffn[i]) for i, t in enumerate(listed)]
 
 
 # ----------------------------------------------------------------------------- per family quirks
@@ -447,16 +727,33 @@ def _falcon_layer_norms(cfg: _Config) -> int:
     return 2 if parallel_norms == 2 else 1
 
 
+def _indexer(h: int, cfg: _Config) -> Counter:
+    """DeepSeek-V3.2's indexer: wq_b (from the q latent), wk, weights_proj, and k_norm (a LayerNorm)."""
+    q_lora = cfg.get("q_lora_rank")
+    if not q_lora:
+        raise _missing("q_lora_rank (DeepSeek-V3.2's indexer reads the q latent)")
+    heads = positive_int("index_n_heads", cfg.get("index_n_heads"))
+    dim = positive_int("index_head_dim", cfg.get("index_head_dim"))
+    return Counter(attention_replicated=q_lora * heads * dim + h * dim + h * heads, norms=_norm(dim, True))
+
+
 def _attention_part(model_type: str | None, cfg: _Config, shape: _Shape) -> Counter:
     fam = cfg.family
     h = shape.hidden
     if fam.mla:
-        return _mla_attention(h, shape.heads, cfg, cfg.flag(("attention_bias", False)))
+        part = _mla_attention(h, shape.heads, cfg, cfg.flag(("attention_bias", False)))
+        if fam.indexer:
+            part.update(_indexer(h, cfg))
+        return part
     part = _attention(h, shape.heads, shape.kv_heads, shape.head_dim, cfg.flag(fam.qkv_bias), cfg.flag(fam.o_bias))
-    if fam.qk_norm == "head":
-        part["norms"] += 2 * shape.head_dim
-    elif fam.qk_norm == "all_heads":
-        part["norms"] += (shape.heads + shape.kv_heads) * shape.head_dim
+    if fam.attention_gate:
+        q = shape.heads * shape.head_dim  # the gate half of q_proj
+        part["attention_qo"] += h * q + (q if cfg.flag(fam.qkv_bias) else 0)
+    if fam.qk_norm and cfg.flag(fam.qk_norm_flag):
+        if fam.qk_norm == "head":
+            part["norms"] += 2 * shape.head_dim
+        else:  # "all_heads"
+            part["norms"] += (shape.heads + shape.kv_heads) * shape.head_dim
     if model_type == "phi" and cfg.raw.get("qk_layernorm"):
         part["norms"] += 2 * _norm(h // shape.heads, True)
     if model_type == "gpt_oss":
@@ -464,23 +761,29 @@ def _attention_part(model_type: str | None, cfg: _Config, shape: _Shape) -> Coun
     return part
 
 
-def _decoder_layer(model_type: str | None, cfg: _Config, shape: _Shape, moe: bool) -> tuple[Counter, int]:
-    """One decoder block's parameter groups, and the routed-expert parameters one token uses in it."""
+def _decoder_layer(model_type: str | None, cfg: _Config, shape: _Shape, mixer: str, ffn: str) -> tuple[Counter, int]:
+    """One decoder block's parameter groups, and the parameters of one routed expert (0: no MoE)."""
     fam = cfg.family
     h = shape.hidden
-    part = _attention_part(model_type, cfg, shape)
+    if mixer == _ATTN:
+        part = _attention_part(model_type, cfg, shape)
+    elif mixer == _STATE:
+        part = state_mixers.mixer_params(fam.state_mixer, model_type, cfg.get, h)
+    else:
+        part = Counter()
     norms = _falcon_layer_norms(cfg) if model_type == "falcon" else fam.layer_norms
     affine = model_type != "opt" or cfg.raw.get("layer_norm_elementwise_affine", True)
     part["norms"] += norms * _norm(h, fam.norm_bias) if affine else 0
 
-    if moe:
+    if ffn == _MOE:
         block = _moe_block(h, cfg)
         part.update(block.part)
-        return part, block.active_experts
-    inner = cfg.get("intermediate_size_mlp") if fam.moe == "llama4" else shape.intermediate
-    if not inner:
-        raise _missing("intermediate_size")
-    part["mlp"] += _mlp(h, inner, fam.mlp, cfg.flag(fam.mlp_bias))
+        return part, block.per_expert
+    if ffn == _DENSE:
+        inner = cfg.get("intermediate_size_mlp") if fam.moe == "llama4" else shape.intermediate
+        if not inner:
+            raise _missing("intermediate_size")
+        part["mlp"] += _mlp(h, inner, fam.mlp, cfg.flag(fam.mlp_bias))
     return part, 0
 
 
@@ -502,8 +805,99 @@ def _outer_part(model_type: str | None, cfg: _Config, shape: _Shape, tied: bool)
         affine = cfg.raw.get("layer_norm_elementwise_affine", True)
         part["norms"] = _norm(h, True) if keeps_final_norm and affine else 0
     part["embedding"] = vocab * embed_dim
-    part["lm_head"] = (0 if tied else vocab * embed_dim) + (vocab if fam.lm_head_bias else 0)
+    # NOTE: a tied head still has its own bias when the family gives it one (ERNIE 4.5's use_bias).
+    part["lm_head"] = (0 if tied else vocab * embed_dim) + (vocab if cfg.flag(fam.lm_head_bias) else 0)
     return part
+
+
+# ----------------------------------------------------------------------------- MTP and notes
+
+
+def _mtp(model_type: str | None, cfg: _Config, shape: _Shape, plan: list[tuple[str, str]]) -> tuple[int, int, list[str]]:
+    """Multi-token-prediction layers the checkpoint ships and transformers does not build: how many,
+    what they add to the checkpoint (0 when the layout is not modelled), and a note."""
+    fam = cfg.family
+    layers = 0
+    for key in fam.mtp_keys:
+        value = cfg.raw.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            layers = value
+    if model_type == "minimax_m2" and cfg.raw.get("use_mtp") is False:
+        layers = 0
+    if model_type == "qwen3_next" and not layers:
+        layers = 1  # NOTE: the checkpoint ships one MTP layer; vLLM's default when the config names none
+    if not layers:
+        return 0, 0, []
+    h, vocab = shape.hidden, shape.vocab
+    ffn = _MOE if any(f == _MOE for _, f in plan) else _DENSE
+    block = sum(_decoder_layer(model_type, cfg, shape, _ATTN, ffn)[0].values())
+    if fam.mla:
+        # DeepSeek-V3's layout (README_WEIGHTS.md; vLLM deepseek_mtp.py): enorm, hnorm, eh_proj (2h -> h),
+        # one decoder block, shared_head.norm and shared_head.head, and its own copy of embed_tokens.
+        per_layer = block + 3 * h + 2 * h * h + 2 * vocab * h
+    elif fam.layout == "layer_types":
+        # Qwen3-Next / Qwen3.5 (vLLM qwen3_next_mtp.py): fc (2h -> h), pre_fc_norm_hidden,
+        # pre_fc_norm_embedding, one full-attention block, norm; embeddings and head shared.
+        per_layer = block + 2 * h * h + 3 * h
+    else:
+        per_layer = 0
+    size = f" ({layers * per_layer:,} parameters)" if per_layer else ""
+    note = (
+        f"the checkpoint also ships {layers} multi-token-prediction layer{'s' if layers > 1 else ''}{size} that"
+        " transformers does not build; the count is what transformers allocates, which is what serving loads"
+        " unless speculative decoding uses them"
+    )
+    return layers, layers * per_layer, [note]
+
+
+# ----------------------------------------------------------------------------- unknown families
+
+# Config keys that show a layout the generic (llama-like) formula cannot count, by what they show.
+_HIDDEN_FEATURES: dict[str, tuple[str, ...]] = {
+    "experts": (
+        "num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts", "num_experts_per_tok",
+        "moe_intermediate_size", "moe_k", "moe_topk", "n_shared_experts", "expert_layer_period",
+    ),
+    "per-layer kinds": (
+        "layer_types", "layers_block_type", "hybrid_override_pattern", "attn_layer_period", "full_attention_interval",
+        "block_types", "layer_pattern",
+    ),
+    "SSM / linear-attention fields": (
+        "state_size", "ssm_state_size", "mamba_d_state", "mamba_expand", "d_state", "conv_kernel", "linear_num_key_heads",
+        "linear_key_head_dim", "conv_L_cache", "mamba_num_heads",
+    ),
+    "latent attention (MLA)": ("kv_lora_rank", "q_lora_rank"),
+    "sub-configs": ("vision_config", "audio_config", "encoder_config", "decoder_config", "llm_config", "language_config"),
+}  # fmt: skip
+_ATTENTION_LAYER_KINDS = {FULL_ATTENTION, SLIDING_ATTENTION, CHUNKED_ATTENTION, "attention", "global", "local"}
+
+
+def hidden_features(raw: Mapping) -> list[str]:
+    """What an unknown family's config shows that the generic decoder formula cannot count."""
+    seen = []
+    for what, keys in _HIDDEN_FEATURES.items():
+        present = [k for k in keys if raw.get(k) not in (None, False, 0, [], {}, "")]
+        if what == "experts" and present and all(raw.get(k) == 1 for k in present if isinstance(raw.get(k), int)):
+            present = []  # NOTE: one expert per token and no expert count: a dense model
+        if what == "per-layer kinds" and present == ["layer_types"]:
+            kinds = raw.get("layer_types")
+            if isinstance(kinds, list) and set(kinds) <= _ATTENTION_LAYER_KINDS:
+                present = []  # only full and sliding attention: the formula's count is unaffected
+        if present:
+            seen.append(f"{what} ({', '.join(present)})")
+    if raw.get("is_encoder_decoder"):
+        seen.append("an encoder and a decoder (is_encoder_decoder)")
+    return seen
+
+
+def _refuse_what_the_generic_formula_cannot_see(raw: Mapping, model_type: Any) -> None:
+    seen = hidden_features(raw)
+    if seen:
+        raise ConfigError(
+            f"{model_type or 'this model'!r} is not a family llmmem counts, and its config has {'; '.join(seen)}"
+            " that the generic formula cannot count: pip install 'llmmem[transformers]' to count it exactly,"
+            " or give a parameter count like 70B"
+        )
 
 
 # ----------------------------------------------------------------------------- the entry point
@@ -518,6 +912,11 @@ def spec_from_config(config: Mapping, name: str | None = None) -> ModelSpec:
     """
     if not isinstance(config, Mapping):
         raise ConfigError("config.json must hold a JSON object: give the model's config.json")
+    check_config(config)  # untrusted data: types, ranges and size checked before any count (config_check.py)
+    if multimodal_type(config):  # vision tower + projector on top of the text model (llmmem/multimodal.py)
+        return multimodal_spec(config, spec_from_config, name)
+    if is_encoder(config):  # BERT, RoBERTa, T5, ViT (llmmem/encoders.py)
+        return encoder_spec(config, name)
     outer = config
     text = config.get("text_config")
     if isinstance(text, Mapping):
@@ -532,38 +931,53 @@ def spec_from_config(config: Mapping, name: str | None = None) -> ModelSpec:
     model_type = raw.get("model_type")
     family = FAMILIES.get(model_type)
     approximate = family is None
+    if approximate:
+        _refuse_what_the_generic_formula_cannot_see(raw, model_type)
     cfg = _Config(raw, family or _GENERIC)
     family = cfg.family
     family_type = None if approximate else model_type  # the generic fallback has no family quirks
     shape = _read_shape(family_type, cfg)
 
-    tied = raw.get("tie_word_embeddings")
+    tied = raw.get("tie_embedding") if model_type == "lfm2" and "tie_embedding" in raw else raw.get("tie_word_embeddings")
     tied = family.tie_default if tied is None else bool(tied)
 
     total = _outer_part(family_type, cfg, shape, tied)
     largest_block = 0
-    active_experts = 0
-    moe_layers = _moe_layers(cfg, shape.layers)
-    # NOTE: decoder layers come in at most two kinds (dense, MoE): size each kind once.
-    for moe in set(moe_layers):
-        repeats = moe_layers.count(moe)
-        part, active = _decoder_layer(family_type, cfg, shape, moe)
+    per_expert = 0
+    plan = _layer_plan(cfg, shape.layers)
+    # NOTE: decoder layers come in a few kinds (attention or state mixer, dense or MoE): size each once.
+    for kind in set(plan):
+        repeats = plan.count(kind)
+        part, expert = _decoder_layer(family_type, cfg, shape, *kind)
         largest_block = max(largest_block, sum(part.values()))
         total.update({key: count * repeats for key, count in part.items()})
-        active_experts += active * repeats
+        per_expert = per_expert or expert
 
     breakdown = {key: total[key] for key in BREAKDOWN_KEYS if total[key]}
     parameters = sum(breakdown.values())
+    moe_layers = [f == _MOE for _, f in plan]
     active_parameters = None
     if family.moe and breakdown.get("experts"):
-        active_parameters = parameters - breakdown["experts"] + active_experts
+        routed = sum(_top_k(cfg, i) or 0 for i, moe in enumerate(moe_layers) if moe) * per_expert
+        active_parameters = parameters - breakdown["experts"] + routed
 
-    layer_types, window = _layer_types(cfg, shape.layers)
+    attention, window = _attention_kinds(cfg, shape.layers)
+    state_kind = _STATE_KIND.get(family.state_mixer)
+    layer_types = tuple(
+        attention[i] if mixer == _ATTN else state_kind if mixer == _STATE else NO_CACHE for i, (mixer, _) in enumerate(plan)
+    )
     experts = top_k = moe_inner = None
-    if family.moe:
+    if family.moe and any(moe_layers):
         experts, top_k, moe_inner = _moe_shape(cfg)
     # Leading dense layers (DeepSeek's first_k_dense_replace, Llama 4 Maverick's layer 0).
     dense_layers = moe_layers.index(True) if True in moe_layers else None
+    mtp_layers, mtp_parameters, notes = _mtp(family_type, cfg, shape, plan)
+    if model_type in _COUNTED_AS:
+        notes.append(
+            f"transformers 5.24 has no {model_type} type: counted as {_COUNTED_AS[model_type]}, the class its"
+            " architectures names (its remote code is that file)"
+        )
+    state = state_mixers.mixer_dims(family.state_mixer, family_type, cfg.get, shape.hidden) if state_kind in layer_types else {}
 
     return ModelSpec(
         name=name or outer.get("_name_or_path") or raw.get("_name_or_path") or str(model_type or "unknown model"),
@@ -585,15 +999,25 @@ def spec_from_config(config: Mapping, name: str | None = None) -> ModelSpec:
         num_experts=experts,
         experts_per_token=top_k,
         moe_intermediate_size=moe_inner,
-        num_shared_experts=_shared_experts(cfg) if family.moe else None,
+        num_shared_experts=_shared_experts(cfg) if experts else None,
         num_dense_layers=dense_layers,
         kv_lora_rank=cfg.get("kv_lora_rank") if family.mla else None,
         qk_rope_head_dim=cfg.get("qk_rope_head_dim") if family.mla else None,
+        index_n_heads=cfg.get("index_n_heads") if family.indexer else None,
+        index_head_dim=cfg.get("index_head_dim") if family.indexer else None,
+        index_topk=cfg.get("index_topk") if family.indexer else None,
         layer_types=layer_types,
         sliding_window=window,
+        attention_chunk_size=cfg.get("attention_chunk_size", 8192) if CHUNKED_ATTENTION in layer_types else None,
+        state_dtype=_state_dtype(raw),
         tie_word_embeddings=tied,
         torch_dtype=_dtype(outer, raw),
         quantization=outer.get("quantization_config") or raw.get("quantization_config"),
+        mtp_layers=mtp_layers,
+        mtp_parameters=mtp_parameters,
+        counted_by=COUNTED_GENERIC if approximate else COUNTED_EXACT,
+        notes=tuple(notes),
+        **state,
     )
 
 
@@ -601,7 +1025,16 @@ def _shared_experts(cfg: _Config) -> int:
     kind = cfg.family.moe
     if kind == "deepseek":
         return cfg.get("n_shared_experts") or 0
-    return 1 if kind in ("qwen2_moe", "llama4") else 0
+    if kind == "ernie":
+        return cfg.get("moe_num_shared_experts") or 0
+    return 1 if kind in ("qwen2_moe", "llama4", "hunyuan", "nemotron_h") else 0
+
+
+def _state_dtype(raw: Mapping) -> str | None:
+    for key in ("mamba_ssm_cache_dtype", "mamba_ssm_dtype"):
+        if isinstance(raw.get(key), str):
+            return raw[key]
+    return None
 
 
 def _dtype(outer: Mapping, raw: Mapping) -> str | None:

@@ -15,22 +15,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import threading
 import time
+import zlib
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 from .architectures import spec_from_config
-from .errors import ConfigError, GatedModelError, HubUnavailableError, InputError, ModelNotFoundError
+from .config_check import MAX_CONFIG_BYTES
+from .errors import ConfigError, GatedModelError, HubUnavailableError, InputError, LlmmemError, ModelNotFoundError
 from .spec import ModelSpec
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 HUB_HOSTS = frozenset({"huggingface.co", "www.huggingface.co", "hf.co", "www.hf.co"})
-DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_TIMEOUT_S = 5.0  # each step of a request: connect, each read
+DEADLINE_S = 15.0  # one whole resolution: model info and config.json, redirects included
+MAX_REDIRECTS = 5
+# NOTE: model info is asked only for safetensors counts, the config digest, gated and sha: a few KB.
+MAX_INFO_BYTES = 1024 * 1024
+MAX_CACHE_BYTES = 16 * 1024 * 1024
 MAX_NAME_PART = 96  # the Hub's limit for an owner or a repo name (huggingface_hub's REPO_ID_REGEX)
 MAX_REVISION = 255
 MAX_INPUT = 2048
@@ -186,26 +195,49 @@ def hub_offline_reason() -> str | None:
     return None
 
 
+MAX_TOKEN = 512  # Hub tokens are about 37 characters; anything far longer is not one
+
+
 def clean_token(token: str | None) -> str | None:
     """The token for this request, as given (blank means none). The library never reads HF_TOKEN or a
-    saved login itself: only the CLI does, so a server never lends its own token to its users."""
-    return token.strip() if token and token.strip() else None
+    saved login itself: only the CLI does, so a server never lends its own token to its users.
+
+    NOTE: a bad token is refused without quoting it: error messages end up in logs.
+    """
+    if token is None:
+        return None
+    if not isinstance(token, str):
+        raise InputError(f"the access token must be text, not {type(token).__name__}: paste a token from huggingface.co/settings/tokens")
+    if len(token) > MAX_TOKEN:
+        raise InputError(f"the access token is {len(token):,} characters long, more than {MAX_TOKEN}: paste a token from huggingface.co/settings/tokens")
+    token = token.strip()
+    if not token:
+        return None
+    if not all(33 <= ord(char) < 127 for char in token):
+        raise InputError("the access token holds spaces, control or non-ASCII characters: paste a token from huggingface.co/settings/tokens")
+    return token
 
 
 def timeout_s() -> float:
-    """Seconds one Hub request may take: HF_HUB_ETAG_TIMEOUT when set, else a short default."""
+    """Seconds one Hub request may wait for each step: HF_HUB_ETAG_TIMEOUT when set, else a short default."""
     try:
-        return max(0.1, float(os.environ["HF_HUB_ETAG_TIMEOUT"]))
+        value = float(os.environ["HF_HUB_ETAG_TIMEOUT"])
     except (KeyError, ValueError):
         return DEFAULT_TIMEOUT_S
+    return min(max(0.1, value), DEADLINE_S) if math.isfinite(value) else DEFAULT_TIMEOUT_S
 
 
 class _Cache:
-    """A small LRU of successful fetches with a time limit; failures are never kept."""
+    """A small LRU of successful fetches, bounded in entries, in bytes and in time; failures are never kept.
 
-    def __init__(self, size: int = 128, ttl_s: float = 600.0) -> None:
-        self.size, self.ttl_s = size, ttl_s
-        self._items: OrderedDict[tuple, tuple[float, HubModel]] = OrderedDict()
+    NOTE: an entry's size is the JSON it was decoded from (model info + config.json, each capped on the
+    way in), so the whole cache holds at most `max_bytes` of Hub answers however large repos make them.
+    """
+
+    def __init__(self, size: int = 128, ttl_s: float = 600.0, max_bytes: int = MAX_CACHE_BYTES) -> None:
+        self.size, self.ttl_s, self.max_bytes = size, ttl_s, max_bytes
+        self._items: OrderedDict[tuple, tuple[float, HubModel, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     @staticmethod
@@ -219,21 +251,35 @@ class _Cache:
         with self._lock:
             item = self._items.get(key)
             if item is None or time.monotonic() - item[0] > self.ttl_s:
-                self._items.pop(key, None)
+                self._drop(key)
                 return None
             self._items.move_to_end(key)
             return item[1]
 
-    def put(self, key: tuple, model: HubModel) -> None:
+    def put(self, key: tuple, model: HubModel, size: int = 0) -> None:
+        if size > self.max_bytes // 8:  # one answer may not crowd out the rest
+            return
         with self._lock:
-            self._items[key] = (time.monotonic(), model)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._drop(key)
+            self._items[key] = (time.monotonic(), model, size)
+            self._bytes += size
+            while len(self._items) > self.size or self._bytes > self.max_bytes:
+                _, (_, _, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    def _drop(self, key: tuple) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self._bytes -= item[2]
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._bytes = 0
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._items)
@@ -242,10 +288,12 @@ class _Cache:
 CACHE = _Cache()
 
 
-def fetch(ref: ModelRef, *, token: str | None = None, timeout: float | None = None) -> HubModel:
+def fetch(ref: ModelRef, *, token: str | None = None, timeout: float | None = None, deadline_s: float | None = None) -> HubModel:
     """Ask the Hub for a model's config.json and safetensors counts. Raises llmmem errors only.
 
-    `token` is used as given (see clean_token); None means anonymous.
+    `token` is used as given (see clean_token); None means anonymous. `timeout` bounds each step (connect,
+    each read); `deadline_s` (default DEADLINE_S) bounds the whole resolution, every request and redirect
+    together, so a server that trickles bytes cannot hold the caller longer.
     """
     if ref.is_bare:
         raise InputError(f"{ref.repo_id!r} has no owner: give the full model ID (org/name) to ask the Hub")
@@ -254,70 +302,240 @@ def fetch(ref: ModelRef, *, token: str | None = None, timeout: float | None = No
     cached = CACHE.get(key)
     if cached is not None:
         return cached
-    model = _fetch_uncached(ref, token=token, timeout=timeout or timeout_s(), url=url)
-    CACHE.put(key, model)
+    budget = deadline_s if deadline_s is not None else DEADLINE_S
+    call = _Call(ref, token, min(timeout or timeout_s(), budget), time.monotonic() + budget, budget)
+    model, size = _fetch_uncached(call, url=url)
+    CACHE.put(key, model, size)
     return model
 
 
-def _fetch_uncached(ref: ModelRef, *, token: str | None, timeout: float, url: str) -> HubModel:
-    # NOTE: imported here so the CLI and the estimator never pay for huggingface_hub unless the Hub is asked.
-    from huggingface_hub import HfApi
+@dataclass(frozen=True)
+class _Call:
+    """One resolution's bounds: each step waits at most `timeout`; everything ends by `deadline`."""
 
-    # NOTE: token=False stops huggingface_hub from sending a token saved on disk: only this request's counts.
-    api = HfApi(endpoint=url, token=False, library_name="llmmem")
+    ref: ModelRef
+    token: str | None
+    timeout: float
+    deadline: float  # time.monotonic() value
+    budget: float  # seconds, as configured (for messages)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def too_slow(self) -> HubUnavailableError:
+        return HubUnavailableError(f"the Hub did not finish answering about {self.ref} within {self.budget:g} s: try again")
+
+
+def _fetch_uncached(call: _Call, *, url: str) -> tuple[HubModel, int]:
+    # NOTE: imported here so the CLI and the estimator never pay for huggingface_hub unless the Hub is asked.
+    from huggingface_hub.hf_api import ModelInfo
+
+    ref = call.ref
+    # NOTE: the same request HfApi.model_info sends, through the bounded getter below (HfApi reads the
+    # whole answer, with a timeout per read only).
+    path = f"{url}/api/models/{ref.repo_id}" + (f"/revision/{quote(ref.revision, safe='')}" if ref.revision else "")
+    body = _get(call, path, params={"expand": EXPAND}, limit=MAX_INFO_BYTES, what="model info")
     try:
-        info = api.model_info(ref.repo_id, revision=ref.revision, timeout=timeout, expand=EXPAND, token=token or False)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one of llmmem's errors
-        raise _translate(exc, ref, token, what="model info", timeout=timeout) from None
+        data = json.loads(body)
+        info = ModelInfo(**data)
+    except RecursionError:
+        raise HubUnavailableError(f"the Hub sent an answer about {ref} that is not valid model info: try again") from None
+    except Exception as exc:  # noqa: BLE001 - JSON that is not the Hub's model info
+        raise _translate(exc, call, what="model info") from None
     safetensors = _safetensors_counts(info)
-    repo_id = info.id if isinstance(getattr(info, "id", None), str) and "/" in info.id else ref.repo_id
-    config = _download_config(ref, info.sha or ref.revision, token=token, timeout=timeout, url=url, safetensors=safetensors)
+    repo_id = info.id if isinstance(getattr(info, "id", None), str) and "/" in info.id and len(info.id) < 200 else ref.repo_id
+    sha = info.sha if isinstance(info.sha, str) and len(info.sha) <= MAX_REVISION else None
+    config, config_size = _download_config(call, sha or ref.revision, url=url, safetensors=safetensors)
     info_config = info.config if isinstance(info.config, Mapping) else None
-    return HubModel(repo_id, ref.revision, info.sha, config, safetensors, info_config)
+    return HubModel(repo_id, ref.revision, sha, config, safetensors, info_config), len(body) + config_size
+
+
+def _download_config(call: _Call, revision: str | None, *, url: str, safetensors: Mapping[str, int] | None) -> tuple[dict, int]:
+    """GET config.json once, with the Hub's own URL, headers and error classes, capped and in time.
+
+    NOTE: not hf_hub_download: on a 429/5xx/timeout it retries with a 60 s timeout and backoff
+    (file_download._ETAG_RETRY_TIMEOUT, http_backoff's 5 retries), which can hang the app for
+    minutes, and it writes files (gated ones too) into a disk cache shared by every user of the machine.
+    """
+    ref = call.ref
+    # NOTE: the URL hf_hub_url builds, written out: hf_hub_url starts from a template fixed when
+    # huggingface_hub was imported, so it would miss an HF_ENDPOINT set later.
+    file_url = f"{url}/{ref.repo_id}/resolve/{quote(revision or 'main', safe='')}/config.json"
+    body = _get(call, file_url, limit=MAX_CONFIG_BYTES, what="config.json", safetensors=safetensors)
+    try:
+        config = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise ConfigError(f"config.json of {ref} on the Hub is not valid JSON: give a config.json file or a parameter count instead") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"config.json of {ref} on the Hub is not a JSON object: give a config.json file or a parameter count instead")
+    return config, len(body)
+
+
+# --- One bounded GET ------------------------------------------------------------------------------------
+
+_DEADLINE: ContextVar[float | None] = ContextVar("llmmem_hub_deadline", default=None)
+_CLIENT = None
+_CLIENT_LOCK = threading.Lock()
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+def _get(call: _Call, url: str, *, limit: int, what: str, params: Mapping | None = None,
+         safetensors: Mapping[str, int] | None = None) -> bytes:
+    """The body of one GET, following at most MAX_REDIRECTS redirects, never more than `limit` bytes,
+    and all of it before the call's deadline. Hub errors become llmmem errors."""
+    import httpx2
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
+
+    client = _client()
+    headers = build_hf_headers(token=call.token or False, library_name="llmmem")
+    headers["Accept-Encoding"] = "gzip, identity"  # NOTE: no brotli/zstd: gzip is decoded below with a cap
+    visited: list[str] = []
+    marker = _DEADLINE.set(call.deadline)
+    try:
+        request = client.build_request("GET", url, headers=headers, params=params)
+        while True:
+            if call.remaining() <= 0:
+                raise call.too_slow()
+            request.extensions["timeout"] = httpx2.Timeout(min(call.timeout, call.remaining())).as_dict()
+            response = client.send(request, stream=True, follow_redirects=False)
+            try:
+                if response.is_redirect and response.next_request is not None:
+                    visited.append(str(request.url))
+                    request = response.next_request
+                    if str(request.url) in visited:
+                        raise HubUnavailableError(f"the Hub's answer for the {what} of {call.ref} redirects in a loop: "
+                                                  "try again later, or give a config.json file or a parameter count")
+                    if len(visited) > MAX_REDIRECTS:
+                        raise HubUnavailableError(f"the Hub's answer for the {what} of {call.ref} redirected more than "
+                                                  f"{MAX_REDIRECTS} times: try again later, or give a config.json file")
+                    continue
+                failed = response.status_code >= 400
+                body = _read_body(response, _ERROR_BODY_LIMIT if failed else limit, call, what)
+            finally:
+                response.close()
+            if failed:
+                plain = {k: v for k, v in response.headers.items() if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")}
+                hf_raise_for_status(httpx2.Response(response.status_code, headers=plain, content=body, request=request))
+            return body
+    except LlmmemError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one of llmmem's errors
+        if call.remaining() <= 0 and "Timeout" in type(exc).__name__:
+            raise call.too_slow() from None
+        raise _translate(exc, call, what=what, safetensors=safetensors) from None
+    finally:
+        _DEADLINE.reset(marker)
+
+
+def _read_body(response, limit: int, call: _Call, what: str) -> bytes:
+    """At most `limit` bytes of body (gzip decoded here, with the same cap), before the deadline."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "", "gzip"):
+        raise HubUnavailableError(f"the Hub sent the {what} of {call.ref} in an encoding llmmem does not read ({encoding[:20]}): try again")
+    declared = response.headers.get("content-length", "")
+    too_big = ConfigError(f"the {what} of {call.ref} on the Hub is more than {limit:,} bytes, larger than any real one: "
+                          "give a config.json file or a parameter count instead")
+    if encoding != "gzip" and declared.isdigit() and int(declared) > limit:
+        raise too_big
+    inflate = zlib.decompressobj(wbits=31) if encoding == "gzip" else None
+    chunks, size = [], 0
+    for raw in response.iter_raw(chunk_size=64 * 1024):
+        if call.remaining() <= 0:
+            raise call.too_slow()
+        chunk = inflate.decompress(raw, limit + 1 - size) if inflate else raw
+        if inflate is not None and inflate.unconsumed_tail:
+            raise too_big
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+    return b"".join(chunks)
+
+
+def _client():
+    """This module's own HTTP client (huggingface_hub's client class), whose every connect, read and write
+    waits no longer than the current call's deadline."""
+    global _CLIENT
+    with _CLIENT_LOCK:
+        if _CLIENT is None:
+            import httpx2
+
+            transport = httpx2.HTTPTransport()
+            # NOTE: httpx has no overall deadline, only per-step timeouts: a server sending one byte every
+            # second never trips them. The pool's network backend is wrapped so that each step's timeout
+            # is cut to what is left of the call's deadline (the body loop in _read_body checks it too).
+            pool = getattr(transport, "_pool", None)
+            if pool is not None and hasattr(pool, "_network_backend"):
+                pool._network_backend = _deadline_backend(pool._network_backend)
+            _CLIENT = httpx2.Client(transport=transport, follow_redirects=False, timeout=None)
+        return _CLIENT
+
+
+def _clamp(timeout: float | None, error) -> float | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise error("the call's deadline has passed")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+def _deadline_backend(inner):
+    import httpcore2
+
+    class DeadlineStream(httpcore2.NetworkStream):
+        def __init__(self, stream) -> None:
+            self._stream = stream
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._stream.read(max_bytes, _clamp(timeout, httpcore2.ReadTimeout))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self._stream.write(buffer, _clamp(timeout, httpcore2.WriteTimeout))
+
+        def close(self) -> None:
+            self._stream.close()
+
+        def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+            return DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _clamp(timeout, httpcore2.ConnectTimeout)))
+
+        def get_extra_info(self, info: str):
+            return self._stream.get_extra_info(info)
+
+    class DeadlineBackend(httpcore2.NetworkBackend):
+        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+            return DeadlineStream(inner.connect_tcp(host, port, _clamp(timeout, httpcore2.ConnectTimeout), local_address, socket_options))
+
+        def connect_unix_socket(self, path, timeout=None, socket_options=None):
+            return DeadlineStream(inner.connect_unix_socket(path, _clamp(timeout, httpcore2.ConnectTimeout), socket_options))
+
+        def sleep(self, seconds: float) -> None:
+            inner.sleep(seconds)
+
+    return DeadlineBackend()
 
 
 def _safetensors_counts(info) -> dict[str, int] | None:
     counts = getattr(getattr(info, "safetensors", None), "parameters", None)
     if not isinstance(counts, Mapping) or not counts:
         return None
-    if not all(isinstance(v, int) and v >= 0 for v in counts.values()):
+    # NOTE: the Hub computes these, but they are read as untrusted all the same: a few dtypes, each a
+    # plain int of at most 10^15 parameters; anything else is ignored (config.json still gives the count).
+    if len(counts) > 32 or not all(isinstance(k, str) and len(k) <= 32 for k in counts):
         return None
-    return {str(dtype): int(count) for dtype, count in counts.items()}
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10**15 for v in counts.values()):
+        return None
+    return {dtype: int(count) for dtype, count in counts.items()}
 
 
-def _download_config(ref: ModelRef, revision: str | None, *, token: str | None, timeout: float, url: str,
-                     safetensors: Mapping[str, int] | None) -> dict:
-    """GET config.json once, with the Hub's own URL, headers and error classes.
-
-    NOTE: not hf_hub_download: on a 429/5xx/timeout it retries with a 60 s timeout and backoff
-    (file_download._ETAG_RETRY_TIMEOUT, http_backoff's 5 retries), which can hang the app for
-    minutes, and it writes files (gated ones too) into a disk cache shared by every user of the machine.
-    """
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
-
-    # NOTE: the URL hf_hub_url builds, written out: hf_hub_url starts from a template fixed when
-    # huggingface_hub was imported, so it would miss an HF_ENDPOINT set later.
-    file_url = f"{url}/{ref.repo_id}/resolve/{quote(revision or 'main', safe='')}/config.json"
-    headers = build_hf_headers(token=token or False, library_name="llmmem")
-    try:
-        response = get_session().get(file_url, headers=headers, timeout=timeout)
-        hf_raise_for_status(response)
-    except Exception as exc:  # noqa: BLE001
-        raise _translate(exc, ref, token, what="config.json", timeout=timeout, safetensors=safetensors) from None
-    try:
-        config = json.loads(response.text)
-    except ValueError:
-        raise ConfigError(f"config.json of {ref} on the Hub is not valid JSON: give a config.json file or a parameter count instead") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"config.json of {ref} on the Hub is not a JSON object: give a config.json file or a parameter count instead")
-    return config
-
-
-def _translate(exc: Exception, ref: ModelRef, token: str | None, *, what: str, timeout: float,
-               safetensors: Mapping[str, int] | None = None) -> Exception:
+def _translate(exc: Exception, call: _Call, *, what: str, safetensors: Mapping[str, int] | None = None) -> Exception:
     """huggingface_hub / httpx failures -> one llmmem error whose message ends with the fix."""
     from huggingface_hub import errors as hf_errors
 
+    if isinstance(exc, LlmmemError):
+        return exc
+    ref, token, timeout = call.ref, call.token, call.timeout
     page = f"{DEFAULT_ENDPOINT}/{ref.repo_id}"
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(exc, hf_errors.GatedRepoError) or (status in (401, 403) and not isinstance(exc, hf_errors.RepositoryNotFoundError)):
@@ -343,6 +561,8 @@ def _translate(exc: Exception, ref: ModelRef, token: str | None, *, what: str, t
     if isinstance(exc, hf_errors.OfflineModeIsEnabled):
         return HubUnavailableError(f"HF_HUB_OFFLINE is set, so the Hub was not asked about {ref}: unset it and try again")
     name = type(exc).__name__
+    if name == "TooManyRedirects":
+        return HubUnavailableError(f"the Hub's answer for the {what} of {ref} redirected too many times: try again later")
     if "Timeout" in name:
         return HubUnavailableError(f"the Hub did not answer about {ref} within {timeout:g} s: try again")
     if isinstance(exc, (ValueError, TypeError, KeyError)):  # JSON that is not the Hub's model info

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from .architectures import spec_from_config
+from .config_check import MAX_CONFIG_BYTES
 from .errors import ConfigError, GatedModelError, HubUnavailableError, InputError, ModelNotFoundError
 from .spec import ModelSpec
 
@@ -39,85 +41,235 @@ _SCALES = {
     "b": 10**9, "bn": 10**9, "g": 10**9, "billion": 10**9,
     "t": 10**12, "trillion": 10**12,
 }
-_COUNT = re.compile(r"^\s*(?P<number>[0-9][0-9,_]*(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*(?P<scale>[a-z]*)\s*(?:param(?:eter)?s?)?\s*$", re.I)
+_PARAMETER_WORDS = frozenset({"param", "params", "parameter", "parameters"})
 MAX_PARAMETERS = 10**15  # a quadrillion: far beyond any model, small enough to catch typos like 1e40
+# NOTE: every text is cut to size before any parsing. A Hub ID is at most 96 + 1 + 96 characters and a
+# revision 255 in principle, but no model, URL or count a person types needs more than 256; a local path
+# (CLI/library only) may be as long as Linux allows.
+MAX_MODEL_TEXT = 256
+MAX_PATH_TEXT = 4096
+_COUNT_HINT = "write a parameter count like 70B, 7e9, 350M or 1,234,567"
+# NOTE: one fixed line for every input that would need the file system when local files are not allowed:
+# it never quotes the input and never depends on whether such a path exists.
+LOCAL_FILES_REFUSED = ("local files are not read here: give a Hub model ID like meta-llama/Llama-3.1-8B, "
+                       "a huggingface.co model URL, a catalog name or a parameter count like 70B")
+
+
+def _scan_count(text: str) -> tuple[str, str] | None:
+    """(number, scale) of `ws* number ws* [scale] ws* [param word] ws*`, or None. One pass, no backtracking.
+
+    number: digit [digit , _]* ['.' digit+] [e [+-] digit+]
+    """
+    i, n = 0, len(text)
+    while i < n and text[i].isspace():
+        i += 1
+    start = i
+    if i >= n or not ("0" <= text[i] <= "9"):
+        return None
+    while i < n and (("0" <= text[i] <= "9") or text[i] in ",_"):
+        i += 1
+    if i < n and text[i] == ".":
+        j = i + 1
+        while j < n and "0" <= text[j] <= "9":
+            j += 1
+        if j == i + 1:
+            return None
+        i = j
+    if i < n and text[i] in "eE":
+        j = i + 1
+        if j < n and text[j] in "+-":
+            j += 1
+        k = j
+        while k < n and "0" <= text[k] <= "9":
+            k += 1
+        if k > j:  # an exponent; otherwise the 'e' is not part of the number (and fails as a scale below)
+            i = k
+    number = text[start:i]
+    words = []
+    while True:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        j = i
+        while j < n and text[j].isascii() and text[j].isalpha():
+            j += 1
+        if j == i or len(words) == 2:
+            return None
+        words.append(text[i:j].lower())
+        i = j
+    if not words:
+        return number, ""
+    if len(words) == 1:
+        word = words[0]
+        return (number, "") if word in _PARAMETER_WORDS else (number, word)
+    return (number, words[0]) if words[1] in _PARAMETER_WORDS else None
 
 
 def parse_parameter_count(text: str) -> int:
-    """'70B', '7e9', '8.03 billion', '1.5T', '350M', '1,234,567' -> an int count of parameters."""
+    """'70B', '7e9', '8.03 billion', '1.5T', '350M', '1,234,567' -> an int count of parameters.
+
+    Linear in the length of the text (a hand-written scanner, no backtracking regex).
+    """
     raw = text if isinstance(text, str) else str(text)
-    match = _COUNT.match(raw)
-    hint = "write a parameter count like 70B, 7e9, 350M or 1,234,567"
-    if not match or match["scale"].lower() not in _SCALES:
-        raise InputError(f"{raw.strip()!r} is not a parameter count: {hint}")
-    number = match["number"].replace(",", "").replace("_", "")
+    shown = _shown(raw.strip())
+    scanned = _scan_count(raw)
+    if scanned is None or scanned[1] not in _SCALES:
+        raise InputError(f"{shown} is not a parameter count: {_COUNT_HINT}")
+    number_text, scale = scanned
+    number = number_text.replace(",", "").replace("_", "")
+    if len(number) > 64:
+        raise InputError(f"{shown} has {len(number)} digits: check the number, {_COUNT_HINT}")
     try:
-        value = float(number) * _SCALES[match["scale"].lower()]
+        value = float(number) * _SCALES[scale]
     except ValueError:
-        raise InputError(f"{raw.strip()!r} is not a parameter count: {hint}") from None
+        raise InputError(f"{shown} is not a parameter count: {_COUNT_HINT}") from None
     if not math.isfinite(value) or value < 1:
-        raise InputError(f"{raw.strip()!r} is not a positive parameter count: {hint}")
+        raise InputError(f"{shown} is not a positive parameter count: {_COUNT_HINT}")
     if value > MAX_PARAMETERS:
-        raise InputError(f"{raw.strip()!r} is more than 10^15 parameters: check the number, {hint}")
+        raise InputError(f"{shown} is more than 10^15 parameters: check the number, {_COUNT_HINT}")
     # NOTE: exact integers stay exact (float would round 405853388800 fine, but not 20-digit inputs).
-    if match["scale"] == "" and re.fullmatch(r"[0-9,_]+", match["number"]):
+    if scale == "" and number.isdigit():
         return int(number)
     return round(value)
 
 
-# NOTE: what a person meant as a number (a sign, a leading digit, nan/inf) goes to the count parser,
-# so a bad number gets the count's message rather than "not a model ID".
-_NUMBER_LIKE = re.compile(r"^\s*(?:[-+]?\s*[0-9.]|[-+]?(?:nan|inf|infinity)\s*$)", re.I)
+def _shown(text: str) -> str:
+    """The input as an error message may quote it: one line, at most about 60 characters."""
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:50] + "...'"
 
 
 def looks_like_parameter_count(text: str) -> bool:
-    return bool(_NUMBER_LIKE.match(text)) and not _is_path_like(text)
+    """What a person meant as a number (a sign, a leading digit, nan/inf) goes to the count parser, so a
+    bad number gets the count's message rather than "not a model ID". Linear: no regex."""
+    if _is_path_like(text):
+        return False
+    rest = text.lstrip()
+    if rest[:1] in ("-", "+"):
+        rest = rest[1:].lstrip()
+    if rest[:1].isdigit() and rest[:1].isascii() or rest[:1] == ".":
+        return True
+    return rest.strip().lower() in ("nan", "inf", "infinity")
 
 
 def _is_path_like(text: str) -> bool:
     return text.endswith(".json") or "/" in text or text.startswith(".")
 
 
+def _is_hub_url(text: str) -> bool:
+    return "://" in text or text.lower().startswith(("huggingface.co/", "hf.co/", "www.huggingface.co/", "www.hf.co/"))
+
+
+def _needs_file_system(text: str) -> bool:
+    """Text that only a local path could mean (judged on the text alone, never on the file system)."""
+    if _is_hub_url(text):
+        return False
+    head = text.split("@", 1)[0]
+    return (text.startswith(("/", "~", ".", "\\")) or "\\" in text or text.endswith((".json", "/"))
+            or head.count("/") > 1 or ".." in head or (len(text) > 1 and text[1] == ":") or "\x00" in text)
+
+
 def load_config_file(path: Path) -> dict:
-    """A config.json file, or a folder holding one -> the dict. Errors say what to do."""
-    if path.is_dir():
-        path = path / "config.json"
-        if not path.is_file():
-            raise ConfigError(f"{path.parent} has no config.json: point to the model's config.json or its folder")
+    """A config.json file, or a folder holding one -> the dict. Errors say what to do.
+
+    Only a regular file of at most MAX_CONFIG_BYTES is read: a pipe (/proc/self/fd/N), a device
+    (/dev/zero) or a huge file is refused before a byte is read, so no path can hang or exhaust the caller.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}; check the path and permissions") from None
+        if path.is_dir():
+            path = path / "config.json"
+            if not path.exists():
+                raise ConfigError(f"{_shown(str(path.parent))} has no config.json: point to the model's config.json or its folder")
+        raw = _read_regular_file(path, MAX_CONFIG_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {_shown(str(path))}: {exc.__class__.__name__}; check the path and permissions") from None
     try:
-        config = json.loads(text)
+        config = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{_shown(str(path))} is not UTF-8 text: give the model's config.json") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON (line {exc.lineno}): give the model's config.json") from None
+        raise ConfigError(f"{_shown(str(path))} is not valid JSON (line {exc.lineno}): give the model's config.json") from None
+    except RecursionError:
+        raise ConfigError(f"{_shown(str(path))} nests JSON too deeply for a config.json: give the model's config.json") from None
     if not isinstance(config, dict):
-        raise ConfigError(f"{path} holds JSON but not an object: give the model's config.json")
+        raise ConfigError(f"{_shown(str(path))} holds JSON but not an object: give the model's config.json")
     return config
 
 
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of a regular file; anything else (pipe, device, socket, larger file) is refused."""
+    # NOTE: O_NONBLOCK so that opening a FIFO cannot block; the type is checked on the open descriptor
+    # (fstat), so a path swapped between a check and the open cannot slip through.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{_shown(str(path))} is not a regular file: point to the model's config.json or its folder")
+        if info.st_size > limit:
+            raise ConfigError(f"{_shown(str(path))} is {info.st_size:,} bytes, more than the {limit:,} a config.json may be: give the model's config.json")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # a file that grew while it was read
+            raise ConfigError(f"{_shown(str(path))} is more than the {limit:,} bytes a config.json may be: give the model's config.json")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def resolve(
-    text: str, *, token: str | None = None, offline: bool = False, revision: str | None = None, prefer_catalog: bool = False
+    text: str, *, token: str | None = None, offline: bool = False, revision: str | None = None, prefer_catalog: bool = False,
+    allow_local_files: bool = True,
 ) -> Resolved:
     """Resolve what the user typed, trying the cheap sources first.
 
     A full Hub ID asks the Hub first (its files are the truth) and falls back to the catalog; with
     prefer_catalog=True a catalog model with no pinned revision answers at once, without the network.
+    With allow_local_files=False (a server: the app and its API) the text never reaches the file system:
+    only a Hub ID or URL, a catalog name or a count is accepted, and anything else gets LOCAL_FILES_REFUSED.
     """
     if not isinstance(text, str) or not text.strip():
         raise InputError("no model given: type a model ID like meta-llama/Llama-3.1-8B, a config.json path, or a count like 70B")
+    limit = MAX_PATH_TEXT if allow_local_files else MAX_MODEL_TEXT
+    if len(text) > limit:
+        raise InputError(f"the model is {len(text):,} characters long, more than {limit}: give a model ID like "
+                         "meta-llama/Llama-3.1-8B, a huggingface.co URL or a count like 70B")
     text = text.strip()
-    path = Path(text).expanduser()
-    if _is_path_like(text) and path.exists():
-        config = load_config_file(path)
-        return Resolved(spec_from_config(config, name=_name_from_path(path)), "config")
+    from .hub import clean_token
+
+    token = clean_token(token)  # bounded and checked before anything else, never quoted back
+    if revision is not None and (not isinstance(revision, str) or len(revision) > 255):
+        raise InputError("the revision must be a branch, tag or commit of at most 255 characters")
+    if not allow_local_files:
+        if _needs_file_system(text):
+            raise InputError(LOCAL_FILES_REFUSED)
+    elif _is_path_like(text):
+        path = _existing_path(text)
+        if path is not None:
+            config = load_config_file(path)
+            return Resolved(spec_from_config(config, name=_name_from_path(path)), "config")
     if looks_like_parameter_count(text):
         count = parse_parameter_count(text)
         return Resolved(ModelSpec(name=f"{text} parameters", parameters=count), "parameter-count")
-    if text.endswith(".json") and "://" not in text and not text.lower().startswith(("huggingface.co/", "hf.co/")):
-        raise ConfigError(f"no such file: {text}; check the path to the config.json")
+    if allow_local_files and text.endswith(".json") and not _is_hub_url(text):
+        raise ConfigError(f"no such file: {_shown(text)}; check the path to the config.json")
     return _resolve_model_id(text, token=token, offline=offline, revision=revision, prefer_catalog=prefer_catalog)
+
+
+def _existing_path(text: str) -> Path | None:
+    """The local path the text names, if something exists there (CLI and library only)."""
+    try:
+        path = Path(text).expanduser()
+        return path if path.exists() else None
+    except RuntimeError:  # "~user" for a user this machine does not know
+        return None
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a folder we may not enter
+        raise ConfigError(f"cannot read {_shown(text)}: {exc.__class__.__name__}; check the path and permissions") from None
 
 
 def _name_from_path(path: Path) -> str:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import socket
 import threading
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -40,7 +41,51 @@ FAULTS = (
     "config-500",
     "config-hang",
     "config-bad-json",
+    # hostile modes: a server (or a repo) that tries to hold or exhaust the client
+    "api-trickle",  # 200, then the body one byte every `trickle_s` (each read is quick; the whole never ends in time)
+    "config-trickle",
+    "config-trickle-headers",  # the status line and headers themselves, one byte every `trickle_s`
+    "api-huge",  # a model info of `huge_bytes`, streamed
+    "config-huge",  # a config.json of `huge_bytes` with its Content-Length
+    "config-huge-unsized",  # the same with no Content-Length (the body ends when the server closes)
+    "config-gzip-bomb",  # `huge_bytes` of JSON whitespace, gzip-compressed (about 1000:1)
+    "api-redirect-loop",  # 302 back and forth between two URLs
+    "config-redirect-loop",
+    "config-redirect-many",  # 302 to a new URL each time, without end
 )
+
+# Absurd values a hostile config.json may hold, each with the field it sits in (see absurd_config).
+ABSURD_VALUES = [
+    ("hidden_size", 10**200),
+    ("num_hidden_layers", 10**9),
+    ("num_experts_per_tok", "x" * 100),
+    ("intermediate_size", 1.5),
+    ("num_attention_heads", -32),
+    ("num_key_value_heads", 0),
+    ("tie_word_embeddings", "no"),
+    ("vocab_size", float("nan")),
+    ("max_position_embeddings", float("inf")),
+    ("head_dim", True),
+    ("layer_types", "full_attention"),
+    ("layer_types", [1, 2, 3]),
+    ("quantization_config", ["fp8"]),
+    ("quantization_config", {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": "int4"}}}),
+    ("quantization_config", {"quant_method": "fp8", "weight_block_size": "128x128"}),
+    ("moe_layers", {"0": True}),
+    ("mlp_only_layers", "all"),
+    ("sliding_window", "4096"),
+    ("use_sliding_window", 1),
+    ("text_config", "llama"),
+    ("text_config", {"hidden_size": -1}),
+    ("architectures", "LlamaForCausalLM"),
+    ("model_type", {"llama": 1}),
+    ("rope_theta_nest", [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
+]
+
+
+def absurd_config(base: dict, field: str, value) -> dict:
+    """A copy of `base` with one absurd value (the nesting case replaces nothing, it adds a key)."""
+    return {**base, field: value}
 
 
 @dataclass
@@ -64,7 +109,10 @@ class FakeRepo:
 class FakeHub:
     """Start with `with FakeHub() as hub:`; `hub.url` is the endpoint, `hub.requests` what was asked."""
 
-    def __init__(self, hang_s: float = 10.0) -> None:
+    def __init__(self, hang_s: float = 10.0, trickle_s: float = 0.2, huge_bytes: int = 100 * 1024 * 1024) -> None:
+        self.trickle_s = trickle_s
+        self.huge_bytes = huge_bytes
+        self.sent_bytes = 0  # body bytes of hostile answers the client really took
         self.repos: dict[str, FakeRepo] = {}
         self.known_tokens: set[str] = set()
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, token or None)
@@ -169,6 +217,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(int(fault[4:]), message="Internal Error")
         elif fault == "api-bad-json":
             return self._send(200, b'{"id": "' + repo.repo_id.encode() + b'", "safetensors": {', "application/json")
+        elif fault in ("api-redirect-loop",):
+            return self._redirect(fault)
+        elif fault == "api-huge":
+            return self._stream_huge(sized=True)
         commit = self._commit(repo, revision)
         if commit is None:
             return
@@ -184,6 +236,8 @@ class _Handler(BaseHTTPRequestHandler):
         expand = query.get("expand") or query.get("expand[]")
         if expand:  # like the Hub: only what was asked, plus the ids
             data = {key: value for key, value in data.items() if key in ("_id", "id") or key in expand}
+        if fault == "api-trickle":
+            return self._trickle(json.dumps(data).encode())
         self._send(200, json.dumps(data).encode(), "application/json")
 
     def _resolve(self, method: str, repo_id: str, revision: str, filename: str, token: str | None) -> None:
@@ -203,10 +257,69 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(500, message="Internal Error")
         if filename != "config.json" or repo.config is None and repo.raw_config is None or fault == "config-404":
             return self._error(404, code="EntryNotFound", message="Entry not found", commit=commit)
+        if fault in ("config-redirect-loop", "config-redirect-many"):
+            return self._redirect(fault)
+        if fault in ("config-huge", "config-huge-unsized"):
+            return self._stream_huge(sized=fault == "config-huge")
+        if fault == "config-gzip-bomb":
+            return self._gzip_bomb()
+        if fault in ("config-trickle", "config-trickle-headers"):
+            return self._trickle(repo.config_bytes(), headers_too=fault == "config-trickle-headers")
         body = repo.config_bytes() if fault != "config-bad-json" else b"{ not json"
         etag = hashlib.sha1(body).hexdigest()
         self._send(200, body, "application/json", head=method == "HEAD",
                    extra={"ETag": f'"{etag}"', "X-Repo-Commit": commit})
+
+    # --- hostile answers ---
+    def _redirect(self, fault: str) -> None:
+        parts = urlsplit(self.path)
+        hop = int(parse_qs(parts.query).get("hop", ["0"])[0])
+        if fault.endswith("loop"):
+            target = parts.path if hop else parts.path + "?hop=1"  # A -> B -> A -> ...
+        else:
+            target = f"{parts.path}?hop={hop + 1}"  # A -> B -> C -> ... without end
+        self._send(302, b"", "text/plain", extra={"Location": target})
+
+    def _trickle(self, body: bytes, *, headers_too: bool = False) -> None:
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        if not headers_too:
+            self.wfile.write(head)
+            head = b""
+        try:
+            for byte in head + body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                self.hub.sent_bytes += 1
+                if self.hub._release.wait(self.hub.trickle_s):
+                    return
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def _stream_huge(self, *, sized: bool) -> None:
+        """`huge_bytes` of a JSON string, written in 64 KB pieces for as long as the client reads."""
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if sized:
+                self.send_header("Content-Length", str(self.hub.huge_bytes))
+            else:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            piece = b" " * 65536
+            written = 0
+            while written < self.hub.huge_bytes and not self.hub._release.is_set():
+                self.wfile.write(piece)
+                written += len(piece)
+                self.hub.sent_bytes += len(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def _gzip_bomb(self) -> None:
+        body = _gzip_of_spaces(self.hub.huge_bytes)
+        self._send(200, body, "application/json", extra={"Content-Encoding": "gzip"})
+        self.hub.sent_bytes += len(body)
 
     # --- answers ---
     def _error(self, status: int, *, code: str | None = None, message: str = "", commit: str | None = None) -> None:
@@ -229,6 +342,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a hang test): nothing to answer
+
+
+_BOMBS: dict[int, bytes] = {}
+
+
+def _gzip_of_spaces(size: int) -> bytes:
+    if size not in _BOMBS:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        piece = b" " * (1 << 20)
+        _BOMBS[size] = b"".join([*(packer.compress(piece) for _ in range(size >> 20)), packer.flush()])
+    return _BOMBS[size]
 
 
 def _config_digest(config: dict | None) -> dict | None:
@@ -266,7 +390,7 @@ def fake_hub_session(monkeypatch, home) -> Iterator[FakeHub]:
 
     HF_ENDPOINT and huggingface_hub's constants point at it (huggingface_hub read HF_ENDPOINT at
     import, so the constants are patched too and nothing can fall back to huggingface.co), HF_HOME
-    is `home`, requests time out after 1 s, and no token comes from the environment.
+    is `home`, requests time out after 1 s per step and 3 s in all, and no token comes from the environment.
     """
     import huggingface_hub.constants
 
@@ -281,6 +405,7 @@ def fake_hub_session(monkeypatch, home) -> Iterator[FakeHub]:
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         monkeypatch.setenv("HF_HOME", str(home))
         monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "1")
+        monkeypatch.setattr(hub, "DEADLINE_S", 3.0)  # each step 1 s, the whole resolution 3 s
         monkeypatch.delenv("HF_TOKEN", raising=False)
         hub.CACHE.clear()
         try:

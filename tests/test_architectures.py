@@ -317,7 +317,7 @@ def test_bad_values_and_non_objects_are_config_errors():
     with pytest.raises(ConfigError):
         spec_from_config(["not", "a", "config"])  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="num_experts"):
-        spec_from_config({**LLAMA_LIKE, "model_type": "qwen3_moe", "num_experts": 0})
+        spec_from_config({**LLAMA_LIKE, "model_type": "mixtral", "num_local_experts": 0})
 
 
 # ----------------------------------------------------------------------------- (5) properties
