@@ -18,30 +18,31 @@ import io
 import math
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlencode
 
 import gradio as gr
 
 from llmmem import catalog
+from llmmem.engines import ENGINES
 from llmmem.errors import InputError, LlmmemError
-from llmmem.gpus import GPUS, get_gpu
-from llmmem.precisions import DEFAULT_PRECISIONS, PRECISIONS, parse_precisions
+from llmmem.gpus import GPUS
+from llmmem.precisions import DEFAULT_PRECISIONS, PRECISIONS
 from llmmem.quantization import FORMATS
-from llmmem.report import UNITS, build_report, format_count
-from llmmem.resolve import resolve
-from llmmem.serving import ServingOptions, estimate_serving
+from llmmem.report import UNITS, Report, estimate_request, format_count
+from llmmem.request import DEFAULT_GPUS as REQUEST_DEFAULT_GPUS
+from llmmem.request import KV_CACHE_DTYPES, LIMITS, make_request
+from llmmem.vllm_serve import check_vllm_serve
 
 ON_SPACE = bool(os.environ.get("SPACE_ID"))
 UNIT_MEANING = {"GB": "10^9 bytes", "GiB": "2^30 bytes"}
 SOURCE_LABELS = {"catalog": "bundled catalog", "hub": "Hugging Face Hub", "parameter-count": "your number", "config": "config.json"}
 
-# NOTE: bounds checked before any work: a text longer than these is refused at once, whatever it holds.
-MAX_TEXT = {"model": 300, "gpus": 100, "hf_token": 300, "precisions": 100}
-MAX_CONTEXT = 10_000_000
-MAX_CONCURRENCY = 100_000
-MAX_PARALLEL = 64
+# NOTE: every dropdown takes custom values, so that gradio itself never refuses a value (with a traceback in the
+# log) before the library's own one-line check: a share link may hold weights=fp8,awq.
+# NOTE: a text longer than these is refused before any work, whatever it holds (the request bounds the rest).
+MAX_TEXT = {"model": 300, "gpus": 100, "hf_token": 300, "vllm_command": 2000}
 
 
 # ------------------------------------------------------------------------------------- the inputs
@@ -59,80 +60,62 @@ def _text(name: str, raw: Any) -> str:
     return text
 
 
-def _choice(name: str, allowed: tuple[str, ...]) -> Callable[[Any], str]:
-    def parse(raw: Any) -> str:
-        value = raw.strip().lower() if isinstance(raw, str) else raw
-        if value not in allowed:
-            shown = raw if isinstance(raw, str) and len(raw) <= 40 else f"a {type(raw).__name__}"
-            raise InputError(f"unknown {name} {shown!r}: use one of {', '.join(allowed)}")
-        return value
+def _shown(name: str, value: Any) -> Any:
+    """A Request field's value as the page and the link hold it (text, or a number)."""
+    if value is None:
+        return FIELD_NONE.get(name, "auto")
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+# What a field holds when the request leaves it to the library (None).
+FIELD_NONE = {"precisions": ",".join(DEFAULT_PRECISIONS)}
+
+
+def _request_field(name: str) -> Callable[[Any], Any]:
+    """Parse one field with the library's own rules (make_request owns every default and range)."""
+
+    def parse(raw: Any) -> Any:
+        if isinstance(raw, (list, tuple)) and name in LIST_FIELDS:
+            if len(raw) > 16 or not all(isinstance(item, str) for item in raw):
+                raise InputError(f"{name} must be names such as {FIELD_EXAMPLES[name]}")
+            raw = ",".join(raw)
+        elif isinstance(raw, (list, tuple, dict)):
+            raise InputError(f"{name} must be a single value, got {type(raw).__name__}")
+        elif name in LIST_FIELDS and not isinstance(raw, str):
+            raise InputError(f"{name} must be text such as {FIELD_EXAMPLES[name]}, got {type(raw).__name__}")
+        if name == "gpus":
+            raw = _text("gpus", raw) or DEFAULT_GPU
+        request = make_request(model="70B", **{name: raw})
+        return _shown(name, getattr(request, name))
 
     return parse
 
 
-def _whole(name: str, low: int, high: int, words: tuple[str, ...] = ()) -> Callable[[Any], int | str]:
-    """A whole number in [low, high] from text or a number (7, 7.0, "7", "7e3"), or one of `words`."""
-
-    def parse(raw: Any) -> int | str:
-        if isinstance(raw, str) and raw.strip().lower() in words:
-            return raw.strip().lower()
-        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            raise InputError(f"{name} must be a whole number{' or ' + ' / '.join(words) if words else ''}, got {type(raw).__name__}")
-        text = raw.strip() if isinstance(raw, str) else raw
-        if isinstance(text, str) and len(text) > 30:
-            raise InputError(f"{name} is not a number: give a whole number from {low:,} to {high:,}")
-        try:
-            number = float(text)
-        except (TypeError, ValueError, OverflowError):
-            raise InputError(f"{name} {str(text)[:30]!r} is not a number: give a whole number from {low:,} to {high:,}"
-                             + (f" or {' / '.join(words)}" if words else "")) from None
-        if not math.isfinite(number) or number != int(number) or not low <= number <= high:
-            raise InputError(f"{name} must be a whole number from {low:,} to {high:,}, got {str(text)[:30]}")
-        return int(number)
-
-    return parse
+def _model(raw: Any) -> str:
+    text = _text("model", raw)
+    return make_request(model=text).model
 
 
-def _fraction(name: str) -> Callable[[Any], float]:
-    def parse(raw: Any) -> float:
-        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)) or (isinstance(raw, str) and len(raw) > 30):
-            raise InputError(f"{name} must be a number above 0 and at most 1, such as 0.9")
-        try:
-            value = float(raw)
-        except (TypeError, ValueError, OverflowError):
-            value = math.nan
-        if not math.isfinite(value) or not 0 < value <= 1:
-            raise InputError(f"{name} must be a number above 0 and at most 1, such as 0.9; got {str(raw)[:30]}")
-        return value
-
-    return parse
-
-
-def _precision_list(raw: Any) -> str:
-    if isinstance(raw, (list, tuple)):
-        if not all(isinstance(item, str) for item in raw) or len(raw) > len(PRECISIONS) * 2:
-            raise InputError("precisions must be names such as fp16, int4")
-        raw = ",".join(raw)
-    text = _text("precisions", raw)
-    names = [p.name for p in parse_precisions(text or None)]  # InputError names the unknown one
-    return ",".join(names)
-
-
-ENGINE_NAMES = ("generic", "vllm")
+LIST_FIELDS = ("precisions", "gpus", "weights", "kv_cache_dtype")
+FIELD_EXAMPLES = {"precisions": "fp16, int4", "gpus": "H100-80GB", "weights": "auto, fp8, awq", "kv_cache_dtype": "auto, fp8"}
+ENGINE_NAMES = tuple(ENGINES)
 WEIGHT_NAMES = ("auto", *FORMATS)
-KV_NAMES = ("auto", "fp16", "bf16", "fp8")
 UNIT_NAMES = tuple(UNITS)
+DEFAULT_GPU = REQUEST_DEFAULT_GPUS[0]
 GPU_CHOICES = [(f"{g.name} ({g.memory_bytes / 2**30:.2f} GiB)", g.name) for g in GPUS]
-CONTEXT_CHOICES = ["max", "2048", "4096", "8192", "32768", "131072"]
-CONCURRENCY_CHOICES = ["max", "1", "4", "8", "16", "32", "64"]
-PARALLEL_CHOICES = ["auto", "1", "2", "4", "8"]
+CONTEXT_CHOICES = [("auto: 8,192 (or less)", "auto"), ("max: the longest that fits", "max"),
+                   *((f"{n:,}", str(n)) for n in (2048, 4096, 8192, 32768, 131072))]
+CONCURRENCY_CHOICES = [("max: the most that fit", "max"), *((str(n), str(n)) for n in (1, 4, 8, 16, 32, 64, 256))]
+PARALLEL_CHOICES = [("auto (the planner's)", "auto"), *((str(n), str(n)) for n in (1, 2, 4, 8, 16))]
 
 
 @dataclass(frozen=True)
 class Field:
     """One input of the page: its API name, URL key, default, parser, and how to build its component."""
 
-    name: str  # the /estimate parameter (the library's request field)
+    name: str  # the /estimate parameter: the library Request's field of that name (but hf_token, never in a request)
     url: str | None  # key in the share link; None: never in the URL (the token)
     default: Any
     parse: Callable[[Any], Any]  # raw value (URL text, API JSON, component value) -> clean value, or InputError
@@ -140,44 +123,46 @@ class Field:
     api_type: Any = str
 
     def build(self) -> gr.components.Component:
-        return self.component(value=self.default, elem_id=self.name)
+        return self.component(value=component_value(self, self.default), elem_id=self.name)
+
+
+def _default(name: str) -> Any:
+    """The library's default for a Request field, as the page holds it."""
+    return _shown(name, getattr(make_request(model="70B"), name))
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("model", "model", "meta-llama/Llama-3.1-8B", lambda raw: _text("model", raw),
+    Field("model", "model", "meta-llama/Llama-3.1-8B", _model,
           lambda **kw: gr.Dropdown(choices=catalog.names(), allow_custom_value=True, filterable=True, min_width=240,
-                                   label="Model: catalog name, Hub ID or URL, or a count like 70B", **kw)),
-    Field("gpus", "gpu", "H100-80GB", lambda raw: _text("gpus", raw),
+                                   label="Model (catalog, Hub ID/URL, or 70B)", **kw)),
+    Field("gpus", "gpu", DEFAULT_GPU, _request_field("gpus"),
           lambda **kw: gr.Dropdown(choices=GPU_CHOICES, allow_custom_value=True, filterable=True, min_width=160,
-                                   label="GPU, or a size (48GB, 80GiB)", **kw)),
-    Field("context", "context", "8192", _whole("context", 1, MAX_CONTEXT, ("max",)),
+                                   label="GPU, or a size (48GB)", **kw)),
+    Field("context", "context", _default("context"), _request_field("context"),
           lambda **kw: gr.Dropdown(choices=CONTEXT_CHOICES, allow_custom_value=True, min_width=110,
-                                   label="Context, tokens (max: largest)", **kw),
-          int | str),
-    Field("concurrency", "concurrency", "1", _whole("concurrency", 1, MAX_CONCURRENCY, ("max",)),
+                                   label="Context (tokens)", **kw), int | str),
+    Field("concurrency", "concurrency", _default("concurrency"), _request_field("concurrency"),
           lambda **kw: gr.Dropdown(choices=CONCURRENCY_CHOICES, allow_custom_value=True, min_width=110,
-                                   label="Concurrent sequences (max: most)", **kw),
-          int | str),
-    Field("engine", "engine", "generic", _choice("engine", ENGINE_NAMES),
+                                   label="Sequences", **kw), int | str),
+    Field("engine", "engine", _default("engine"), _request_field("engine"),
           lambda **kw: gr.Radio(list(ENGINE_NAMES), label="Engine", min_width=150, **kw)),
-    Field("weights", "weights", "auto", _choice("weights format", WEIGHT_NAMES),
-          lambda **kw: gr.Dropdown(list(WEIGHT_NAMES), label="Weights format", info="auto: the checkpoint's own",
+    Field("weights", "weights", _default("weights"), _request_field("weights"),
+          lambda **kw: gr.Dropdown(list(WEIGHT_NAMES), allow_custom_value=True, label="Weights format", info="auto: the checkpoint's own",
                                    min_width=120, **kw)),
-    Field("kv_cache_dtype", "kv", "auto", _choice("KV-cache dtype", KV_NAMES),
-          lambda **kw: gr.Dropdown(list(KV_NAMES), label="KV-cache dtype", min_width=120, **kw)),
-    Field("tp", "tp", "auto", _whole("tensor parallel size", 1, MAX_PARALLEL, ("auto",)),
+    Field("kv_cache_dtype", "kv", _default("kv_cache_dtype"), _request_field("kv_cache_dtype"),
+          lambda **kw: gr.Dropdown(list(KV_CACHE_DTYPES), allow_custom_value=True, label="KV-cache dtype", min_width=120, **kw)),
+    Field("tp", "tp", _default("tp"), _request_field("tp"),
           lambda **kw: gr.Dropdown(PARALLEL_CHOICES, allow_custom_value=True, label="Tensor parallel", min_width=100, **kw),
           int | str),
-    Field("pp", "pp", "auto", _whole("pipeline parallel size", 1, MAX_PARALLEL, ("auto",)),
+    Field("pp", "pp", _default("pp"), _request_field("pp"),
           lambda **kw: gr.Dropdown(PARALLEL_CHOICES, allow_custom_value=True, label="Pipeline parallel", min_width=100, **kw),
           int | str),
-    Field("gpu_memory_utilization", "util", 0.9, _fraction("gpu_memory_utilization"),
-          lambda **kw: gr.Slider(0.1, 1.0, step=0.01, label="gpu_memory_utilization (vLLM)", min_width=160, **kw),
-          float),
-    Field("precisions", "precisions", ",".join(DEFAULT_PRECISIONS), _precision_list,
-          lambda value, **kw: gr.CheckboxGroup(choices=[(p.label, p.name) for p in PRECISIONS.values()],
-                                               value=value.split(","), label="Precisions in the table", **kw)),
-    Field("unit", "unit", "GB", _choice("unit", tuple(u.lower() for u in UNIT_NAMES)),
+    Field("gpu_memory_utilization", "util", _default("gpu_memory_utilization"), _request_field("gpu_memory_utilization"),
+          lambda **kw: gr.Slider(*LIMITS["gpu_memory_utilization"], step=0.01, label="gpu_memory_utilization (vLLM)", min_width=160, **kw), float),
+    Field("precisions", "precisions", _default("precisions"), _request_field("precisions"),
+          lambda **kw: gr.CheckboxGroup(choices=[(p.label, p.name) for p in PRECISIONS.values()],
+                                        label="Precisions in the table", **kw)),
+    Field("unit", "unit", _default("unit"), _request_field("unit"),
           lambda **kw: gr.Radio(list(UNIT_NAMES), label="Units", info="GB = 10^9 bytes, GiB = 2^30 bytes", min_width=120, **kw)),
     Field("hf_token", None, "", lambda raw: _text("hf_token", raw),
           lambda **kw: gr.Textbox(type="password", placeholder="hf_...",
@@ -185,19 +170,24 @@ FIELDS: tuple[Field, ...] = (
 )
 FIELD = {f.name: f for f in FIELDS}
 URL_FIELDS = tuple(f for f in FIELDS if f.url)
+REQUEST_FIELDS = tuple(f.name for f in FIELDS if f.name != "hf_token")
+
+
+def component_value(f: Field, value: Any) -> Any:
+    """A clean value as its component holds it: the checkbox group a list, dropdowns text."""
+    if f.name == "precisions":
+        return value.split(",")
+    return value if isinstance(value, float) else str(value)
 
 
 def parse_values(raw: dict[str, Any]) -> dict[str, Any]:
     """Every field's raw value -> clean values; the first bad one raises InputError naming it."""
-    values = {f.name: f.parse(raw.get(f.name, f.default)) for f in FIELDS}
-    values["unit"] = {u.lower(): u for u in UNIT_NAMES}[values["unit"]]
-    return values
+    return {f.name: f.parse(raw[f.name]) if raw.get(f.name) not in (None, "") else f.default for f in FIELDS}
 
 
 def query_string(values: dict[str, Any]) -> str:
     """The share link's query for these values: only what differs from the defaults (never the token)."""
-    defaults = parse_values({})
-    return urlencode({f.url: values[f.name] for f in URL_FIELDS if values[f.name] != defaults[f.name]})
+    return urlencode({f.url: values[f.name] for f in URL_FIELDS if values[f.name] != f.default})
 
 
 def values_from_query(query: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -217,63 +207,36 @@ def values_from_query(query: dict[str, str]) -> tuple[dict[str, Any], list[str]]
 # ------------------------------------------------------------------------------------ the library
 
 
-def _serving_options(values: dict[str, Any], gpu) -> ServingOptions:
-    weights = values["weights"]
-    dtype = {"fp32": "float32", "fp16": None}.get(weights) if weights in ("fp32", "fp16") else None
-    quantization = weights if weights not in ("auto", "fp32", "fp16") else None
-    context = values["context"] if values["context"] != "max" else None
-    return ServingOptions(
-        gpu=gpu,
-        engine=None if values["engine"] == "generic" else values["engine"],
-        tp=1 if values["tp"] == "auto" else values["tp"],
-        pp=1 if values["pp"] == "auto" else values["pp"],
-        dtype=dtype,
-        quantization=quantization,
-        kv_cache_dtype=values["kv_cache_dtype"],
-        context=context,
-        batch=1 if values["concurrency"] == "max" else values["concurrency"],
-        gpu_memory_utilization=values["gpu_memory_utilization"],
-        max_model_len=context if values["engine"] == "vllm" else None,
-    )
+def answer(values: dict[str, Any]) -> Report:
+    """Clean values -> the library's Report (its to_dict() is the CLI's --json object)."""
+    # NOTE: what equals the page's default is left to the library's default, so the same question sent from the
+    # page, the API or the CLI builds the same Request (the GPU is always named: the page sizes for one).
+    asked = {name: values[name] for name in REQUEST_FIELDS if name in ("model", "gpus") or values[name] != FIELD[name].default}
+    request = make_request(**asked)
+    # NOTE: no visitor text ever reaches the file system: local paths are a CLI feature only.
+    return estimate_request(request, token=values["hf_token"] or None, allow_local_files=False)
 
 
-# NOTE: each precision row's serving figures have the weights in that precision (weights format name).
-ROW_WEIGHTS = {"fp32": "fp32", "fp16": "fp16", "fp8": "fp8", "int8": "w8a8", "int4": "w4a16"}
-
-
-def answer(values: dict[str, Any]) -> tuple[dict, list[dict | None]]:
-    """Clean values -> (the report: the CLI's --json object, each precision's serving terms per GPU)."""
-    gpus = [get_gpu(name) for name in values["gpus"].split(",") if name.strip()][:4] or [get_gpu("H100-80GB")]
-    # NOTE: a catalog model answers from the bundled catalog, without a network call; no visitor text is a path.
-    resolved = resolve(values["model"], token=values["hf_token"] or None, prefer_catalog=True, allow_local_files=False)
-    options = _serving_options(values, gpus[0]) if resolved.spec.has_shape else None
-    report = build_report(resolved, values["precisions"], gpus, options)
-    per_precision: list[dict | None] = []
-    for row in report["precisions"]:
-        try:
-            per_precision.append(estimate_serving(resolved.spec, replace(options, dtype=None, quantization=ROW_WEIGHTS[row["name"]]))
-                                 if options else None)
-        except LlmmemError:
-            per_precision.append(None)
-    return report, per_precision
-
-
-def estimate_values(raw: dict[str, Any]) -> tuple[dict[str, Any], dict, list[dict | None]]:
+def estimate_values(raw: dict[str, Any]) -> tuple[dict[str, Any], Report]:
     values = parse_values(raw)
-    return (values, *answer(values))
+    return values, answer(values)
+
+
+def _clean_error(exc: Exception) -> gr.Error:
+    """One line, as text (never markup), and no traceback in the server log."""
+    if isinstance(exc, LlmmemError):
+        return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
+    # NOTE: a bug must not print a visitor's input in a traceback either; the class name says what to report
+    return gr.Error(f"internal error ({exc.__class__.__name__}): please report the input that caused it", print_exception=False)
 
 
 def _api_estimate(*args, **kwargs) -> dict:
     raw = dict(zip((f.name for f in FIELDS), args))
     raw.update(kwargs)
     try:
-        return estimate_values(raw)[1]
-    except LlmmemError as exc:
-        # NOTE: one line, as text (never markup), and no traceback in the server log.
-        raise gr.Error(html.escape(str(exc), quote=False), print_exception=False) from None
-    except Exception as exc:  # NOTE: a bug must not print a visitor's input in a traceback either
-        raise gr.Error(f"internal error ({exc.__class__.__name__}): please report the input that caused it",
-                       print_exception=False) from None
+        return estimate_values(raw)[1].to_dict()
+    except Exception as exc:
+        raise _clean_error(exc) from None
 
 
 def _make_api() -> Callable[..., dict]:
@@ -287,14 +250,25 @@ def _make_api() -> Callable[..., dict]:
     estimate.__signature__ = inspect.Signature(parameters, return_annotation=dict)
     estimate.__annotations__ = {**{f.name: f.api_type for f in FIELDS}, "return": dict}
     estimate.__doc__ = (
-        "The estimate as the CLI's --json object. model: a catalog name, Hub ID or URL, or a count like 70B. "
-        "gpus: a catalog GPU or a size like 48GB (comma-separated for several). context / concurrency: a whole "
-        "number or 'max'. tp / pp: a whole number or 'auto'. hf_token: used for this request only, never stored."
+        "The estimate: exactly the JSON object `python -m llmmem MODEL ... --json` prints. model: a catalog name, Hub ID "
+        "or URL, or a count like 70B. gpus: a catalog GPU or a size like 48GB (comma-separated for several). context: "
+        "tokens, 'max' or 'auto'; concurrency: sequences or 'max'; tp / pp: a size or 'auto' (the planner's). "
+        "hf_token: used for this request only, never stored."
     )
     return estimate
 
 
 estimate = _make_api()
+
+
+def check_command(command: str, gpus: str = DEFAULT_GPU, hf_token: str = "") -> dict:
+    """Will this `vllm serve ...` command start on this GPU? vLLM's start-up figures, the failing check, the fixes."""
+    try:
+        text = _text("vllm_command", command)
+        gpu = FIELD["gpus"].parse(gpus or DEFAULT_GPU).split(",")[0]
+        return check_vllm_serve(text, gpu=gpu, token=_text("hf_token", hf_token) or None, allow_local_files=False).to_dict()
+    except Exception as exc:
+        raise _clean_error(exc) from None
 
 
 # ---------------------------------------------------------------------------------------- rendering
@@ -338,41 +312,61 @@ def card_html(report: dict) -> str:
             + (f'<ul class="notes">{notes}</ul>' if notes else "") + "</div>")
 
 
-def headline(report: dict, values: dict) -> str:
-    """One sentence that answers the question for the chosen GPU, engine and target."""
-    gpu = report["gpus"][0]["gpu"]
-    parts = []
-    for row in report["precisions"]:
-        count = row["gpus"][0]
-        layout = f"tensor parallel {count['tp_count']}" if count["tp_count"] > 1 else "one GPU"
-        parts.append(f"at {row['label']}, {count['tp_count']} × {gpu} ({layout})")
-    return f"{report['model']}: " + "; ".join(parts) + "."
+def best_plan(report: dict) -> dict | None:
+    plan = report.get("plan") or {}
+    return (plan.get("plans") or [None])[0]
+
+
+def headline_html(report: dict) -> str:
+    """The Report's one-sentence answer, its `vllm serve ...` part as code."""
+    parts = re.split(r"`([^`]*)`", report["headline"])
+    text = "".join(f"<code>{esc(p)}</code>" if i % 2 else esc(p) for i, p in enumerate(parts))
+    return f'<div class="headline" id="answer">{text}</div>'
+
+
+def layout_text(count: dict) -> str:
+    """A plan's GPU count and layout: '2 (TP 2)', '4 (TP 2 × PP 2)'."""
+    if count.get("count") is None:
+        return "none fits"
+    layout = f"TP {count['tp']}" + (f" × PP {count['pp']}" if count.get("pp", 1) > 1 else "")
+    nodes = f", {count['nodes']} nodes of 8" if count.get("nodes", 1) > 1 else ""
+    return f"{count['count']} ({layout}{nodes})"
 
 
 def table_html(report: dict, unit: str) -> str:
+    """The precision table: memory figures in the unit's header, then per GPU the planner's and the rule's counts."""
+    target = report.get("target")
+    vllm = (report.get("serving") or {}).get("engine") == "vllm"
     headers = ["Precision", f"Weights ({unit})", f"Rule of thumb ×1.2 ({unit})", f"Largest layer ({unit})", f"Training, Adam ({unit})"]
-    headers += [f"{g['gpu']}: GPUs needed (tensor-parallel)" for g in report["gpus"]]
-    serving = any(row.get("serving") for row in report["precisions"])
-    vllm = serving and report.get("serving", {}).get("engine") == "vllm"
-    if serving and vllm:
-        headers += ["KV-cache tokens per GPU", "Max concurrency"]
-    elif serving:
-        headers += [f"Serving per GPU ({unit})", "Fits"]
+    for g in report["gpus"]:
+        if target:
+            headers.append(f"{g['gpu']}: GPUs to serve the target (planner)")
+        headers.append(f"{g['gpu']}: GPUs needed by the rule of thumb (tensor-parallel)")
+    planned = [row["gpus"][0] for row in report["precisions"]] if target else []
+    per_row = planned and all("kv_cache_tokens" in count for count in planned)
+    if per_row:
+        headers += ["KV-cache tokens", f"Max concurrency at {target['context']:,} tokens" if target["context"] != "max"
+                    else "Max concurrency"]
+    # NOTE: under vLLM every row's total is its budget (the KV cache takes the rest): not a figure that differs.
+    generic_totals = report.get("serving") and not vllm
+    if generic_totals:
+        headers += [f"Per GPU at the serving layout ({unit})", "Fits"]
     rows = []
     for row in report["precisions"]:
         cells = [esc(row["label"]), number(row["weights_bytes"], unit), number(row["seed_formula_bytes"], unit),
                  number(row["largest_layer_bytes"], unit), number(row["training_adam_bytes"], unit)]
         for count in row["gpus"]:
-            nodes = f" ({count['nodes']} nodes of 8)" if count["nodes"] > 1 else ""
-            cells.append(f"{count['tp_count']}{nodes}")
-        s = row.get("serving")
-        if serving:
-            if s is None:
-                cells += ["n/a", "n/a"]
-            elif vllm:
-                cells += [f"{s['kv_cache_tokens']:,}", f"{s['max_concurrency']:,}"]
-            else:
-                cells += [number(s["total_bytes_per_gpu"], unit), "yes" if s["fits"] else "no"]
+            if target:
+                cells.append(esc(layout_text(count)))
+            rule = count.get("rule_of_thumb") or count
+            cells.append(f"{rule['tp_count']}" + (f" ({rule['nodes']} nodes of 8)" if rule["nodes"] > 1 else ""))
+        if per_row:
+            count = row["gpus"][0]
+            cells += [f"{count['kv_cache_tokens']:,}" if count.get("kv_cache_tokens") is not None else "n/a",
+                      f"{count['max_concurrency']:,}" if count.get("max_concurrency") is not None else "n/a"]
+        if generic_totals:
+            fits = row.get("serving_fits")
+            cells += [number(row.get("serving_total_bytes"), unit), "n/a" if fits is None else ("yes" if fits else "no")]
         rows.append(cells)
     return html_table(headers, rows)
 
@@ -389,26 +383,30 @@ CHART_PARTS = {
 }
 GPU_FILL = "#16a34a"
 CHART_W, CHART_H, CHART_TOP, CHART_BOTTOM, CHART_LEFT = 480, 300, 14, 44, 52
+SERVING_PARTS = {"weights": "weights_bytes_per_gpu", "KV cache": "kv_cache_bytes_per_gpu", "activations": "activation_bytes",
+                 "runtime (CUDA, NCCL)": "non_torch_bytes"}
 
 
 def chart_bars(report: dict) -> list[dict]:
-    """Per precision, what one GPU holds (stacked parts, bytes), then the GPU's memory (or vLLM's budget)."""
+    """Per precision, what one GPU holds (stacked parts, bytes) at that precision's plan, then the GPU's memory
+    (vLLM: its budget, gpu_memory_utilization × memory). Without a plan: the rule of thumb's weights + margin."""
+    serving = report.get("serving") or {}
+    vllm = serving.get("engine") == "vllm"
     bars = []
     for row in report["precisions"]:
-        s = row.get("serving")
-        if s:
-            parts = {"weights": s["weights_bytes_per_gpu"], "KV cache": s["kv_cache_bytes_per_gpu"],
-                     "activations": s["activation_bytes"], "runtime (CUDA, NCCL)": s["non_torch_bytes"]}
-            note = f"max {s['max_concurrency']:,} seqs" if s.get("engine") == "vllm" else None
+        count = row["gpus"][0]
+        if all(count.get(key) is not None for key in SERVING_PARTS.values()):
+            parts = {part: count[key] for part, key in SERVING_PARTS.items()}
+            note = (f"{count['count']} GPU{'s' if count['count'] > 1 else ''}" + (f", {count['max_concurrency']:g} seqs" if vllm else ""))
         else:
             parts = {"weights": row["weights_bytes"], "rule-of-thumb margin (×1.2)": row["seed_formula_bytes"] - row["weights_bytes"]}
             note = None
         bars.append({"label": row["name"], "title": row["label"], "parts": parts, "note": note})
     gpu = report["gpus"][0]
-    serving = report.get("serving")
-    if serving and serving.get("engine") == "vllm":
+    if vllm:
+        budget = int(serving["gpu_memory_utilization"] * gpu["memory_bytes"])
         bars.append({"label": gpu["gpu"], "title": f"{gpu['gpu']} × gpu_memory_utilization {serving['gpu_memory_utilization']}",
-                     "parts": {"GPU memory": serving["requested_memory_bytes"]}, "note": f"× {serving['gpu_memory_utilization']}"})
+                     "parts": {"GPU memory": budget}, "note": f"× {serving['gpu_memory_utilization']}"})
     else:
         bars.append({"label": gpu["gpu"], "title": f"{gpu['gpu']} memory", "parts": {"GPU memory": gpu["memory_bytes"]}, "note": None})
     return bars
@@ -431,11 +429,10 @@ def chart_svg(report: dict, unit: str) -> str:
     slot = (CHART_W - CHART_LEFT) / len(bars)
     y = lambda value: CHART_TOP + plot_h * (1 - value / y_max)  # noqa: E731
     out = [f'<svg class="chart" viewBox="0 0 {CHART_W} {CHART_H}" role="img" aria-label="memory per GPU by precision, {unit}">']
-    tick = 0.0
-    while tick <= y_max + step / 2:
+    for k in range(int(round(y_max / step)) + 1):
+        tick = k * step
         out.append(f'<line x1="{CHART_LEFT}" x2="{CHART_W}" y1="{y(tick):.2f}" y2="{y(tick):.2f}" class="grid"/>'
-                   f'<text x="{CHART_LEFT - 6}" y="{y(tick) + 4:.2f}" class="tick" text-anchor="end">{tick:,.0f}</text>')
-        tick += step
+                   f'<text x="{CHART_LEFT - 6}" y="{y(tick) + 4:.2f}" class="tick" text-anchor="end">{tick:,.{0 if step >= 1 else 2}f}</text>')
     out.append(f'<text x="12" y="{CHART_TOP + plot_h / 2:.0f}" class="axis" text-anchor="middle" '
                f'transform="rotate(-90 12 {CHART_TOP + plot_h / 2:.0f})">per GPU ({unit})</text>')
     for i, bar in enumerate(bars):
@@ -456,56 +453,68 @@ def chart_svg(report: dict, unit: str) -> str:
                    f'{esc(bar["note"] or number(total, unit) + " " + unit)}</text>')
     out.append("</svg>")
     present = [part for part in CHART_PARTS if any(b["parts"].get(part, 0) > 0 for b in bars)]
-    gpu_name = "GPU memory" if not (report.get("serving") or {}).get("engine") == "vllm" else "vLLM's budget (utilization × GPU memory)"
+    vllm = (report.get("serving") or {}).get("engine") == "vllm"
+    gpu_name = "vLLM's budget (utilization × GPU memory)" if vllm else "GPU memory"
     legend = "".join(f'<span class="key"><i style="background:{CHART_PARTS[p]}"></i>{esc(p)}</span>' for p in present)
     legend += f'<span class="key"><i style="background:{GPU_FILL}"></i>{esc(gpu_name)}</span>'
-    caption = "What one GPU holds at each precision, beside the GPU"
+    planned = bars and any("weights" in b["parts"] and "KV cache" in b["parts"] for b in bars[:-1])
+    caption = ("What one GPU holds at each precision's plan, beside the GPU" if planned
+               else "Rule of thumb at each precision, beside the GPU (a serving plan needs the model's config)")
     return f'<figure class="chart-box"><figcaption>{caption}</figcaption>{"".join(out)}<div class="legend">{legend}</div></figure>'
 
 
 def serving_html(report: dict, unit: str) -> str:
+    """The engine's estimate at the planner's configuration (or at the tp/pp the request names)."""
     s = report.get("serving")
     if not s:
         return '<p class="muted">Serving estimate: needs the model\'s config (a catalog or Hub model), not only a parameter count.</p>'
-    engine = "vLLM" if s.get("engine") == "vllm" else "generic"
+    vllm = s.get("engine") == "vllm"
     context = s.get("max_model_len") or s.get("context")
     rows = [
         ["weights", number(s["weights_bytes_per_gpu"], unit)],
         ["KV cache", number(s["kv_cache_bytes_per_gpu"], unit)],
         ["activations (peak)", number(s["activation_bytes"], unit)],
         ["runtime (CUDA context, NCCL)", number(s["non_torch_bytes"], unit)],
-        [f"total per GPU (of {number(s['gpu_memory_bytes'], unit)})", number(s["total_bytes_per_gpu"], unit)],
-        ["KV cache per token (bytes)", f"{s['kv_cache_bytes_per_token']:,}"],
-        ["KV-cache tokens per GPU", f"{s['kv_cache_tokens']:,}"],
-        [f"max concurrency at {context:,} tokens", f"{s['max_concurrency']:,}"],
-        ["fits", "yes" if s["fits"] else "no"],
+        [f"total per GPU (GPU: {number(s['gpu_memory_bytes'], unit)})", number(s["total_bytes_per_gpu"], unit)],
     ]
-    settings = f"TP {s['tp']} × PP {s['pp']} · weights {esc(s['weights_format'])} · KV cache {esc(s['kv_cache_dtype'])}"
-    return (f'<h4>Serving on {s["gpus"]} × {esc(s["gpu"])} ({engine} estimate)</h4><p>{settings}</p>'
+    if vllm:
+        rows.insert(0, [f"budget: {s['gpu_memory_utilization']} × GPU memory", number(s["requested_memory_bytes"], unit)])
+    rows += [
+        ["KV cache per token (bytes)", f"{s['kv_cache_bytes_per_token']:,}"],
+        ["KV-cache tokens", f"{s['kv_cache_tokens']:,}"],
+        [f"max concurrency at {context:,} tokens", f"{s['max_concurrency']:,}"],
+    ]
+    verdict = ("starts" if s.get("starts") else "would not start") if vllm else ("fits" if s["fits"] else "does not fit")
+    settings = (f"TP {s['tp']} × PP {s['pp']} · weights {esc(s['weights_format'])} · KV cache {esc(s['kv_cache_dtype'])}"
+                + (f" · max_model_len {context:,}" if vllm else f" · {s.get('batch', 1)} × {context:,} tokens"))
+    failure = s.get("failure") if vllm else None
+    why = f'<p class="error-text">{esc(failure["check"])}: {esc(failure["message"])}</p>' if failure else ""
+    return (f'<h4>Serving on {s["gpus"]} × {esc(s["gpu"])} ({esc(s["engine"])}): {verdict}</h4><p>{settings}</p>{why}'
             + html_table(["Per GPU", f"Value ({unit})"], [[esc(a), b] for a, b in rows], "num-table serving-table"))
 
 
 CSV_HEADER = ["model", "parameters", "precision", "bits", "weights_bytes", "seed_formula_bytes", "largest_layer_bytes",
-              "training_adam_bytes", "gpu", "gpu_memory_bytes", "gpus_needed", "gpus_tensor_parallel", "nodes",
-              "serving_gpu", "serving_tp", "serving_pp", "serving_weights_bytes_per_gpu", "serving_kv_cache_bytes_per_gpu",
-              "serving_activation_bytes", "serving_non_torch_bytes", "serving_total_bytes_per_gpu", "serving_fits",
-              "serving_kv_cache_tokens", "serving_max_concurrency"]
+              "training_adam_bytes", "gpu", "gpu_memory_bytes", "plan_gpus", "plan_tp", "plan_pp", "plan_nodes",
+              "plan_kv_cache_tokens", "plan_max_concurrency", "rule_of_thumb_gpus", "rule_of_thumb_gpus_tensor_parallel",
+              "rule_of_thumb_nodes", "serving_layout", "serving_total_bytes_per_gpu", "serving_fits"]
 
 
 def csv_text(report: dict) -> str:
     """Every column the page shows, as exact bytes (unit-free): one row per precision and GPU."""
     memory = {g["gpu"]: g["memory_bytes"] for g in report["gpus"]}
+    s = report.get("serving")
+    layout = f"{s['gpus']} x {s['gpu']} tp {s['tp']} pp {s['pp']}" if s else None
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for row in report["precisions"]:
-        s = row.get("serving") or {}
-        serving = [s.get(k) for k in ("gpu", "tp", "pp", "weights_bytes_per_gpu", "kv_cache_bytes_per_gpu", "activation_bytes",
-                                      "non_torch_bytes", "total_bytes_per_gpu", "fits", "kv_cache_tokens", "max_concurrency")]
         for count in row["gpus"]:
+            rule = count.get("rule_of_thumb") or {}
             writer.writerow([report["model"], report["parameters"], row["name"], row["bits"], row["weights_bytes"],
                              row["seed_formula_bytes"], row["largest_layer_bytes"], row["training_adam_bytes"], count["gpu"],
-                             memory.get(count["gpu"]), count["count"], count["tp_count"], count["nodes"], *serving])
+                             memory.get(count["gpu"]), count.get("count"), count.get("tp"), count.get("pp"), count.get("nodes"),
+                             count.get("kv_cache_tokens"), count.get("max_concurrency"), rule.get("count"), rule.get("tp_count"),
+                             rule.get("nodes"), layout, row.get("serving_total_bytes"), row.get("serving_fits")])
     return out.getvalue()
 
 
@@ -533,20 +542,47 @@ def how_markdown(report: dict, unit: str) -> str:
                      f"**{number(m, unit)} {unit}** | {w:,} bytes = {number(w, unit)} {unit} |")
     lines += [
         "",
-        f"**GPUs needed** = ceil(M / GPU memory). A {gpu['label']} holds {gpu['memory_bytes']:,} bytes as CUDA reports it "
-        f"({number(gpu['memory_bytes'], 'GB')} GB = {number(gpu['memory_bytes'], 'GiB')} GiB). **Tensor-parallel**: the smallest "
-        "size that holds M and divides the attention heads; beyond 8, nodes of 8.",
+        f"**GPUs needed by the rule of thumb** = ceil(M / GPU memory). A {gpu['label']} holds {gpu['memory_bytes']:,} bytes as "
+        f"CUDA reports it ({number(gpu['memory_bytes'], 'GB')} GB = {number(gpu['memory_bytes'], 'GiB')} GiB); the "
+        "tensor-parallel count is the smallest size that holds M and divides the attention heads; beyond 8, nodes of 8.",
+        "",
+        "**GPUs to serve the target (planner)**: the fewest GPUs (then the cheapest, then the most headroom) whose "
+        "engine estimate holds the target's sequences at its context, over tensor × pipeline parallel layouts.",
     ]
+    plan = report.get("plan") or {}
     serving = report.get("serving")
+    lines += [f"- {note}" for note in plan.get("notes") or []]
     if serving:
         lines += ["", "**Serving** (the chart, the serving columns and panel):", *(f"- {note}" for note in serving.get("notes") or [])]
     lines += ["", f"Units: {unit} = {UNIT_MEANING[unit]}. GPU sizes are what CUDA reports: an \"80 GB\" card holds about 80 GiB."]
-    return "\n".join(lines)
+    return "\n".join(md_escape(line) for line in lines)
+
+
+def md_escape(line: str) -> str:
+    """Markdown text from the report (notes quote the model's name): angle brackets as text, never HTML."""
+    return line.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def check_html(result: dict) -> str:
+    """A `vllm serve` check: the verdict in vLLM's words, its start-up figures, and each fix as a command."""
+    if result.get("starts"):
+        head = f'<div class="ok-box"><b>It starts</b> on {esc(result["gpus"])} × {esc(result["gpu"])}: '
+        head += (f'KV cache {result["kv_cache_tokens"]:,} tokens, max concurrency {result["max_concurrency"]:,} at '
+                 f'{result["max_model_len"]:,} tokens.</div>')
+    else:
+        failure = result.get("failure") or {}
+        head = (f'<div class="error-box" role="alert"><b>Would not start</b> ({esc(failure.get("check"))}): '
+                f'{esc(failure.get("message"))}</div>')
+    fixes = "".join(f'<li>{esc(fix["change"])}<pre class="fix-command"><code>{esc(fix["command"])}</code></pre></li>'
+                    for fix in result.get("fixes") or [])
+    notes = "".join(f"<li>{esc(note)}</li>" for note in result.get("notes") or [])
+    return (head + (f'<p><b>Fixes</b> (each checked to start):</p><ol class="fixes">{fixes}</ol>' if fixes else "")
+            + (f'<ul class="notes muted">{notes}</ul>' if notes else ""))
 
 
 # ---------------------------------------------------------------------------------------- callbacks
 
-RESULT_NAMES = ("headline", "status", "card", "table", "chart", "serving", "csv", "how", "query")
+RESULT_NAMES = ("headline", "command", "status", "card", "table", "chart", "serving", "csv", "how", "query")
 
 
 def render(state: dict | None, unit: str) -> tuple:
@@ -555,8 +591,11 @@ def render(state: dict | None, unit: str) -> tuple:
         return (gr.update(),) * len(RESULT_NAMES)
     report, values = state["report"], {**state["values"], "unit": unit if unit in UNITS else "GB"}
     unit = values["unit"]
+    best = best_plan(report)
+    command = best["command"] if best and report.get("serving", {}) and report["serving"].get("engine") == "vllm" else ""
     return (
-        f'<div class="headline" id="answer">{esc(headline(report, values))}</div>',
+        headline_html(report),
+        gr.update(value=command, visible=bool(command)),
         "",
         card_html(report),
         table_html(report, unit),
@@ -572,7 +611,7 @@ def error_state(message: str) -> tuple:
     """What failed and how to fix it, in the results area; stale results are cleared, the URL is kept."""
     box = (f'<div class="error-box" role="alert"><b>Could not estimate.</b> {esc(message)}'
            '<br><span class="muted">Catalog models (the examples below) always work, offline too.</span></div>')
-    return ("", box, "", "", "", "", "", "", gr.update())
+    return ("", gr.update(value="", visible=False), box, "", "", "", "", "", "", gr.update())
 
 
 def _run_page(*raw_values, oauth_token: gr.OAuthToken | None = None) -> tuple:
@@ -580,10 +619,8 @@ def _run_page(*raw_values, oauth_token: gr.OAuthToken | None = None) -> tuple:
     if not raw.get("hf_token") and oauth_token is not None:
         raw["hf_token"] = oauth_token.token  # NOTE: a typed token wins over the signed-in one; neither is kept
     try:
-        values, report, per_precision = estimate_values(raw)
-        for row, serving in zip(report["precisions"], per_precision):
-            row["serving"] = serving  # NOTE: the page's copy only; /estimate returns the library's report as is
-        state = {"report": report, "values": {**values, "hf_token": ""}}  # NOTE: the state never keeps the token
+        values, report = estimate_values(raw)
+        state = {"report": report.to_dict(), "values": {**values, "hf_token": ""}}  # NOTE: the state never keeps the token
         return (state, *render(state, values["unit"]))
     except LlmmemError as exc:
         return (gr.update(), *error_state(str(exc)))
@@ -603,11 +640,22 @@ run_page.__signature__ = inspect.Signature(
 run_page.__annotations__ = {"oauth_token": gr.OAuthToken | None}
 
 
-def component_value(f: Field, value: Any) -> Any:
-    """A clean value as its component holds it: the checkbox group a list, dropdowns text."""
-    if f.name == "precisions":
-        return value.split(",")
-    return value if isinstance(value, float) else str(value)
+def switch_unit(state: dict | None, unit: str) -> tuple:
+    """The unit switch: the stored result again in the other unit (no estimate, no library call)."""
+    try:
+        return render(state, unit if isinstance(unit, str) and unit in UNITS else "GB")
+    except Exception:  # NOTE: a crafted call must not print a traceback; the page keeps what it shows
+        return (gr.update(),) * len(RESULT_NAMES)
+
+
+def check_page(command: str, gpus: str, hf_token: str) -> str:
+    """The paste box: the verdict, or what is wrong with the command, as text in the page."""
+    if not (command or "").strip():
+        return '<p class="muted">Paste a command such as <code>vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2</code>.</p>'
+    try:
+        return check_html(check_command(command, gpus, hf_token))
+    except gr.Error as exc:
+        return f'<div class="error-box" role="alert"><b>Could not check it.</b> {exc.message}</div>'
 
 
 def on_load(request: gr.Request) -> tuple:
@@ -625,7 +673,7 @@ def on_load(request: gr.Request) -> tuple:
 CSS = """
 .gradio-container { max-width: 1200px !important; margin: auto !important; }
 footer { display: none !important; }
-.headline { font-size: 1.15rem; font-weight: 600; padding: 10px 14px; border-radius: 10px;
+.headline { font-size: 1.05rem; font-weight: 500; padding: 10px 14px; border-radius: 10px;
   background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
 .card h3 { margin: 4px 0; }
 /* NOTE: contain: its min-content width is 0, so a wide table scrolls in its box instead of widening the page. */
@@ -644,17 +692,22 @@ svg.chart .tick, svg.chart .sub { fill: var(--body-text-color-subdued); font-siz
 .num-table .num { text-align: right; white-space: nowrap; }
 .error-box { border: 1px solid var(--error-border-color, #ef4444); background: var(--error-background-fill, #fef2f2);
   color: var(--error-text-color, #b91c1c); padding: 10px 14px; border-radius: 10px; }
+.ok-box { border: 1px solid #16a34a; padding: 10px 14px; border-radius: 10px; }
+.error-text { color: var(--error-text-color, #b91c1c); }
+pre.fix-command { white-space: pre-wrap; word-break: break-all; margin: 4px 0 8px; }
 .note-box { border: 1px solid var(--border-color-accent); padding: 8px 12px; border-radius: 10px; }
 .muted { color: var(--body-text-color-subdued); }
 .csv-link { display: inline-block; padding: 6px 14px; border-radius: 8px; text-decoration: none !important;
   border: 1px solid var(--button-secondary-border-color); background: var(--button-secondary-background-fill);
   color: var(--button-secondary-text-color) !important; font-weight: 600; }
 h1.title { font-size: 1.6rem; margin: 4px 0; }
+/* NOTE: an empty message box takes no room (and no gap) until it has something to say. */
+#status:has(.prose:empty), #link-note:has(.prose:empty), #headline:has(.prose:empty) { display: none; }
 @media (max-width: 640px) {
   .gradio-container { padding: 0 6px !important; }
-  h1.title { font-size: 1.15rem; }
+  h1.title { font-size: 1.05rem; }
   .intro { display: none; }
-  .headline { font-size: 1rem; }
+  .headline { font-size: 0.95rem; }
 }
 """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
@@ -690,11 +743,11 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
         with gr.Row(equal_height=True):
             for name in ("model", "gpus"):
                 components[name] = FIELD[name].build()
+            button = gr.Button("Estimate", variant="primary", elem_id="estimate", min_width=110, scale=0)
         with gr.Row(equal_height=True):
             for name in ("context", "concurrency", "engine"):
                 components[name] = FIELD[name].build()
-            button = gr.Button("Estimate", variant="primary", elem_id="estimate", min_width=110, scale=0)
-        with gr.Accordion("More: weights, KV cache, parallelism, precisions, access token", open=False, elem_id="more"):
+        with gr.Accordion("More settings: weights, KV cache, parallelism, token", open=False, elem_id="more"):
             with gr.Row():
                 for name in ("weights", "kv_cache_dtype", "tp", "pp", "gpu_memory_utilization"):
                     components[name] = FIELD[name].build()
@@ -703,6 +756,7 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
             if ON_SPACE:
                 gr.LoginButton()
     headline_box = gr.HTML(elem_id="headline")
+    command_box = gr.Textbox(label="Launch it with vLLM (copy)", interactive=False, buttons=["copy"], visible=False, elem_id="command")
     status = gr.HTML(elem_id="status")
     link_note = gr.HTML(elem_id="link-note")
     with gr.Row():
@@ -717,23 +771,33 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
     csv_box = gr.HTML(elem_id="csv")
     with gr.Accordion("How this was computed", open=False):
         how = gr.Markdown(elem_id="how")
+    with gr.Accordion("Will my `vllm serve` command start? Paste it", open=False, elem_id="check"):
+        vllm_command = gr.Textbox(label="vllm serve command (the GPU above)", lines=2, elem_id="vllm-command",
+                                  placeholder="vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2")
+        check_button = gr.Button("Check the command", elem_id="check-button", size="sm")
+        check_box = gr.HTML(elem_id="check-result")
     query = gr.Textbox(visible=False)
     examples = gr.Examples([[e] for e in EXAMPLES], inputs=[components["model"]], example_labels=EXAMPLES,
                            label="Examples (click one: it estimates; they work offline)")
 
     inputs = [components[f.name] for f in FIELDS]
-    results = [state, headline_box, status, card, table, chart, serving_box, csv_box, how, query]
+    results = [state, headline_box, command_box, status, card, table, chart, serving_box, csv_box, how, query]
     estimate_event = dict(fn=run_page, inputs=inputs, outputs=results, api_visibility="private",
                           concurrency_limit=8, concurrency_id="estimate")
     button.click(**estimate_event).then(None, inputs=[query], js=SYNC_URL_JS)
     examples.load_input_event.then(**estimate_event).then(None, inputs=[query], js=SYNC_URL_JS)
-    components["unit"].change(lambda st, u: render(st, u), inputs=[state, components["unit"]], outputs=results[1:],
+    components["unit"].change(switch_unit, inputs=[state, components["unit"]], outputs=results[1:],
                               api_visibility="private", concurrency_limit=None).then(None, inputs=[query], js=SYNC_URL_JS)
     # NOTE: the page load only reads the link (no queue wait, no Hub call); the estimate then joins the queue.
     demo.load(on_load, inputs=None, outputs=[components[f.name] for f in URL_FIELDS] + [link_note], api_visibility="private",
               concurrency_limit=None).then(**estimate_event).then(None, inputs=[query], js=SYNC_URL_JS)
-    # NOTE: the API: the same JSON object as `python -m llmmem ... --json`.
+    check_event = dict(fn=check_page, inputs=[vllm_command, components["gpus"], components["hf_token"]], outputs=[check_box],
+                       api_visibility="private", concurrency_limit=8, concurrency_id="estimate")
+    check_button.click(**check_event)
+    vllm_command.submit(**check_event)
+    # NOTE: the API: the same JSON object as `python -m llmmem ... --json`; and the `vllm serve` check.
     gr.api(estimate, api_name="estimate", concurrency_limit=8, concurrency_id="estimate")
+    gr.api(check_command, api_name="check_vllm_serve", concurrency_limit=8, concurrency_id="estimate")
 
 # NOTE: run history would keep the inputs (a token too) in the browser: off. Sessions: each API call makes
 # one (about 90 KB); 500 bound that memory to about 45 MB instead of gradio's default 10,000.

@@ -49,23 +49,47 @@ def test_catalog_model_exact_count_and_bytes(client):
     fp16 = report["precisions"][1]
     assert fp16["weights_bytes"] == 2 * LLAMA_8B == 16_060_522_496
     assert fp16["seed_formula_bytes"] == 19_272_626_996  # ceil(8030261248 * 4 / 2 * 1.2)
-    assert fp16["gpus"] == [{"gpu": "H100-80GB", "count": 1, "tp_count": 1, "nodes": 1}]
+    assert fp16["gpus"][0]["rule_of_thumb"] == {"count": 1, "tp_count": 1, "nodes": 1}
     assert report["gpus"] == [{"gpu": "H100-80GB", "label": "NVIDIA H100 80GB (SXM)", "memory_bytes": 81090 * 2**20}]
+    # the page's default target: vLLM, min(8192, the model's 131,072 positions), 1 sequence
+    assert report["target"] == {"engine": "vllm", "gpu": "H100-80GB", "context": 8192, "concurrency": 1, "default": False}
     serving = report["serving"]
-    assert serving["context"] == 8192 and serving["batch"] == 1
-    assert serving["weights_bytes_per_gpu"] == 16_060_522_496  # untied 16-bit Llama: every weight at 2 bytes
+    assert (serving["engine"], serving["tp"], serving["pp"], serving["max_model_len"]) == ("vllm", 1, 1, 8192)
+    # untied 16-bit Llama: every weight at 2 bytes, plus vLLM's rotary cos/sin cache (131,072 positions x 128 x 2 bytes)
+    assert serving["weights_bytes_per_gpu"] == 16_060_522_496 + 131_072 * 128 * 2
     assert serving["kv_cache_bytes_per_token"] == 32 * 2 * 8 * 128 * 2  # layers x (K, V) x KV heads x head_dim x bf16
-    assert serving["fits"] is True and serving["max_concurrency"] >= 1
+    budget = int(0.9 * 81090 * 2**20)
+    assert serving["requested_memory_bytes"] == budget == 76_526_125_056
+    non_kv = serving["weights_bytes_per_gpu"] + serving["activation_bytes"] + serving["non_torch_bytes"]
+    assert serving["kv_cache_tokens"] == (budget - non_kv) // (131_072 * 16) * 16  # whole blocks of 16 tokens
+    assert serving["starts"] is True and serving["failure"] is None
+    best = report["plan"]["plans"][0]
+    assert (best["count"], best["tp"], best["pp"]) == (1, 1, 1)
+    assert best["command"] == "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192"
+    assert report["headline"].startswith("meta-llama/Llama-3.1-8B on 1 x H100-80GB (tp 1, weights fp16) serves 1 sequence of 8,192 tokens")
 
 
-def test_api_returns_the_same_object_as_the_cli_json(client, capsys):
-    report = estimate(client, "Qwen/Qwen3-30B-A3B", precisions="fp16,fp8,int4", gpus="A100-80GB", context=4096, concurrency=4,
-                      kv_cache_dtype="fp8", tp=2)
-    # NOTE: the bare catalog name: like the app, the CLI then answers from the catalog without the Hub.
-    assert cli_main(["Qwen3-30B-A3B", "--precisions", "fp16,fp8,int4", "--gpu", "A100-80GB", "--context", "4096",
-                     "--batch", "4", "--kv-cache-dtype", "fp8", "--tp", "2", "--json"]) == 0
-    assert report == json.loads(capsys.readouterr().out)
-    assert report["active_parameters"] is not None and report["active_parameters"] < report["parameters"]
+def test_one_request_gives_byte_identical_answers_from_the_library_the_cli_and_the_api(client, capsys):
+    from llmmem.report import estimate_request
+    from llmmem.request import make_request
+
+    settings = dict(precisions="fp16,fp8,int4", gpus="A100-80GB", context=4096, concurrency=4, kv_cache_dtype="fp8", tp=2)
+    api = estimate(client, "Qwen/Qwen3-30B-A3B", **settings)
+    library = estimate_request(make_request(model="Qwen/Qwen3-30B-A3B", **settings), allow_local_files=False).to_dict()
+    assert cli_main(["Qwen/Qwen3-30B-A3B", "--precisions", "fp16,fp8,int4", "--gpu", "A100-80GB", "--context", "4096",
+                     "--concurrency", "4", "--kv-cache-dtype", "fp8", "--tp", "2", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert json.dumps(api["serving"], sort_keys=True) == json.dumps(library["serving"], sort_keys=True) \
+        == json.dumps(cli["serving"], sort_keys=True)
+    assert api == library == cli  # the whole object, not only the serving figures
+    assert api["serving"]["tp"] == 2 and api["serving"]["kv_cache_dtype"] == "fp8"
+    assert api["active_parameters"] is not None and api["active_parameters"] < api["parameters"]
+
+
+def test_the_page_default_request_is_the_cli_default_request(client, capsys):
+    api = estimate(client, "meta-llama/Llama-3.1-70B")
+    assert cli_main(["meta-llama/Llama-3.1-70B", "--gpu", "H100-80GB", "--json"]) == 0
+    assert api == json.loads(capsys.readouterr().out)
 
 
 def test_raw_parameter_count_gives_the_seed_formula(client):
@@ -75,8 +99,11 @@ def test_raw_parameter_count_gives_the_seed_formula(client):
     (fp16,) = report["precisions"]
     assert fp16["seed_formula_bytes"] == 168_000_000_000
     assert fp16["weights_bytes"] == 140_000_000_000
-    assert fp16["gpus"] == [{"gpu": "A100-80GB", "count": 2, "tp_count": 2, "nodes": 1}]
-    assert report["serving"] is None  # a bare count has no shape to size a KV cache from
+    assert fp16["gpus"][0]["rule_of_thumb"] == {"count": 2, "tp_count": 2, "nodes": 1}
+    assert fp16["gpus"][0]["count"] is None  # a bare count has no shape to plan or size a KV cache from
+    assert report["serving"] is None and report["plan"] is None
+    assert report["headline"] == ("70B parameters: 70,000,000,000 parameters; by the rule of thumb its 16-bit (fp16/bf16) "
+                                  "weights need 2 x A100-80GB (give a config.json or model ID for a serving plan)")
 
 
 def test_custom_gpu_size(client):
@@ -84,7 +111,7 @@ def test_custom_gpu_size(client):
     assert report["gpus"][0]["memory_bytes"] == 24 * 10**9
     # 7e9 * 2 * 1.2 = 16.8e9 bytes: one 24 GB card
     assert report["precisions"][0]["seed_formula_bytes"] == 16_800_000_000
-    assert report["precisions"][0]["gpus"][0]["count"] == 1
+    assert report["precisions"][0]["gpus"][0]["rule_of_thumb"]["count"] == 1
 
 
 def test_vllm_engine_settings_reach_the_serving_object(client):
@@ -111,9 +138,9 @@ def test_a_share_link_round_trips_through_the_declared_inputs():
     import app
 
     values = app.parse_values({"model": "Qwen/Qwen3-30B-A3B", "gpus": "A100-80GB", "context": "max", "concurrency": 16,
-                               "engine": "vllm", "tp": "2", "precisions": ["fp16", "int4"], "unit": "GiB", "hf_token": "hf_secret"})
+                               "engine": "generic", "tp": "2", "precisions": ["fp16", "int4"], "unit": "GiB", "hf_token": "hf_secret"})
     query = app.query_string(values)
-    assert query == ("model=Qwen%2FQwen3-30B-A3B&gpu=A100-80GB&context=max&concurrency=16&engine=vllm&tp=2"
+    assert query == ("model=Qwen%2FQwen3-30B-A3B&gpu=A100-80GB&context=max&concurrency=16&engine=generic&tp=2"
                      "&precisions=fp16%2Cint4&unit=GiB")  # only what differs from the defaults, never the token
     parsed, notes = app.values_from_query(dict(pair.split("=") for pair in query.replace("%2F", "/").replace("%2C", ",").split("&")))
     assert notes == [] and parsed == {**values, "hf_token": ""}
@@ -131,8 +158,8 @@ def test_a_share_link_round_trips_through_the_declared_inputs():
         ("70B", {"gpus": "Z9000"}, r"unknown GPU 'Z9000': use a catalog name"),
         ("70B", {"precisions": "fp12"}, r"unknown precision 'fp12': use one of fp32, fp16, fp8, int8, int4"),
         ("meta-llama/Llama-3.1-8B", {"tp": 3}, r"tensor parallelism 3 does not divide the 32 attention heads"),
-        ("meta-llama/Llama-3.1-8B", {"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization must be a number above 0 and at most 1"),
-        ("meta-llama/Llama-3.1-8B", {"engine": "tgi"}, r"unknown engine 'tgi': use one of generic, vllm"),
+        ("meta-llama/Llama-3.1-8B", {"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization 1.5 is not a number from 0.01 to 1: give one in that range"),
+        ("meta-llama/Llama-3.1-8B", {"engine": "tgi"}, r"engine 'tgi' is not one of generic, vllm"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_the_app_keeps_serving(client, model, settings, message):

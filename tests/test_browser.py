@@ -87,8 +87,13 @@ def test_type_a_count_press_estimate_read_the_table_then_switch_units(page, app_
     assert fp16["Weights (GB)"] == "140.00"
     assert fp16["Rule of thumb ×1.2 (GB)"] == "168.00"  # the seed's example, to the byte
     assert fp16["Training, Adam (GB)"] == "560.00"  # accelerate: 2 x the fp32 size in mixed precision
-    assert fp16["H100-80GB: GPUs needed (tensor-parallel)"] == "2"
-    assert rows["32-bit (fp32)"]["H100-80GB: GPUs needed (tensor-parallel)"] == "4"
+    assert fp16["H100-80GB: GPUs needed by the rule of thumb (tensor-parallel)"] == "2"
+    assert rows["32-bit (fp32)"]["H100-80GB: GPUs needed by the rule of thumb (tensor-parallel)"] == "4"
+    # a bare count has no plan: the headline says the rule of thumb's answer, and no launch command is offered
+    expect(page.locator("#answer")).to_have_text("70B parameters: 70,000,000,000 parameters; by the rule of thumb its "
+                                                 "16-bit (fp16/bf16) weights need 2 x H100-80GB (give a config.json or "
+                                                 "model ID for a serving plan)")
+    expect(page.locator("#command")).to_be_hidden()
     # numbers are right-aligned, in tabular figures
     align = page.evaluate("() => { const td = document.querySelector('#table td.num'); const s = getComputedStyle(td);"
                           " return [s.textAlign, s.fontVariantNumeric]; }")
@@ -105,6 +110,37 @@ def test_type_a_count_press_estimate_read_the_table_then_switch_units(page, app_
     expect(page.locator("#how")).to_contain_text("70,000,000,000 × 4 / (32 / 16) × 1.2 = 168,000,000,000 bytes = 156.46 GiB")
 
 
+def test_the_headline_table_and_serving_panel_give_one_answer_for_llama_70b_on_h100(page, app_server):
+    import app
+
+    page.goto(f"{app_server}?model=meta-llama/Llama-3.1-70B&gpu=H100-80GB")
+    expect(page.locator("#card h3")).to_have_text("meta-llama/Llama-3.1-70B")
+    _, report = app.estimate_values({"model": "meta-llama/Llama-3.1-70B", "gpus": "H100-80GB"})
+    report = report.to_dict()
+    best = report["plan"]["plans"][0]
+    # the headline is the planner's sentence, first under the inputs, with the launch command to copy
+    expect(page.locator("#answer")).to_have_text(report["headline"].replace("`", ""))
+    headline = page.locator("#answer").inner_text()
+    assert headline.startswith(f"meta-llama/Llama-3.1-70B on {best['count']} x H100-80GB (tp {best['tp']}")
+    assert (best["count"], best["tp"], best["pp"], best["weights"]) == (2, 2, 1, "fp16")  # 141 GB of weights: two 80 GB cards
+    expect(page.locator("#command textarea")).to_have_value(best["command"])
+    assert best["command"] == "vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2 --max-model-len 8192"
+    form, answer = page.locator("#form").bounding_box(), page.locator("#answer").bounding_box()
+    assert form["y"] + form["height"] <= answer["y"] < form["y"] + form["height"] + 40
+    # the table's planner column for the plan's precision says the same count and layout
+    fp16 = table_cells(page)["16-bit (fp16/bf16)"]
+    assert fp16["H100-80GB: GPUs to serve the target (planner)"] == "2 (TP 2)"
+    # the serving panel is the engine's estimate at that configuration, and agrees on what it holds
+    serving = page.locator("#serving")
+    expect(serving.locator("h4")).to_have_text("Serving on 2 × H100-80GB (vllm): starts")
+    expect(serving).to_contain_text("TP 2 × PP 1 · weights fp16")
+    panel = {r.locator("td").nth(0).inner_text(): r.locator("td").nth(1).inner_text() for r in serving.locator("tbody tr").all()}
+    assert panel["KV-cache tokens"] == f"{best['kv_cache_tokens']:,}" == "10,096"
+    assert panel["max concurrency at 8,192 tokens"] == f"{best['max_concurrency']:,}"
+    assert panel["weights"] == f"{best['weights_bytes_per_gpu'] / 1e9:,.2f}"
+    assert f"{best['kv_cache_tokens']:,} tokens" in headline
+
+
 def test_the_chart_is_right_after_every_estimate_and_unit_switch(page, app_server):
     import app
 
@@ -117,10 +153,8 @@ def test_the_chart_is_right_after_every_estimate_and_unit_switch(page, app_serve
             expect(page.locator("#chart svg.chart")).to_have_attribute("aria-label", re.compile("GiB"))
         elif model != "meta-llama/Llama-3.1-8B":
             estimate(page, model)
-        _, report, per_precision = app.estimate_values({"model": model, "unit": unit})
-        for row, serving in zip(report["precisions"], per_precision):
-            row["serving"] = serving
-        expected = app.chart_bars(report)
+        _, report = app.estimate_values({"model": model, "unit": unit})
+        expected = app.chart_bars(report.to_dict())
         drawn = chart(page)
         # every segment of every bar, in order, with its own fill and the report's bytes
         assert [(d["bar"], d["part"], d["bytes"]) for d in drawn] == [
@@ -131,9 +165,10 @@ def test_the_chart_is_right_after_every_estimate_and_unit_switch(page, app_serve
         per_byte = tallest["height"] / tallest["bytes"]
         assert all(abs(d["height"] - d["bytes"] * per_byte) < 0.002 for d in drawn), drawn
         gpu = next(d for d in drawn if d["part"] == "GPU memory")
-        assert gpu["bytes"] == 81090 * 2**20 and gpu["height"] > 0
+        assert gpu["bytes"] == int(0.9 * 81090 * 2**20) and gpu["height"] > 0  # vLLM's budget on an H100-80GB
         legend = page.locator("#chart .legend .key").all_inner_texts()
-        assert legend == [p for p in app.CHART_PARTS if any(d["part"] == p and d["bytes"] > 0 for d in drawn)] + ["GPU memory"]
+        assert legend == [p for p in app.CHART_PARTS if any(d["part"] == p and d["bytes"] > 0 for d in drawn)] + [
+            "vLLM's budget (utilization × GPU memory)"]
         ticks = page.locator("#chart svg.chart text.tick").evaluate_all("els => els.map(e => e.textContent)")
         assert ticks[0] == "0" and len(ticks) >= 3
         expect(page.locator("#chart svg.chart")).to_have_attribute("aria-label", re.compile(unit + r"$"))
@@ -165,11 +200,12 @@ def test_an_offline_hub_model_says_what_failed_and_keeps_the_last_good_link(page
     page.goto(f"{app_server}?model=meta-llama/Llama-3.1-70B")
     expect(page.locator("#card h3")).to_have_text("meta-llama/Llama-3.1-70B")
     expect(page).to_have_url(re.compile(r"model=meta-llama%2FLlama-3.1-70B"))
-    page.locator("#model input").fill("nobody/nothing-123")
+    page.locator("#model input").fill("meta-llama/Lama-3.1-8B")  # a Hub model, while the Hub is off (HF_HUB_OFFLINE)
     page.locator("#estimate").click()
     status = page.locator("#status .error-box")
     expect(status).to_contain_text("Could not estimate.")
-    expect(status).to_contain_text("nobody/nothing-123 is not in the bundled catalog")
+    expect(status).to_contain_text("HF_HUB_OFFLINE is set, and meta-llama/Lama-3.1-8B is not in the bundled catalog "
+                                   "(did you mean meta-llama/Llama-3.1-8B")
     expect(status).to_contain_text("Catalog models (the examples below) always work, offline too.")
     # stale results are cleared, the link keeps the last good state, nothing covers the button
     expect(page.locator("#card h3")).to_have_count(0)
@@ -200,6 +236,26 @@ def test_markup_in_a_share_link_is_shown_as_text(page, app_server):
     expect(page.locator("#status .error-box")).to_contain_text("<b id=injected>bold</b>")
     expect(page.locator("#injected")).to_have_count(0)
     expect(page.locator("a[href='https://evil.example']")).to_have_count(0)
+
+
+def test_a_pasted_vllm_serve_command_that_would_not_start_gets_its_fix(page, app_server):
+    page.goto(app_server)
+    expect(page.locator("#card h3")).to_have_text("meta-llama/Llama-3.1-8B")
+    page.get_by_role("button", name=re.compile("Will my .vllm serve. command start")).click()
+    # Llama-3.1-70B at its default max_model_len (131,072) on 2 x H100-80GB: one sequence needs 20 GiB of KV cache
+    page.locator("#vllm-command textarea").fill("vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2")
+    page.locator("#check-button").click()
+    verdict = page.locator("#check-result .error-box")
+    expect(verdict).to_contain_text("Would not start (max_seq_len)")
+    expect(verdict).to_contain_text("the estimated maximum model length is 10096")
+    fixes = page.locator("#check-result ol.fixes li")
+    expect(fixes.first).to_contain_text("lower --max-model-len to 10096")
+    fix = fixes.first.locator("code").inner_text()
+    assert fix == "vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2 --max-model-len 10096"
+    # the fix, pasted back, starts
+    page.locator("#vllm-command textarea").fill(fix)
+    page.locator("#check-button").click()
+    expect(page.locator("#check-result .ok-box")).to_contain_text("It starts on 2 × H100-80GB: KV cache 10,096 tokens")
 
 
 def test_an_example_click_and_enter_both_estimate(page, app_server):

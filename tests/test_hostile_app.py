@@ -124,25 +124,26 @@ def test_the_backtracking_input_is_answered_at_once(client, server, model):
         ({"model": "a" * 260 + "/b"}, r"262 characters long, more than 256: give a model ID"),
         ({"model": "~x"}, r"local files are not read here: give a Hub model ID"),
         ({"model": "x" * 5000}, r"model is 5,000 characters long: the most accepted is 300"),
-        ({"context": "inf"}, r"context must be a whole number from 1 to 10,000,000, got inf"),
-        ({"context": "1e400"}, r"context must be a whole number from 1 to 10,000,000, got 1e400"),
-        ({"context": 0}, r"context must be a whole number from 1 to 10,000,000, got 0"),
-        ({"context": "8192.5"}, r"context must be a whole number"),
-        ({"concurrency": -3}, r"concurrency must be a whole number from 1 to 100,000, got -3"),
-        ({"tp": "abc"}, r"tensor parallel size 'abc' is not a number: give a whole number from 1 to 64 or auto"),
-        ({"pp": 10**9}, r"pipeline parallel size must be a whole number from 1 to 64"),
-        ({"gpu_memory_utilization": "nan"}, r"gpu_memory_utilization must be a number above 0 and at most 1"),
-        ({"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization must be a number above 0 and at most 1"),
+        ({"context": "inf"}, r"context 'inf' is not a whole number from 1 to 16,777,216 or max or auto"),
+        ({"context": "1e400"}, r"context '1e400' is not a whole number from 1 to 16,777,216 or max or auto"),
+        ({"context": 0}, r"context 0 is not a whole number from 1 to 16,777,216"),
+        ({"context": "8192.5"}, r"context '8192.5' is not a whole number"),
+        ({"concurrency": -3}, r"concurrency -3 is not a whole number from 1 to 1,000,000 or max"),
+        ({"tp": "abc"}, r"tp 'abc' is not a whole number from 1 to 64 or auto"),
+        ({"pp": 10**9}, r"pp 1000000000 is not a whole number from 1 to 64 or auto"),
+        ({"gpu_memory_utilization": "nan"}, r"gpu_memory_utilization 'nan' is not a number from 0.01 to 1"),
+        ({"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization 1.5 is not a number from 0.01 to 1"),
         ({"gpus": "0.0000000001GB"}, r"GPU size '0.0000000001GB' is not a real GPU's memory"),
         ({"gpus": "9" * 400 + "GB"}, r"gpus is 402 characters long: the most accepted is 100"),
         ({"hf_token": 12345}, r"hf_token must be text, got int: send it as a string"),
         ({"hf_token": "hf_" + "x" * 400}, r"hf_token is 403 characters long: the most accepted is 300"),
         ({"model": 70}, r"model must be text, got int: send it as a string"),
         ({"model": ["meta-llama/Llama-3.1-8B"]}, r"model must be text, got list"),
-        ({"context": [8192]}, r"context must be a whole number or max, got list"),
-        ({"engine": {"name": "vllm"}}, r"unknown engine"),
+        ({"context": [8192]}, r"context must be a single value, got list"),
+        ({"engine": {"name": "vllm"}}, r"engine must be a single value, got dict"),
+        ({"precisions": 5}, r"precisions must be text such as fp16, int4, got int"),
         ({"precisions": "fp12"}, r"unknown precision 'fp12'"),
-        ({"unit": "furlongs"}, r"unknown unit 'furlongs'"),
+        ({"unit": "furlongs"}, r"unit 'furlongs' is not GB \(10\^9 bytes\) or GiB \(2\^30 bytes\)"),
     ],
 )
 def test_bad_values_are_one_clean_line_within_bounded_time(client, server, settings, message):
@@ -171,10 +172,11 @@ def test_the_server_still_answers_after_all_of_it_and_logged_no_traceback(client
 def test_page_load_only_parses_the_link_and_never_resolves(monkeypatch):
     import app
 
-    def no_resolve(*args, **kwargs):
-        raise AssertionError("the page load resolved a model")
+    def no_estimate(*args, **kwargs):
+        raise AssertionError("the page load estimated (and so resolved) a model")
 
-    monkeypatch.setattr(app, "resolve", no_resolve)
+    monkeypatch.setattr(app, "estimate_request", no_estimate)
+    monkeypatch.setattr(app, "answer", no_estimate)
 
     class Request:
         query_params = {"model": "acme/slow-model", "context": "1e400", "tp": "abc", "gpu": "<b>x</b>"}
@@ -184,7 +186,7 @@ def test_page_load_only_parses_the_link_and_never_resolves(monkeypatch):
     assert time.perf_counter() - started < 0.5
     by_field = dict(zip((f.name for f in app.URL_FIELDS), outputs))
     assert by_field["model"] == "acme/slow-model"
-    assert by_field["context"] == "8192" and by_field["tp"] == "auto"  # bad values fall back to the defaults
+    assert by_field["context"] == "auto" and by_field["tp"] == "auto"  # bad values fall back to the defaults
     note = outputs[-1]
     assert "ignored context= from the link" in note and "ignored tp= from the link" in note
     assert "1e400" in note and "<b>" not in note
@@ -205,19 +207,20 @@ def test_the_csv_is_served_from_memory_with_exact_bytes(tmp_path, monkeypatch):
     import app
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    values, report, per_precision = app.estimate_values({"model": "meta-llama/Llama-3.1-8B"})
-    for row, serving in zip(report["precisions"], per_precision):
-        row["serving"] = serving
+    _, report = app.estimate_values({"model": "meta-llama/Llama-3.1-70B", "engine": "generic"})
+    report = report.to_dict()
     link = app.csv_link(report)
     data = re.search(r'href="data:text/csv;base64,([A-Za-z0-9+/=]+)"', link)
     text = base64.b64decode(data.group(1)).decode()
     header, *rows = [line.split(",") for line in text.strip().splitlines()]
     assert header == app.CSV_HEADER
     fp16 = dict(zip(header, rows[1]))
-    assert fp16["precision"] == "fp16" and fp16["weights_bytes"] == str(2 * LLAMA_8B)
-    assert fp16["seed_formula_bytes"] == "19272626996"
-    assert fp16["serving_weights_bytes_per_gpu"] == "16060522496"
-    assert fp16["serving_total_bytes_per_gpu"] == str(per_precision[1]["total_bytes_per_gpu"])
+    assert fp16["precision"] == "fp16" and fp16["weights_bytes"] == "141107412992"  # 2 x 70,553,706,496
+    assert fp16["seed_formula_bytes"] == "169328895591"  # ceil(70,553,706,496 x 4 / 2 x 1.2)
+    planned = report["precisions"][1]["gpus"][0]
+    assert (fp16["plan_gpus"], fp16["plan_tp"], fp16["plan_pp"]) == tuple(str(planned[k]) for k in ("count", "tp", "pp"))
+    assert fp16["rule_of_thumb_gpus"] == "2" and fp16["rule_of_thumb_gpus_tensor_parallel"] == "2"
+    assert fp16["serving_total_bytes_per_gpu"] == str(report["precisions"][1]["serving_total_bytes"])
     assert list(tmp_path.iterdir()) == []  # no file written
 
 
@@ -225,3 +228,24 @@ def test_session_state_capacity_is_bounded():
     import app
 
     assert app.LAUNCH_KWARGS["state_session_capacity"] <= 1000
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="needs Debian's chromium")
+def test_hostile_share_links_in_a_browser_leave_no_traceback_and_no_markup(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    links = [
+        "?model=%3Cb%20id%3Dinjected%3Ebold%3C%2Fb%3E&gpu=%3Ci%20id%3Dgpu%3E",
+        "?model=/etc/passwd&context=1e400&tp=abc&util=inf",
+        "?model=/proc/self/fd/0&weights=fp8,awq&kv=fp8,bf16&precisions=fp12&unit=furlongs&engine=tgi",
+        "?model=" + "1" + "%20" * 280 + "!&concurrency=-1&pp=99",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
+        page = browser.new_page()
+        for link in links:
+            page.goto(server[0] + link)
+            expect(page.locator("#status .error-box, #answer").first).to_be_visible(timeout=30_000)
+            assert page.locator("#injected, i#gpu").count() == 0
+        browser.close()
+    assert_clean_log(server)
