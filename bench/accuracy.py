@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from llmmem.architectures import spec_from_config  # noqa: E402
 from llmmem.gpus import GPU, get_gpu  # noqa: E402
-from llmmem.serving import ServingOptions, estimate_serving  # noqa: E402
+from llmmem.engines import estimate_serving  # noqa: E402
+from llmmem.serving import ServingOptions  # noqa: E402
 
 GiB = 2**30
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -72,7 +73,7 @@ def h100_rows() -> list[Row]:
                 max_num_seqs=1024,
                 max_model_len=int(r["max_model_len"]),
             )
-            out = estimate_serving(spec, options)
+            out = estimate_serving(spec, options).to_dict()
             label = f"{r['model']} tp{r['tp']} pp{r['pp']} len{r['max_model_len']} {r['dtype']}"
             if r["quantization"] != "None":
                 label += f" q={r['quantization']}"
@@ -126,8 +127,8 @@ def measurement_rows() -> list[Row]:
                 continue
             seen.add((model, tp, r["measured_value"]))
             spec = load_spec(config)
-            options = ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", tp=tp, dtype=dtype, max_model_len=4096)
-            out = estimate_serving(spec, options)
+            options = ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", tp=tp, dtype=dtype, max_model_len=min(4096, spec.max_position_embeddings or 4096))
+            out = estimate_serving(spec, options).to_dict()
             rows.append(
                 Row(
                     f"{model} tp{tp} ({r['engine'].split(',')[0][:40]})",
@@ -214,6 +215,93 @@ def transformers_section() -> list[str]:
     return lines + [""]
 
 
+def serve_command(r: dict) -> str:
+    """The `vllm serve` line equivalent to a fixture run (model = the catalog config it was built from)."""
+    parts = ["vllm", "serve", str(CONFIGS / r["config"]), "--tensor-parallel-size", r["tp"], "--pipeline-parallel-size", r["pp"],
+             "--max-model-len", r["max_model_len"], "--dtype", r["dtype"], "--gpu-memory-utilization", r["gpu_memory_utilization"],
+             "--max-num-batched-tokens", r["max_num_batched_tokens"], "--max-num-seqs", "1024"]
+    quantization = fixture_quantization(r["model"], r["quantization"])
+    if quantization:
+        parts += ["--quantization", quantization]
+    if r["kv_cache_dtype"] != "auto":
+        parts += ["--kv-cache-dtype", r["kv_cache_dtype"]]
+    return " ".join(parts)
+
+
+def startup_rows() -> list[dict]:
+    """Each fixture run fed to the `vllm serve` check: does it start, KV tokens, maximum concurrency."""
+    from llmmem.engines.vllm import BLOCK_SIZE, blocks_for_requests, kv_groups
+    from llmmem.serving import layer_kinds
+    from llmmem.vllm_serve import check_vllm_serve
+
+    out = []
+    with open(FIXTURES / "vllm_h100_runs.csv", newline="") as handle:
+        for r in csv.DictReader(handle):
+            gpu = GPU("H100-80GB (fixture)", "H100 80GB as logged", int(float(r["total_memory_gib"]) * GiB))
+            check = check_vllm_serve(serve_command(r), gpu=gpu)
+            e = check.estimate
+            spec = load_spec(r["config"])
+            _, groups, per_kind = kv_groups(layer_kinds(spec))
+            need = blocks_for_requests(spec, per_kind, int(r["max_model_len"]), int(r["max_num_batched_tokens"]))
+            measured_tokens = int(r["kv_tokens"])
+            # NOTE: vLLM logs "Maximum concurrency" = blocks / blocks one max_model_len request needs; the
+            # fixture keeps the token count, so the measured concurrency is that formula on the measured pool.
+            measured_concurrency = measured_tokens // BLOCK_SIZE * groups / need
+            out.append({
+                "run": f"{r['model']} tp{r['tp']} pp{r['pp']} len{r['max_model_len']}"
+                + (f" q={r['quantization']}" if r["quantization"] != "None" else "")
+                + (f" kv={r['kv_cache_dtype']}" if r["kv_cache_dtype"] != "auto" else ""),
+                "starts": check.starts,
+                "tokens": (e.kv_cache_tokens, measured_tokens),
+                "concurrency": (e.max_concurrency, round(measured_concurrency, 2)),
+            })
+    return out
+
+
+def startup_section() -> list[str]:
+    rows = startup_rows()
+    lines = [
+        "## Start-up check: `python -m llmmem vllm serve` on each measured run",
+        "",
+        "Each run above as the equivalent `vllm serve CONFIG --tensor-parallel-size .. --pipeline-parallel-size .. "
+        "--max-model-len .. --dtype .. --gpu-memory-utilization .. --max-num-batched-tokens .. --max-num-seqs 1024 "
+        "[--quantization ..] [--kv-cache-dtype ..]` fed to the check (llmmem/vllm_serve.py). Every run started on the "
+        "GPU, so the check must say it starts. Measured concurrency is vLLM's formula (blocks / blocks one "
+        "max_model_len request needs) on the measured token count.",
+        "",
+        "| run | starts (predicted; vLLM did) | KV tokens pred / meas / err | max concurrency pred / meas / err |",
+        "|---|---|---|---|",
+    ]
+    errors_t, errors_c = [], []
+    for row in rows:
+        (pt, mt), (pc, mc) = row["tokens"], row["concurrency"]
+        et, ec = (pt - mt) / mt * 100, (pc - mc) / mc * 100
+        errors_t.append(abs(et))
+        errors_c.append(abs(ec))
+        lines.append(f"| {row['run']} | {'yes' if row['starts'] else '**no**'} | {pt:,} / {mt:,} / {et:+.2f}% | {pc:,.2f} / {mc:,.2f} / {ec:+.2f}% |")
+    started = sum(row["starts"] for row in rows)
+    lines += [
+        "",
+        f"Predicted to start: {started} of {len(rows)} runs. KV tokens: mean abs error {sum(errors_t) / len(errors_t):.2f}%, "
+        f"worst {max(errors_t):.2f}%. Max concurrency: mean abs error {sum(errors_c) / len(errors_c):.2f}%, worst {max(errors_c):.2f}%.",
+        "",
+    ]
+    return lines
+
+
+def other_sections(existing: str, ours: str) -> str:
+    """The `## ` sections of the existing doc that this script does not write (other benches add
+    their own sections to docs/ACCURACY.md), kept in order so a regeneration never drops them."""
+    titles = {line for line in ours.splitlines() if line.startswith("## ")}
+    kept, keep = [], False
+    for line in existing.splitlines():
+        if line.startswith("## "):
+            keep = line not in titles
+        if keep:
+            kept.append(line)
+    return "\n".join(kept).strip() + "\n" if kept else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, help="write the report to this file (docs/ACCURACY.md)")
@@ -235,13 +323,16 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *summary_lines(summary),
         "",
+        *startup_section(),
     ]
     out += transformers_section()
     text = "\n".join(out)
     print(text)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(DOC_HEADER + "\n" + text + "\n" + DOC_FOOTER)
+        doc = DOC_HEADER + "\n" + text + "\n" + DOC_FOOTER
+        kept = other_sections(args.markdown.read_text() if args.markdown.exists() else "", doc)
+        args.markdown.write_text(doc + ("\n" + kept if kept else ""))
         print(f"wrote {args.markdown}", file=sys.stderr)
     return 0
 
@@ -253,7 +344,7 @@ Generated by `python bench/accuracy.py --markdown docs/ACCURACY.md`; do not edit
 ## Method
 
 For every measured vLLM start-up we build the model from its `config.json` (llmmem/catalog/configs),
-run `estimate_serving(spec, ServingOptions(engine="vllm", ...))` with the run's GPU memory, tp, pp,
+run `llmmem.engines.estimate_serving(spec, ServingOptions(engine="vllm", ...))` with the run's GPU memory, tp, pp,
 dtype, quantization, KV cache dtype, `gpu_memory_utilization`, `max_num_batched_tokens`,
 `max_num_seqs` (1024) and `max_model_len`, and compare each predicted term with what vLLM logged:
 

@@ -46,7 +46,7 @@ def split(model) -> dict[str, int]:
     return parts
 
 
-_TEXT_PREFIXES = ("model.language_model.", "language_model.", "lm_head.")
+_TEXT_PREFIXES = ("model.language_model.", "language_model.", "model.text_model.", "lm_head.")
 
 
 def non_text(model) -> int:

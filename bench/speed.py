@@ -1,7 +1,8 @@
-"""How fast an estimate is: the library call in process, and the whole `python -m llmmem CONFIG --json`.
+"""How fast llmmem answers: the full report and the planner in process, and whole CLI processes.
 
-Targets (issue 2): under 1 ms per estimate in process; the whole CLI process under 0.5 s.
-Prints a table; asserts nothing. Run: python bench/speed.py [--repeat N] [--process-runs N]
+Targets: a full `plan` search for a 70B model over the whole GPU catalog under 0.5 s in process
+(issue 8); the whole CLI process under 0.5 s (issue 2). Prints tables; asserts nothing.
+Run: python bench/speed.py [--repeat N] [--process-runs N]
 """
 
 from __future__ import annotations
@@ -18,48 +19,69 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from llmmem.architectures import spec_from_config  # noqa: E402
-from llmmem.report import build_report  # noqa: E402
-from llmmem.resolve import Resolved  # noqa: E402
+from llmmem.gpus import GPUS  # noqa: E402
+from llmmem.planner import plan  # noqa: E402
+from llmmem.report import estimate_request  # noqa: E402
+from llmmem.request import make_request  # noqa: E402
+from llmmem.vllm_serve import check_vllm_serve  # noqa: E402
 
 CONFIGS = ROOT / "llmmem" / "catalog" / "configs"
+SEARCH_MODELS = ("meta-llama__Llama-3.1-70B", "Qwen__Qwen2.5-72B", "meta-llama__Llama-3.1-405B", "deepseek-ai__DeepSeek-V3")
 
 
-def time_in_process(config: dict, repeat: int) -> float:
-    """Median seconds for config dict -> ModelSpec -> full report (4 precisions x 2 GPUs)."""
+def median_seconds(call, repeat: int) -> float:
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()
-        build_report(Resolved(spec_from_config(config), "config"))
+        call()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
 
 
-def time_process(path: Path, runs: int) -> float:
+def time_process(argv: list[str], runs: int) -> float:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "llmmem", str(path), "--json"], cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "llmmem", *argv], cwd=ROOT, capture_output=True, text=True)
         samples.append(time.perf_counter() - start)
         if done.returncode != 0:
-            raise SystemExit(f"{path.name}: {done.stderr.strip()}")
+            raise SystemExit(f"{argv}: {done.stderr.strip()}")
         json.loads(done.stdout)
     return statistics.median(samples)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=200, help="in-process repetitions per config")
-    parser.add_argument("--process-runs", type=int, default=3, help="CLI processes per config")
+    parser.add_argument("--repeat", type=int, default=20, help="in-process repetitions")
+    parser.add_argument("--process-runs", type=int, default=3, help="CLI processes per command")
+    parser.add_argument("--all-configs", action="store_true", help="time the report for every catalog config")
     args = parser.parse_args()
-    print(f"{'config':45} {'in process (ms)':>16} {'CLI process (s)':>16}")
-    worst_call, worst_process = 0.0, 0.0
-    for path in sorted(CONFIGS.glob("*.json")):
-        call = time_in_process(json.loads(path.read_text()), args.repeat)
-        process = time_process(path, args.process_runs)
-        worst_call, worst_process = max(worst_call, call), max(worst_process, process)
-        print(f"{path.stem:45} {call * 1e3:16.3f} {process:16.3f}")
-    print(f"\nworst median in process: {worst_call * 1e3:.3f} ms (target < 1 ms)")
-    print(f"worst median CLI process: {worst_process:.3f} s (target < 0.5 s)")
+
+    print(f"plan search over the whole catalog ({len(GPUS)} GPU types, up to 64 GPUs, vLLM engine), median of {args.repeat}:")
+    print(f"{'model':32} {'8192 x 1 (s)':>13} {'8192 x 64 (s)':>14} {'context=max (s)':>16} {'plans':>6}")
+    for name in SEARCH_MODELS:
+        spec = spec_from_config(json.loads((CONFIGS / f"{name}.json").read_text()), name=name)
+        one = median_seconds(lambda: plan(spec, context=8192), args.repeat)
+        many = median_seconds(lambda: plan(spec, context=8192, concurrency=64), args.repeat)
+        longest = median_seconds(lambda: plan(spec, context="max"), max(1, args.repeat // 4))
+        print(f"{name:32} {one:13.3f} {many:14.3f} {longest:16.3f} {len(plan(spec, context=8192).plans):6d}")
+
+    configs = sorted(CONFIGS.glob("*.json")) if args.all_configs else [CONFIGS / f"{SEARCH_MODELS[0]}.json", CONFIGS / "meta-llama__Llama-3.1-8B.json"]
+    print(f"\n{'report (table + plans + serving)':45} {'in process (ms)':>16}")
+    worst = 0.0
+    for path in configs:
+        request = make_request(model=str(path))
+        call = median_seconds(lambda: estimate_request(request), args.repeat)
+        worst = max(worst, call)
+        print(f"{path.stem:45} {call * 1e3:16.1f}")
+    check = median_seconds(lambda: check_vllm_serve(f"vllm serve {CONFIGS / 'meta-llama__Llama-3.1-70B.json'} -tp 2"), args.repeat)
+    print(f"{'vllm serve check, 70B tp 2 (fails, with fixes)':45} {check * 1e3:16.1f}")
+
+    print(f"\n{'CLI process':60} {'median (s)':>10}")
+    llama70 = str(CONFIGS / "meta-llama__Llama-3.1-70B.json")
+    for argv in ([llama70, "--json"], ["plan", llama70, "--json"], ["vllm", "serve", llama70, "-tp", "2", "--json"]):
+        print(f"{'python -m llmmem ' + ' '.join(a if a != llama70 else 'Llama-3.1-70B.json' for a in argv):60} {time_process(argv, args.process_runs):10.3f}")
+    print(f"\nworst report in process: {worst * 1e3:.1f} ms")
 
 
 if __name__ == "__main__":

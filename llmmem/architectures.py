@@ -14,7 +14,7 @@ family here; see tests/test_architectures.py.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from llmmem import state_mixers
@@ -301,8 +301,6 @@ _TEXT_CONFIG_DEFAULTS = {
         "max_position_embeddings": 131072,
     },
 }
-# An unknown model_type is sized as a llama-like decoder and marked approximate.
-_GENERIC = _LLAMA
 
 # Config keys, in the order families spell them.
 _HIDDEN = ("hidden_size", "n_embd", "d_model", "n_embed")
@@ -518,7 +516,7 @@ def _moe_shape(cfg: _Config) -> tuple[int, int, int]:
         inner = cfg.get("moe_intermediate_size")
     if not experts or not top_k or not inner:
         raise _missing("num_experts / num_experts_per_tok / moe_intermediate_size")
-    return experts, top_k, inner
+    return positive_int("num_experts", experts), positive_int("num_experts_per_tok", top_k), positive_int("moe_intermediate_size", inner)
 
 
 def _top_k(cfg: _Config, layer: int) -> Any:
@@ -867,8 +865,13 @@ _HIDDEN_FEATURES: dict[str, tuple[str, ...]] = {
         "linear_key_head_dim", "conv_L_cache", "mamba_num_heads",
     ),
     "latent attention (MLA)": ("kv_lora_rank", "q_lora_rank"),
+    "an encoder or vision layout": ("type_vocab_size", "patch_size", "image_size", "num_channels"),
     "sub-configs": ("vision_config", "audio_config", "encoder_config", "decoder_config", "llm_config", "language_config"),
 }  # fmt: skip
+_SUB_CONFIG_KEYS = _HIDDEN_FEATURES["sub-configs"]
+_NOT_CAUSAL_HEADS = ("ForMaskedLM", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForImageClassification", "ForConditionalGeneration")
+_GENERIC_TYPE = "llama"  # NOTE: the generic formula is the llama row, without any family quirk
+EXTRA_NOTE = "pip install 'llmmem[transformers]' to count it exactly"
 _ATTENTION_LAYER_KINDS = {FULL_ATTENTION, SLIDING_ATTENTION, CHUNKED_ATTENTION, "attention", "global", "local"}
 
 
@@ -887,28 +890,56 @@ def hidden_features(raw: Mapping) -> list[str]:
             seen.append(f"{what} ({', '.join(present)})")
     if raw.get("is_encoder_decoder"):
         seen.append("an encoder and a decoder (is_encoder_decoder)")
+    archs = raw.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else ""
+    if arch.endswith(_NOT_CAUSAL_HEADS):
+        seen.append(f"a non-causal-LM class ({arch})")
     return seen
 
 
-def _refuse_what_the_generic_formula_cannot_see(raw: Mapping, model_type: Any) -> None:
+def _unknown_family(outer: Mapping, raw: Mapping, name: str | None, use_transformers: bool | None) -> ModelSpec:
+    """No family row: transformers' count when the extra is there, else the generic formula when it
+    sees everything, else a one-line refusal."""
+    from llmmem import count_with_transformers  # NOTE: imports no torch itself; the child process does
+
+    model_type = raw.get("model_type")
+    why_not = "the optional extra is not installed"
+    if use_transformers or (use_transformers is None and count_with_transformers.available()):
+        try:
+            return count_with_transformers.spec_from_transformers(outer, name)
+        except count_with_transformers.TransformersCountError as error:
+            why_not = str(error)
     seen = hidden_features(raw)
+    seen += [f for f in hidden_features({k: outer[k] for k in _SUB_CONFIG_KEYS if k in outer}) if f not in seen]
     if seen:
+        hint = "pip install 'llmmem[transformers]' to count it exactly" if "not installed" in why_not else why_not.rstrip(".")
         raise ConfigError(
             f"{model_type or 'this model'!r} is not a family llmmem counts, and its config has {'; '.join(seen)}"
-            " that the generic formula cannot count: pip install 'llmmem[transformers]' to count it exactly,"
-            " or give a parameter count like 70B"
+            f" that the generic formula cannot count: {hint}, or give a parameter count like 70B"
         )
+    label = name or outer.get("_name_or_path") or raw.get("_name_or_path") or str(model_type or "unknown model")
+    spec = spec_from_config({**raw, "model_type": _GENERIC_TYPE}, label)
+    note = (
+        f"approximate: {model_type!r} is not a family llmmem knows; counted with the generic decoder formula"
+        f" (llama-like); {EXTRA_NOTE}"
+    )
+    return replace(spec, model_type=model_type, approximate=True, counted_by=COUNTED_GENERIC, notes=(note,), torch_dtype=_dtype(outer, raw))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the entry point
 
 
-def spec_from_config(config: Mapping, name: str | None = None) -> ModelSpec:
+def spec_from_config(config: Mapping, name: str | None = None, *, use_transformers: bool | None = None) -> ModelSpec:
     """Describe the model a config.json defines, with transformers' exact parameter count.
 
     A multimodal or wrapper config (one with a `text_config`: Gemma 3, Llama 4, Mistral 3, LLaVA ...)
     is sized as its text model only: the causal LM transformers builds from `text_config`; the vision
     tower and projector are not counted.
+
+    A model_type with no family row is counted by transformers when the optional extra is installed
+    (use_transformers None: when torch and transformers are importable; llmmem.count_with_transformers),
+    else by the generic decoder formula, marked approximate, and only when the config shows nothing
+    that formula cannot see (experts, layer-kind lists, SSM fields, sub-configs): those are refused.
     """
     if not isinstance(config, Mapping):
         raise ConfigError("config.json must hold a JSON object: give the model's config.json")
@@ -930,12 +961,10 @@ def spec_from_config(config: Mapping, name: str | None = None) -> ModelSpec:
         raw = dict(config)
     model_type = raw.get("model_type")
     family = FAMILIES.get(model_type)
-    approximate = family is None
-    if approximate:
-        _refuse_what_the_generic_formula_cannot_see(raw, model_type)
-    cfg = _Config(raw, family or _GENERIC)
-    family = cfg.family
-    family_type = None if approximate else model_type  # the generic fallback has no family quirks
+    if family is None:
+        return _unknown_family(outer, raw, name, use_transformers)
+    cfg = _Config(raw, family)
+    family_type = model_type
     shape = _read_shape(family_type, cfg)
 
     tied = raw.get("tie_embedding") if model_type == "lfm2" and "tie_embedding" in raw else raw.get("tie_word_embeddings")
@@ -984,7 +1013,6 @@ def spec_from_config(config: Mapping, name: str | None = None) -> ModelSpec:
         parameters=parameters,
         model_type=model_type,
         active_parameters=active_parameters,
-        approximate=approximate,
         breakdown=breakdown,
         largest_layer_parameters=max(largest_block, breakdown.get("embedding", 0)),
         num_layers=shape.layers,
@@ -1015,7 +1043,7 @@ def spec_from_config(config: Mapping, name: str | None = None) -> ModelSpec:
         quantization=outer.get("quantization_config") or raw.get("quantization_config"),
         mtp_layers=mtp_layers,
         mtp_parameters=mtp_parameters,
-        counted_by=COUNTED_GENERIC if approximate else COUNTED_EXACT,
+        counted_by=COUNTED_EXACT,
         notes=tuple(notes),
         **state,
     )

@@ -1,4 +1,7 @@
-"""`python -m llmmem MODEL ...`: a thin CLI over resolve -> build_report. Errors become one line, exit 2."""
+"""`python -m llmmem MODEL ...`, `python -m llmmem plan MODEL ...`, `python -m llmmem vllm serve MODEL ...`
+and `python -m llmmem train ...`: thin front ends over make_request -> estimate_request / plan_request /
+check_vllm_serve. Errors become one line, exit 2.
+"""
 
 from __future__ import annotations
 
@@ -7,120 +10,168 @@ import json
 import os
 import sys
 
-from .errors import InputError, LlmmemError
+from .errors import LlmmemError
 
 EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, no usage dump
-        self.exit(EXIT_USAGE, f"llmmem: {message}: see python -m llmmem --help\n")
+        self.exit(EXIT_USAGE, f"llmmem: {message}: see {self.prog} --help\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
+def _engine_names() -> tuple[str, ...]:
+    from .engines import ENGINES
+
+    return tuple(ENGINES)
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and at most 1")
-    return value
+def _weight_names() -> tuple[str, ...]:
+    from .quantization import FORMATS
+
+    return ("auto", *FORMATS)
+
+
+def _add_hub(parser: argparse.ArgumentParser) -> None:
+    hub = parser.add_argument_group("Hugging Face Hub")
+    hub.add_argument("--offline", action="store_true", help="never reach the Hub: answer from the bundled catalog")
+    hub.add_argument("--token", default=None, help="access token for gated/private models (default: $HF_TOKEN)")
+    hub.add_argument("--revision", default=None, help="branch, tag or commit on the Hub (or write org/name@rev)")
+
+
+def _add_engine_flags(group, *, many: bool) -> None:
+    """Flags both the main command and `plan` take; numbers are checked by make_request (request.LIMITS)."""
+    group.add_argument("--engine", choices=_engine_names(), default=None, help="serving engine (default vllm)")
+    group.add_argument("--dtype", choices=("auto", "bfloat16", "float16", "float32"), default=None)
+    weights = dict(action="extend", nargs="+") if many else {}
+    group.add_argument("--weights", "--quantization", dest="weights", choices=_weight_names(), default=None,
+                       help="weights format: auto (the checkpoint's own) or a format" + (" (several: each is tried)" if many else ""), **weights)
+    group.add_argument("--kv-cache-dtype", choices=("auto", "fp16", "bf16", "fp8"), default=None, **weights)
+    group.add_argument("--context", default=None, help="tokens per sequence, or max (default: min(8192, the model's maximum))")
+    group.add_argument("--concurrency", "--batch", dest="concurrency", default=None, help="sequences served at once, or max (default 1)")
+    group.add_argument("--tp", default=None, help="tensor-parallel size (default: the planner's)")
+    group.add_argument("--pp", default=None, help="pipeline-parallel size (default: the planner's)")
+    group.add_argument("--max-gpus", default=None, help="most GPUs a plan may use (default 64)")
+    group.add_argument("--gpu-memory-utilization", default=None, help="vLLM's fraction of GPU memory (default 0.9)")
+    group.add_argument("--max-num-batched-tokens", default=None)
+    group.add_argument("--max-num-seqs", default=None)
+    group.add_argument("--max-model-len", default=None)
+    group.add_argument("--allow-long-context", action="store_true",
+                       help="allow a context beyond the model's max_position_embeddings (vLLM: VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m llmmem",
-        description="How much GPU memory a model needs, by precision, and how many GPUs of which kind.",
+        description="How much GPU memory a model needs, by precision, how many GPUs of which kind, and how to launch it. "
+        "Subcommands: `plan MODEL ...` (search GPUs and layouts), `vllm serve MODEL [vLLM flags]` (will it start?), `train ...`.",
     )
     parser.add_argument("model", help="config.json path or folder, catalog or Hub model ID / URL, or a count like 70B")
     parser.add_argument("--precisions", default=None, help="comma-separated: fp32,fp16,fp8,int8,int4 (default fp32,fp16,int8,int4)")
     parser.add_argument("--gpu", action="append", metavar="NAME", help="GPU to size for, repeatable: H100-80GB, A100-80GB, ..., or a size like 48GB")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--unit", choices=("GB", "GiB"), default="GB", help="units of the table: GB = 10^9 bytes (default), GiB = 2^30")
-    hub = parser.add_argument_group("Hugging Face Hub")
-    hub.add_argument("--offline", action="store_true", help="never reach the Hub: answer from the bundled catalog")
-    hub.add_argument("--token", default=None, help="access token for gated/private models (default: $HF_TOKEN)")
-    hub.add_argument("--revision", default=None, help="branch, tag or commit on the Hub (or write org/name@rev)")
-    serving = parser.add_argument_group("serving")
-    serving.add_argument("--engine", choices=("vllm",), default=None, help="predict what vLLM reserves at start-up")
-    serving.add_argument("--tp", type=_positive_int, default=1, help="tensor-parallel size")
-    serving.add_argument("--pp", type=_positive_int, default=1, help="pipeline-parallel size")
-    serving.add_argument("--dtype", choices=("auto", "bfloat16", "float16", "float32"), default="auto")
-    serving.add_argument("--quantization", choices=("fp8", "w8a8", "w4a16", "awq", "gptq", "bnb-nf4", "mxfp4"), default=None)
-    serving.add_argument("--kv-cache-dtype", choices=("auto", "fp16", "bf16", "fp8"), default="auto")
-    serving.add_argument("--context", type=_positive_int, default=None, help="tokens per sequence (generic estimate)")
-    serving.add_argument("--batch", type=_positive_int, default=1, help="concurrent sequences (generic estimate)")
-    serving.add_argument("--gpu-memory-utilization", type=_fraction, default=0.9)
-    serving.add_argument("--max-num-batched-tokens", type=_positive_int, default=None)
-    serving.add_argument("--max-num-seqs", type=_positive_int, default=None)
-    serving.add_argument("--max-model-len", type=_positive_int, default=None)
+    _add_hub(parser)
+    _add_engine_flags(parser.add_argument_group("serving"), many=False)
     return parser
 
 
-_SERVING_FLAGS = (
-    "engine", "tp", "pp", "dtype", "quantization", "kv_cache_dtype", "context", "batch",
-    "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "max_model_len",
-)
+def build_plan_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m llmmem plan",
+        description="Search GPU type x count x tensor/pipeline parallel for the configurations that serve a target, best first.",
+    )
+    parser.add_argument("model", help="config.json path or folder, catalog or Hub model ID / URL")
+    parser.add_argument("--gpu", action="append", metavar="NAME", help="GPU types to consider, repeatable (default: the whole catalog)")
+    parser.add_argument("--price", action="append", metavar="GPU=USD_PER_HOUR", help="price of one GPU per hour, repeatable (overrides the catalog)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--unit", choices=("GB", "GiB"), default="GB")
+    _add_hub(parser)
+    _add_engine_flags(parser.add_argument_group("target and engine"), many=True)
+    return parser
 
 
-def run(args: argparse.Namespace) -> dict:
-    from .gpus import get_gpu
-    from .precisions import parse_precisions
-    from .report import DEFAULT_GPUS, build_report
-    from .resolve import resolve
-    from .serving import ServingOptions
-
-    precisions = parse_precisions(args.precisions)
-    gpus = [get_gpu(name) for name in (args.gpu or DEFAULT_GPUS)]
-    token = args.token or os.environ.get("HF_TOKEN") or None
-    resolved = resolve(args.model, token=token, offline=args.offline, revision=args.revision)
-    serving = None
-    if resolved.spec.has_shape:
-        serving = ServingOptions(
-            gpu=gpus[0],
-            engine=args.engine,
-            tp=args.tp,
-            pp=args.pp,
-            dtype=None if args.dtype == "auto" else args.dtype,
-            quantization=args.quantization,
-            kv_cache_dtype=args.kv_cache_dtype,
-            context=args.context,
-            batch=args.batch,
-            gpu_memory_utilization=args.gpu_memory_utilization,
-            max_num_batched_tokens=args.max_num_batched_tokens,
-            max_num_seqs=args.max_num_seqs,
-            max_model_len=args.max_model_len,
-        )
-    elif args.engine:
-        raise InputError(f"{args.model!r} is only a parameter count: a serving estimate needs the model's config.json or ID")
-    parser = build_parser()
-    asked = any(getattr(args, name) != parser.get_default(name) for name in _SERVING_FLAGS)
-    return build_report(resolved, precisions, gpus, serving, serving_required=asked)
+def _token(args: argparse.Namespace) -> str | None:
+    return args.token or os.environ.get("HF_TOKEN") or None
 
 
-def main(argv: list[str] | None = None) -> int:
+def request_from_args(args: argparse.Namespace, *, gpus=None, prices=None):
+    """The parsed flags -> one validated Request (flags left unset take the Request's defaults)."""
+    from .request import make_request
+
+    raw = {
+        "model": args.model, "engine": args.engine, "gpus": gpus if gpus is not None else args.gpu,
+        "weights": args.weights, "kv_cache_dtype": args.kv_cache_dtype, "dtype": args.dtype, "context": args.context,
+        "concurrency": args.concurrency, "tp": args.tp, "pp": args.pp, "max_gpus": args.max_gpus,
+        "gpu_memory_utilization": args.gpu_memory_utilization, "max_num_batched_tokens": args.max_num_batched_tokens,
+        "max_num_seqs": args.max_num_seqs, "max_model_len": args.max_model_len,
+        "allow_long_context": args.allow_long_context, "revision": args.revision, "offline": args.offline,
+        "unit": args.unit, "precisions": getattr(args, "precisions", None), "prices": prices,
+    }
+    return make_request(**{k: v for k, v in raw.items() if v is not None})
+
+
+def _estimate(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+
+    def run():
+        from .report import estimate_request, format_table
+
+        report = estimate_request(request_from_args(args), token=_token(args)).to_dict()
+        return json.dumps(report, indent=2) if args.json else format_table(report, args.unit)
+
+    return _guarded(run)
+
+
+def _plan(argv: list[str]) -> int:
+    args = build_plan_parser().parse_args(argv)
+
+    def run():
+        from .gpus import GPUS
+        from .report import format_plans, plan_request
+
+        gpus = args.gpu or [g.name for g in GPUS]
+        result = plan_request(request_from_args(args, gpus=gpus, prices=args.price), token=_token(args)).to_dict()
+        return json.dumps(result, indent=2) if args.json else format_plans(result, args.unit)
+
+    return _guarded(run)
+
+
+def _vllm(argv: list[str]) -> int:
+    if not argv or argv[0] != "serve":
+        print("llmmem: only `python -m llmmem vllm serve MODEL [vLLM flags]` is known: write vllm serve", file=sys.stderr)
+        return EXIT_USAGE
+    from .vllm_serve import main as vllm_serve_main
+
+    return vllm_serve_main(argv[1:])
+
+
+def _train(argv: list[str]) -> int:
     try:
-        report = run(args)
+        from .cli_train import main as train_main
+    except ImportError:
+        print("llmmem: `train` is not in this build of llmmem yet (llmmem/cli_train.py is missing): update llmmem", file=sys.stderr)
+        return EXIT_USAGE
+    return train_main(argv)
+
+
+def _guarded(run) -> int:
+    try:
+        text = run()
     except LlmmemError as exc:
         print(f"llmmem: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        from .report import format_table
-
-        print(format_table(report, args.unit))
+    print(text)
     return 0
+
+
+SUBCOMMANDS = {"plan": _plan, "vllm": _vllm, "train": _train}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
+    return _estimate(argv)

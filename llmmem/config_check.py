@@ -263,12 +263,14 @@ FIELDS: dict[str, Rule] = {
         "intermediate_size", "ffn_dim", "ffn_hidden_size", "n_inner", "moe_intermediate_size",
         "shared_expert_intermediate_size", "intermediate_size_mlp",
     ), INTERMEDIATE),
+    # NOTE: Hunyuan-A13B lists moe_intermediate_size per layer (transformers reads intermediate_size there)
+    "moe_intermediate_size": OneOf((INTERMEDIATE, ListOf(INTERMEDIATE))),
     **dict.fromkeys(("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"), POSITIONS),
     # attention layout
     "sliding_window": WINDOW,
     "use_sliding_window": BOOL,
     "max_window_layers": LAYER_INDEX,
-    "sliding_window_pattern": LAYER_INDEX,
+    "sliding_window_pattern": OneOf((LAYER_INDEX, Text(64))),  # EXAONE 4.0 writes "LLLG"
     "layer_types": LAYER_TYPES,
     "q_lora_rank": RANK,
     "kv_lora_rank": RANK,
@@ -288,6 +290,44 @@ FIELDS: dict[str, Rule] = {
         "do_layer_norm_before", "_remove_final_layer_norm",
     ), BOOL),
     "num_ln_in_parallel_attn": Int(1, 2),
+    # hybrids, SSMs and newer MoE families (architectures.py, state_mixers.py)
+    **dict.fromkeys((
+        "full_attention_interval", "attn_layer_period", "expert_layer_period", "moe_layer_interval",
+        "no_rope_layer_interval",
+    ), Int(1, MAX_LAYERS)),
+    **dict.fromkeys((
+        "attn_layer_offset", "expert_layer_offset", "moe_layer_start_index", "num_nextn_predict_layers",
+        "mtp_num_hidden_layers", "num_mtp_modules",
+    ), LAYER_INDEX),
+    "moe_layer_end_index": Int(-1, MAX_LAYERS),
+    **dict.fromkeys((
+        "linear_num_key_heads", "linear_num_value_heads", "mamba_num_heads", "num_heads", "index_n_heads",
+    ), HEADS),
+    **dict.fromkeys(("linear_key_head_dim", "linear_value_head_dim", "mamba_head_dim", "index_head_dim"), HEAD_DIM),
+    **dict.fromkeys(("linear_conv_kernel_dim", "conv_kernel", "mamba_d_conv", "conv_L_cache"), Int(1, 1024)),
+    **dict.fromkeys(("ssm_state_size", "state_size", "mamba_d_state"), Int(1, MAX_HEAD_DIM)),
+    **dict.fromkeys(("n_groups", "mamba_n_groups"), HEADS),
+    **dict.fromkeys(("expand", "mamba_expand"), Number(0.01, 64)),
+    **dict.fromkeys(("time_step_rank", "mamba_dt_rank"), OneOf((Int(1, MAX_HIDDEN), Text(8)))),  # an int or "auto"
+    **dict.fromkeys((
+        "moe_latent_size", "moe_shared_expert_intermediate_size", "block_ff_dim",
+    ), INTERMEDIATE),
+    "block_multiple_of": Int(1, MAX_INTERMEDIATE),
+    "block_ffn_dim_multiplier": Number(0.001, 1000),
+    "index_topk": POSITIONS,
+    "attention_chunk_size": POSITIONS,
+    **dict.fromkeys(("moe_num_experts",), EXPERTS),
+    **dict.fromkeys(("moe_num_shared_experts",), EXPERTS),
+    "moe_k": EXPERTS,
+    "moe_topk": OneOf((EXPERTS, ListOf(EXPERTS))),
+    **dict.fromkeys((
+        "use_conv_bias", "mamba_conv_bias", "mamba_proj_bias", "conv_bias", "block_auto_adjust_ff_dim",
+        "tie_embedding", "use_qk_norm", "use_mtp",
+    ), BOOL),
+    "hybrid_override_pattern": Text(MAX_LAYERS),
+    **dict.fromkeys(("layers_block_type", "mlp_layer_types"), LAYER_TYPES),
+    **dict.fromkeys(("full_attn_idxs", "no_rope_layers"), LAYER_LIST),
+    **dict.fromkeys(("mamba_ssm_cache_dtype", "mamba_ssm_dtype"), Text(32)),
     # sub-dicts
     "quantization_config": QUANTIZATION,
     "ffn_config": Table({"moe_num_experts": EXPERTS, "moe_top_k": EXPERTS, "ffn_hidden_size": INTERMEDIATE}),

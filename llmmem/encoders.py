@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Mapping
 
+from llmmem.config_check import MAX_LAYERS
 from llmmem.errors import ConfigError
 from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, NO_CACHE, ModelSpec
 
+# NOTE: vLLM serves these as pooling models; their layers get EncoderOnlyAttentionSpec, whose
+# max_memory_usage_bytes is 0 (vllm/v1/kv_cache_interface.py).
 NO_KV_NOTE = "encoder-only model: no KV cache; each request is one forward pass, so memory is weights plus activations"
 
 
@@ -133,7 +136,11 @@ def _t5_stack(cfg: _Cfg, layers: int, decoder: bool) -> Counter:
     """T5Stack: blocks of bias-free attention (q, k, v, o over num_heads x d_kv), a relative position
     bias in block 0 only, cross-attention in decoder blocks, a (gated) bias-free feed-forward, RMS norms."""
     d, inner, ff = cfg.int("d_model"), cfg.int("num_heads") * cfg.int("d_kv"), cfg.int("d_ff")
-    gated = str(cfg.get("feed_forward_proj")).startswith("gated-")
+    # NOTE: T5Config derives is_gated_act from feed_forward_proj, but an is_gated_act written in config.json
+    # (every config saved by transformers has one) overrides it in transformers 5.24.
+    gated = cfg.raw.get("is_gated_act")
+    if not isinstance(gated, bool):
+        gated = str(cfg.get("feed_forward_proj")).startswith("gated-")
     attentions = 2 if decoder else 1
     return Counter(
         attention_qo=layers * attentions * 2 * d * inner,
@@ -144,6 +151,16 @@ def _t5_stack(cfg: _Cfg, layers: int, decoder: bool) -> Counter:
     )
 
 
+def _decoder_layers(cfg: _Cfg) -> int:
+    """T5Config: num_decoder_layers, or num_layers when it is absent or null (a symmetric model)."""
+    if cfg.get("num_decoder_layers") is None:
+        return cfg.int("num_layers")
+    layers = cfg.int("num_decoder_layers")
+    if layers > MAX_LAYERS:  # NOTE: the spec lists one kind per decoder layer
+        raise ConfigError(f"config.json has num_decoder_layers={layers:,}, more than {MAX_LAYERS:,}: fix the config.json")
+    return layers
+
+
 def _t5(cfg: _Cfg, head: str) -> Counter:
     """The named T5 class (modeling_t5.py). One shared embedding for both stacks; the LM head is tied to
     it: T5Config forces tie_word_embeddings=True in transformers 5.24 (a False in config.json only turns
@@ -151,7 +168,7 @@ def _t5(cfg: _Cfg, head: str) -> Counter:
     built with it tied."""
     d, vocab = cfg.int("d_model"), cfg.int("vocab_size")
     labels = cfg.num_labels()
-    decoder_layers = cfg.get("num_decoder_layers") or cfg.int("num_layers")
+    decoder_layers = _decoder_layers(cfg)
     part = Counter(embedding=vocab * d)
     part += _t5_stack(cfg, cfg.int("num_layers"), decoder=False)
     if head not in ("EncoderModel", "ForTokenClassification"):
@@ -169,10 +186,13 @@ _VIT = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, 
         "image_size": 224, "patch_size": 16, "num_channels": 3, "qkv_bias": True, "encoder_stride": 16}  # fmt: skip
 
 
-def _side(value: Any) -> tuple[int, int]:
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return value[0], value[1]
-    return value, value
+def _side(cfg: _Cfg, key: str) -> tuple[int, int]:
+    """An image or patch size: one int, or [height, width]."""
+    value = cfg.get(key)
+    pair = value if isinstance(value, (list, tuple)) and len(value) == 2 else (value, value)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
+        raise ConfigError(f"config.json has {key}={value!r}, not a positive size: fix the config.json")
+    return pair[0], pair[1]
 
 
 def _vit(cfg: _Cfg, head: str) -> Counter:
@@ -181,8 +201,8 @@ def _vit(cfg: _Cfg, head: str) -> Counter:
     final LayerNorm, a pooler (ViTModel only) and the head."""
     h, inner, layers = cfg.int("hidden_size"), cfg.int("intermediate_size"), cfg.int("num_hidden_layers")
     heads = cfg.int("num_attention_heads")
-    ph, pw = _side(cfg.get("patch_size"))
-    ih, iw = _side(cfg.get("image_size"))
+    ph, pw = _side(cfg, "patch_size")
+    ih, iw = _side(cfg, "image_size")
     channels = cfg.int("num_channels")
     qkv = h // heads * heads  # NOTE: q/k/v width is num_heads x (hidden // num_heads)
     bias = bool(cfg.get("qkv_bias"))
@@ -254,7 +274,7 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
     if model_type == "t5":
         hidden, heads, head_dim = cfg.int("d_model"), cfg.int("num_heads"), cfg.int("d_kv")
         inner_size, vocab = cfg.int("d_ff"), cfg.int("vocab_size")
-        layers = cfg.get("num_decoder_layers") or cfg.int("num_layers")
+        layers = _decoder_layers(cfg)
         max_positions = cfg.get("n_positions")
         has_decoder = head not in ("EncoderModel", "ForTokenClassification")
         tied = True
@@ -262,7 +282,8 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
         if has_decoder:
             notes.append(
                 "T5's decoder caches keys and values: self-attention per generated token and cross-attention over "
-                "the encoder output (per input token, same size per layer); layers below are the decoder's"
+                "the encoder output (per input token, same size per layer: vLLM's CrossAttentionSpec reserves it for "
+                "max_num_encoder_input_tokens); layers below are the decoder's"
             )
         else:
             notes.append(NO_KV_NOTE)
@@ -272,8 +293,9 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
                 f"({vocab * hidden:,} more parameters on disk), but transformers 5.24 ties it to the shared embedding "
                 "(T5Config forces tying); this count is what transformers builds"
             )
-        layer_types = (FULL_ATTENTION if has_decoder else NO_CACHE,) * (layers if has_decoder else cfg.int("num_layers"))
         layers = layers if has_decoder else cfg.int("num_layers")
+        layer_types = (FULL_ATTENTION if has_decoder else NO_CACHE,) * layers
+        block = _t5_stack(cfg, 1, decoder=has_decoder)  # the biggest block: a decoder block when there is one
     else:
         hidden, heads = cfg.int("hidden_size"), cfg.int("num_attention_heads")
         head_dim, inner_size = hidden // heads, cfg.int("intermediate_size")
@@ -283,8 +305,9 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
         tied = bool(cfg.get("tie_word_embeddings", True)) if model_type != "vit" else False
         notes = [f"{class_name} counted (architectures[0])", NO_KV_NOTE]
         layer_types = (NO_CACHE,) * layers
+        block = Counter({key: part[key] // layers for key in ("attention_qo", "attention_kv", "mlp")})  # all alike
 
-    largest_block = (part["attention_qo"] + part["attention_kv"] + part["mlp"]) // max(layers, 1)
+    largest_block = block["attention_qo"] + block["attention_kv"] + block["mlp"]
     return ModelSpec(
         name=name or config.get("_name_or_path") or model_type,
         parameters=parameters,

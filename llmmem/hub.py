@@ -28,7 +28,7 @@ from typing import Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 from .architectures import spec_from_config
-from .config_check import MAX_CONFIG_BYTES
+from .config_check import MAX_CONFIG_BYTES, QUANTIZATION
 from .errors import ConfigError, GatedModelError, HubUnavailableError, InputError, LlmmemError, ModelNotFoundError
 from .spec import ModelSpec
 
@@ -623,6 +623,7 @@ def _quantization_config(model: HubModel) -> Mapping | None:
             found = source.get("quantization_config")
             if not isinstance(found, Mapping) and isinstance(source.get("text_config"), Mapping):
                 found = source["text_config"].get("quantization_config")
-            if isinstance(found, Mapping):
+            # NOTE: the model info's digest is not checked by spec_from_config: check its shape here.
+            if isinstance(found, Mapping) and QUANTIZATION.problem(found, "quantization_config") is None:
                 return found
     return None

@@ -1,7 +1,8 @@
 """Multimodal checkpoints: the text model plus the vision tower and projector transformers builds with it.
 
-A wrapper config (Gemma 3, Llama 4, Qwen2.5-VL, Qwen3-VL, Qwen3.5, Mistral 3, LFM2-VL, GLM-4.5V) names a
-`...ForConditionalGeneration` class. transformers 5.24.0 builds it as the text causal LM (from
+A wrapper config (Gemma 3, Llama 4, Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5, Mistral 3, LFM2-VL, GLM-4.5V,
+LLaVA, LLaVA-NeXT, PaliGemma, Idefics3 / SmolVLM) names a `...ForConditionalGeneration` class. transformers 5.24.0 builds it as
+the text causal LM (from
 `text_config`, counted by llmmem.architectures' family table), a vision tower (from `vision_config`) and a
 projector that maps image features into the text model's hidden size. vLLM loads all three, and the
 checkpoint's safetensors total includes them, so all three are counted.
@@ -105,6 +106,29 @@ def _siglip_tower(v: _Sub) -> Counter:
     return part
 
 
+def _clip_tower(v: _Sub) -> Counter:
+    """CLIPVisionModel (clip_vision_model, modeling_clip.py): a class embedding, bias-free Conv2d patches,
+    one learned position per patch plus the class token, pre LayerNorm, the encoder, post LayerNorm.
+    transformers builds every layer, also those past vision_feature_layer (vLLM drops them when it loads)."""
+    h = v.int("hidden_size")
+    ph, pw = v.side("patch_size")
+    ih, iw = v.side("image_size")
+    part = Counter(
+        patch_embedding=v.int("num_channels") * ph * pw * h,
+        position_embedding=h + ((ih // ph) * (iw // pw) + 1) * h,
+        norms=2 * _layer_norm(h),
+    )
+    part += _vit_blocks(v.int("num_hidden_layers"), h, v.int("intermediate_size"), qkv_bias=True, o_bias=True,
+                        mlp="plain", mlp_bias=True, norm="layer")  # fmt: skip
+    return part
+
+
+def _idefics3_tower(v: _Sub) -> Counter:
+    """Idefics3VisionTransformer / SmolVLMVisionTransformer (modeling_idefics3.py, modeling_smolvlm.py):
+    SigLIP's embeddings, encoder and post_layernorm, never a pooling head."""
+    return _siglip_tower(_Sub({**v.raw, "model_type": "idefics3_vision", "vision_use_head": False}, v.defaults, v.what))
+
+
 def _pixtral_tower(v: _Sub) -> Counter:
     """PixtralVisionModel (modeling_pixtral.py): bias-free Conv2d patches, RMS ln_pre, RoPE (no weights),
     blocks with bias-free attention over the full width and a gated MLP, RMS norms."""
@@ -148,6 +172,20 @@ def _qwen2_5_vl_tower(v: _Sub) -> Counter:
     part = Counter(patch_embedding=_qwen_patches(v, bias=False))
     part += _vit_blocks(v.int("depth", "num_hidden_layers"), v.int("hidden_size"), v.int("intermediate_size"),
                         qkv_bias=True, o_bias=True, mlp="gated", mlp_bias=True, norm="rms")  # fmt: skip
+    return part
+
+
+def _qwen2_vl_tower(v: _Sub) -> Counter:
+    """Qwen2VisionTransformerPretrainedModel without its merger (modeling_qwen2_vl.py): bias-free Conv3d
+    patches of embed_dim, LayerNorm blocks with fused qkv and proj (biased) and a plain MLP of
+    embed_dim x mlp_ratio."""
+    e = v.int("embed_dim")
+    ratio = v.get("mlp_ratio", 4)
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 64:
+        raise ConfigError(f"config.json has vision_config.mlp_ratio={ratio!r}, not a number from 0 to 64: fix the config.json")
+    part = Counter(patch_embedding=v.int("in_channels") * v.int("temporal_patch_size") * v.int("patch_size") ** 2 * e)
+    part += _vit_blocks(v.int("depth", "num_hidden_layers"), e, int(e * ratio), qkv_bias=True,
+                        o_bias=True, mlp="plain", mlp_bias=True, norm="layer")  # fmt: skip
     return part
 
 
@@ -199,6 +237,14 @@ def _qwen2_5_vl_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     return Counter(norms=h, merger=_linear(merged, merged) + _linear(merged, v.int("out_hidden_size")))
 
 
+def _qwen2_vl_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """Qwen2-VL's PatchMerger (the tower's `merger`): LayerNorm over embed_dim, then a 2-layer MLP with
+    biases over spatial_merge_size^2 patches into the vision config's hidden_size."""
+    e = v.int("embed_dim")
+    merged = e * v.int("spatial_merge_size") ** 2
+    return Counter(norms=_layer_norm(e), merger=_linear(merged, merged) + _linear(merged, v.int("hidden_size")))
+
+
 def _qwen3_merger(v: _Sub, postshuffle: bool) -> int:
     h = v.int("hidden_size")
     merged = h * v.int("spatial_merge_size") ** 2
@@ -208,7 +254,10 @@ def _qwen3_merger(v: _Sub, postshuffle: bool) -> int:
 def _qwen3_vl_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     """Qwen3VLVisionPatchMerger (the tower's `merger`) plus one deepstack merger (LayerNorm after the
     shuffle) per entry of deepstack_visual_indexes, each feeding an early text layer."""
-    deepstack = len(v.get("deepstack_visual_indexes") or ())
+    indexes = v.get("deepstack_visual_indexes") or ()
+    if not isinstance(indexes, (list, tuple)):
+        raise ConfigError(f"config.json has vision_config.deepstack_visual_indexes={indexes!r}, not a list: fix the config.json")
+    deepstack = len(indexes)
     return Counter(merger=_qwen3_merger(v, False), deepstack_mergers=deepstack * _qwen3_merger(v, True))
 
 
@@ -217,14 +266,45 @@ def _qwen3_5_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     return Counter(merger=_qwen3_merger(v, False))
 
 
+def _feature_layers(outer: _Sub) -> int:
+    layers = outer.get("vision_feature_layer", -1)
+    if not isinstance(layers, (int, list, tuple)) or isinstance(layers, bool) or layers == []:
+        raise ConfigError(f"config.json has vision_feature_layer={layers!r}, not a layer index or a list of them: fix the config.json")
+    return 1 if isinstance(layers, int) else len(layers)
+
+
+def _llava_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """LlavaMultiModalProjector: linear_1 (vision hidden x feature layers -> text hidden) and linear_2,
+    biased when multimodal_projector_bias (LlavaConfig's default: True)."""
+    bias = bool(outer.get("multimodal_projector_bias"))
+    h = v.int("hidden_size")
+    return Counter(linear=_linear(h * _feature_layers(outer), text_hidden, bias) + _linear(text_hidden, text_hidden, bias))
+
+
+def _llava_next_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """LlavaNextMultiModalProjector (LLaVA's) plus LlavaNextModel's image_newline vector (text hidden size)."""
+    return _llava_projector(outer, v, text_hidden) + Counter(image_newline=text_hidden)
+
+
+def _paligemma_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """PaliGemmaMultiModalProjector: one biased linear, vision hidden -> the outer config's projection_dim
+    (PaliGemmaConfig writes it into vision_config, over any value there)."""
+    return Counter(linear=_linear(v.int("hidden_size"), outer.int("projection_dim")))
+
+
+def _idefics3_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
+    """Idefics3Connector / SmolVLMConnector: pixel shuffle (no weights) by scale_factor, then one bias-free
+    linear from vision hidden x scale_factor^2 to the text hidden size."""
+    return Counter(linear=v.int("hidden_size") * outer.int("scale_factor") ** 2 * text_hidden)
+
+
 def _mistral3_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     """Mistral3MultiModalProjector: RMS norm, bias-free patch merger (spatial_merge_size^2 patches -> one),
     linear_1 (vision hidden x feature layers -> text hidden) and linear_2, biased when
     multimodal_projector_bias."""
     h = v.int("hidden_size")
     bias = bool(outer.get("multimodal_projector_bias"))
-    layers = outer.get("vision_feature_layer", -1)
-    feature_layers = 1 if isinstance(layers, int) else len(layers)
+    feature_layers = _feature_layers(outer)
     return Counter(
         norms=h,
         merger=h * outer.int("spatial_merge_size") ** 2 * h,
@@ -261,6 +341,8 @@ def _glm4v_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
 _SIGLIP = {"model_type": "siglip_vision_model", "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
            "num_attention_heads": 12, "num_channels": 3, "image_size": 224, "patch_size": 16, "vision_use_head": True}  # fmt: skip
 _SIGLIP2 = {**_SIGLIP, "model_type": "siglip2_vision_model", "num_patches": 256}
+_CLIP = {"model_type": "clip_vision_model", "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+         "num_attention_heads": 12, "num_channels": 3, "image_size": 224, "patch_size": 32}  # fmt: skip
 _PIXTRAL = {"model_type": "pixtral", "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24,
             "num_attention_heads": 16, "num_channels": 3, "image_size": 1024, "patch_size": 16}  # fmt: skip
 _QWEN3_VL_VISION = {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16, "in_channels": 3,
@@ -271,6 +353,7 @@ _AUTO_TOWERS: dict[str, tuple[Callable[[_Sub], Counter], Mapping[str, Any]]] = {
     "siglip_vision_model": (_siglip_tower, _SIGLIP),
     "siglip2_vision_model": (_siglip_tower, _SIGLIP2),
     "pixtral": (_pixtral_tower, _PIXTRAL),
+    "clip_vision_model": (_clip_tower, _CLIP),
 }
 
 
@@ -339,6 +422,18 @@ WRAPPERS: dict[str, Wrapper] = {
         flat_text=True,
         text_types={"qwen2_5_vl_text": "qwen2", "qwen2_5_vl": "qwen2"},
     ),
+    "qwen2_vl": Wrapper(
+        text_type="qwen2",
+        tower=_qwen2_vl_tower,
+        projector=_qwen2_vl_projector,
+        vision_defaults={"depth": 32, "embed_dim": 1280, "hidden_size": 3584, "mlp_ratio": 4, "num_heads": 16,
+                         "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},  # fmt: skip
+        text_defaults={"vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568, "num_hidden_layers": 80,
+                       "num_attention_heads": 64, "num_key_value_heads": 8, "max_position_embeddings": 32768},  # fmt: skip
+        tie_from="outer_or_text",
+        flat_text=True,
+        text_types={"qwen2_vl_text": "qwen2", "qwen2_vl": "qwen2"},
+    ),
     "qwen3_vl": Wrapper(
         text_type="qwen3",
         tower=_qwen3_vl_tower,
@@ -383,6 +478,45 @@ WRAPPERS: dict[str, Wrapper] = {
         vision_when_absent={**_PIXTRAL, "intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14,
                             "image_size": 1540, "num_hidden_layers": 24, "num_attention_heads": 16},  # fmt: skip
     ),
+    "llava": Wrapper(
+        text_type="llama",
+        tower=None,
+        projector=_llava_projector,
+        vision_defaults=_CLIP,
+        tie_from="outer_or_text",
+        outer_defaults={"multimodal_projector_bias": True, "vision_feature_layer": -2},
+        vision_when_absent={**_CLIP, "intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
+                            "num_hidden_layers": 24, "num_attention_heads": 16},  # fmt: skip
+    ),
+    "llava_next": Wrapper(
+        text_type="llama",
+        tower=None,
+        projector=_llava_next_projector,
+        vision_defaults=_CLIP,
+        outer_defaults={"multimodal_projector_bias": True, "vision_feature_layer": -2},
+        vision_when_absent={**_CLIP, "intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
+                            "num_hidden_layers": 24, "num_attention_heads": 16},  # fmt: skip
+    ),
+    "paligemma": Wrapper(
+        text_type="gemma",
+        tower=None,
+        projector=_paligemma_projector,
+        vision_defaults=_SIGLIP,
+        tie_default=True,
+        outer_defaults={"projection_dim": 2048},
+        text_when_absent={"hidden_size": 2048, "num_hidden_layers": 18, "intermediate_size": 16384,
+                          "num_attention_heads": 8, "num_key_value_heads": 1, "vocab_size": 257152},  # fmt: skip
+        vision_when_absent={**_SIGLIP, "intermediate_size": 4096, "hidden_size": 1152, "patch_size": 14, "image_size": 224,
+                            "num_hidden_layers": 27, "num_attention_heads": 16, "vision_use_head": False},  # fmt: skip
+    ),
+    "idefics3": Wrapper(
+        text_type="llama",
+        tower=_idefics3_tower,
+        projector=_idefics3_projector,
+        vision_defaults={"hidden_size": 1152, "intermediate_size": 3072, "num_hidden_layers": 12, "num_channels": 3,
+                         "image_size": 224, "patch_size": 32},  # fmt: skip
+        outer_defaults={"scale_factor": 2},
+    ),
     "lfm2_vl": Wrapper(
         text_type="lfm2",
         tower=None,
@@ -409,6 +543,20 @@ WRAPPERS: dict[str, Wrapper] = {
         text_overrides={"use_qk_norm": False},
     ),
 }
+# Config class defaults of text models wrappers build with AutoModel (LLaVA's llama / mistral, PaliGemma's
+# gemma / gemma2), for the keys published text_configs leave out (llava-1.5's gives little more than vocab_size).
+_TEXT_CLASS_DEFAULTS: dict[str, Mapping[str, Any]] = {
+    "llama": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+              "num_attention_heads": 32, "max_position_embeddings": 2048},  # fmt: skip
+    "gemma": {"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576, "num_hidden_layers": 28,
+              "num_attention_heads": 16, "num_key_value_heads": 16, "head_dim": 256, "max_position_embeddings": 8192},  # fmt: skip
+    "gemma2": {"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+               "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "max_position_embeddings": 8192},  # fmt: skip
+    "mistral": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+                "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072},  # fmt: skip
+}
+# NOTE: SmolVLM (smolvlm) is Idefics3 under another name: the same tower, connector and config defaults.
+WRAPPERS["smolvlm"] = WRAPPERS["idefics3"]
 # Processor-era spellings of the same model_type.
 _ALIASES = {"lfm2-vl": "lfm2_vl"}
 
@@ -433,7 +581,8 @@ def _text_config(config: Mapping, wrapper: Wrapper) -> dict:
     text = dict(text)
     published = text.get("model_type")
     family = wrapper.text_types.get(published, published) if published else wrapper.text_type
-    return {**wrapper.text_defaults, **text, **wrapper.text_overrides, "model_type": family}
+    defaults = {**_TEXT_CLASS_DEFAULTS.get(family, {}), **wrapper.text_defaults}
+    return {**defaults, **text, **wrapper.text_overrides, "model_type": family}
 
 
 def _tied(config: Mapping, text: Mapping, wrapper: Wrapper) -> bool:

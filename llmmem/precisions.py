@@ -18,6 +18,8 @@ class Precision:
     bits: int
     label: str
     aliases: tuple[str, ...] = ()
+    # The weights format (llmmem/quantization.py FORMATS) a checkpoint in this precision is served in.
+    serving_format: str = "fp16"
 
     @property
     def bytes_per_parameter(self) -> float:
@@ -31,11 +33,11 @@ class Precision:
 PRECISIONS: dict[str, Precision] = {
     p.name: p
     for p in (
-        Precision("fp32", 32, "32-bit (fp32)", ("float32", "32", "32bit", "32-bit", "full")),
-        Precision("fp16", 16, "16-bit (fp16/bf16)", ("bf16", "float16", "bfloat16", "half", "16", "16bit", "16-bit")),
-        Precision("fp8", 8, "8-bit float (fp8)", ("float8", "e4m3", "fp8_e4m3")),
-        Precision("int8", 8, "8-bit (int8)", ("8", "8bit", "8-bit", "q8")),
-        Precision("int4", 4, "4-bit (int4)", ("4", "4bit", "4-bit", "q4")),
+        Precision("fp32", 32, "32-bit (fp32)", ("float32", "32", "32bit", "32-bit", "full"), "fp32"),
+        Precision("fp16", 16, "16-bit (fp16/bf16)", ("bf16", "float16", "bfloat16", "half", "16", "16bit", "16-bit"), "fp16"),
+        Precision("fp8", 8, "8-bit float (fp8)", ("float8", "e4m3", "fp8_e4m3"), "fp8"),
+        Precision("int8", 8, "8-bit (int8)", ("8", "8bit", "8-bit", "q8"), "w8a8"),
+        Precision("int4", 4, "4-bit (int4)", ("4", "4bit", "4-bit", "q4"), "w4a16"),
     )
 }
 

@@ -1,29 +1,356 @@
-"""Results -> a JSON-ready dict (the CLI's --json and the app's /estimate API) and plain-text tables.
+"""One request -> one Report: the precision table, the planner's best configuration, the serving
+estimate at it, and a one-sentence headline. `Report.to_dict()` is exactly what `python -m llmmem
+... --json` prints and what the app's /estimate API returns.
 
 Bytes stay ints in the dict; conversion to GB (10^9) or GiB (2^30) happens only in the format helpers.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Mapping
 
-from .errors import LlmmemError
+from .engines import estimate_serving
+from .engines.vllm import VllmEstimate
+from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
-from .precisions import Precision, parse_precisions
-from .resolve import Resolved
-from .serving import ServingOptions, estimate_serving
+from .planner import MAX, PlanResult, plan, scheduler_seqs
+from .precisions import PRECISIONS, Precision, parse_precisions
+from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, Request
+from .resolve import Resolved, resolve
+from .results import Result
+from .serving import ServingEstimate, ServingOptions, context_problem
+from .spec import ModelSpec
 
-DEFAULT_GPUS: tuple[str, ...] = ("A100-80GB", "H100-80GB")
-# NOTE: each precision row's serving total has its weights in that precision: (dtype, weights format).
-ROW_SERVING = {"fp32": ("float32", "fp32"), "fp16": (None, "fp16"), "fp8": (None, "fp8"), "int8": (None, "w8a8"), "int4": (None, "w4a16")}
+# NOTE: each precision row is served with its weights in that precision: (dtype, weights format); an
+# fp32 row runs in float32 too (vLLM --dtype float32), the others in the checkpoint's 16-bit dtype.
+ROW_SERVING = {p.name: ("float32" if p.bits == 32 else None, p.serving_format) for p in PRECISIONS.values()}
 UNITS = {"GB": 10**9, "GiB": 2**30}
+DEFAULT_TARGET_TEXT = (f"default target: engine vllm, the first GPU ({DEFAULT_GPUS[0]} unless --gpu), "
+                       f"context min({DEFAULT_CONTEXT}, the model's maximum), 1 sequence")
 
 _ARCHITECTURE_FIELDS = (
     "num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "intermediate_size",
     "vocab_size", "max_position_embeddings", "num_experts", "experts_per_token", "num_shared_experts",
     "kv_lora_rank", "sliding_window", "tie_word_embeddings", "torch_dtype",
 )
+
+
+@dataclass(frozen=True)
+class Target(Result):
+    """The question the plan answers: `concurrency` sequences of `context` tokens on `gpu` with `engine`."""
+
+    engine: str
+    gpu: str
+    context: int | str
+    concurrency: int | str
+    default: bool  # True when nothing in the request changed the stated default target
+
+
+@dataclass(frozen=True)
+class RuleOfThumbCount(Result):
+    """ceil(rule-of-thumb bytes / GPU memory), and the GPUs a tensor-parallel layout of it uses."""
+
+    count: int
+    tp_count: int
+    nodes: int
+
+
+@dataclass(frozen=True)
+class GpuColumn(Result):
+    """One GPU's cell of a precision row: the planner's best plan for the row's weights (None without a
+    config, or when nothing serves the target), the engine's per-GPU terms at that plan, and the rule of
+    thumb's count."""
+
+    gpu: str
+    count: int | None
+    tp: int | None
+    pp: int | None
+    nodes: int | None
+    rule_of_thumb: RuleOfThumbCount
+    kv_cache_tokens: int | None = None
+    max_concurrency: float | None = None
+    max_context: int | None = None
+    weights_bytes_per_gpu: int | None = None
+    command: str | None = None
+    kv_cache_bytes_per_gpu: int | None = None
+    activation_bytes: int | None = None
+    non_torch_bytes: int | None = None
+    total_bytes_per_gpu: int | None = None
+    fits: bool | None = None
+
+
+@dataclass(frozen=True)
+class PrecisionRow(Result):
+    name: str
+    label: str
+    bits: int
+    weights_format: str
+    weights_bytes: int
+    seed_formula_bytes: int
+    largest_layer_bytes: int | None
+    training_adam_bytes: int | None
+    gpus: tuple[GpuColumn, ...]
+    # the serving total per GPU with this row's weights, at the serving estimate's layout (None: no estimate)
+    serving_total_bytes: int | None = None
+    serving_fits: bool | None = None
+
+
+@dataclass(frozen=True)
+class GpuInfo(Result):
+    gpu: str
+    label: str
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
+class Report(Result):
+    request: Request
+    headline: str
+    model: str
+    source: str
+    model_type: str | None
+    parameters: int
+    active_parameters: int | None
+    approximate: bool
+    revision: str | None
+    checkpoint_dtypes: Mapping[str, int] | None
+    architecture: Mapping | None
+    target: Target | None
+    gpus: tuple[GpuInfo, ...]
+    precisions: tuple[PrecisionRow, ...]
+    plan: PlanResult | None
+    serving: ServingEstimate | None
+    notes: tuple[str, ...]
+
+
+def _resolve(request: Request, token: str | None, allow_local_files: bool, prefer_catalog: bool = False) -> Resolved:
+    return resolve(request.model, token=token, offline=request.offline, revision=request.revision,
+                   allow_local_files=allow_local_files, prefer_catalog=prefer_catalog)
+
+
+def target_context(spec: ModelSpec, request: Request) -> int | str:
+    if request.context is not None:
+        return request.context
+    return min(DEFAULT_CONTEXT, spec.max_position_embeddings or DEFAULT_CONTEXT)
+
+
+def serving_options(request: Request, gpu: GPU, tp: int, pp: int, context: int, concurrency: int,
+                    weights: str | None = None, kv: str | None = None, dtype: str | None = None) -> ServingOptions:
+    weights = weights or request.weights[0]
+    return ServingOptions(
+        gpu=gpu, engine=request.engine, tp=tp, pp=pp,
+        dtype=dtype or (None if request.dtype == "auto" else request.dtype),
+        quantization=None if weights == "auto" else weights,
+        kv_cache_dtype=kv or request.kv_cache_dtype[0], context=context, batch=concurrency,
+        gpu_memory_utilization=request.gpu_memory_utilization,
+        max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
+        max_model_len=request.max_model_len or context, new_tokens=request.new_tokens,
+        allow_long_context=request.allow_long_context,
+    )
+
+
+def fixed_layout(request: Request) -> dict:
+    """A layout named in the request is the layout answered: --tp 2 alone means tp 2, pp 1."""
+    if not request.layout_given:
+        return {"tp": None, "pp": None}
+    return {"tp": request.tp or 1, "pp": request.pp or 1}
+
+
+def launch_name(resolved: Resolved, request: Request) -> str:
+    """What `vllm serve` is given: the repo ID for catalog and Hub models, else the path typed (its folder
+    for a config.json file, as vLLM loads a model folder)."""
+    if resolved.source in ("catalog", "hub"):
+        return resolved.spec.name
+    text = request.model.strip()
+    return text[: -len("config.json")].rstrip("/") or "." if text.endswith("config.json") else text
+
+
+def _plan(spec, request: Request, gpu: GPU, context, concurrency, weights=None, dtype=None, model: str | None = None) -> PlanResult:
+    return plan(
+        spec, model=model or request.model, engine=request.engine, gpus=[gpu], context=context, concurrency=concurrency,
+        max_gpus=request.max_gpus, weights=weights or request.weights, kv_cache_dtypes=request.kv_cache_dtype,
+        prices=dict(request.prices), dtype=dtype or request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
+        max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
+        allow_long_context=request.allow_long_context, **fixed_layout(request),
+    )
+
+
+def _precision_row(spec: ModelSpec, precision: Precision, gpus: list[GPU], request: Request, context, concurrency) -> PrecisionRow:
+    seed = seed_formula_bytes(spec.parameters, precision.bits)
+    dtype, weights_format = ROW_SERVING[precision.name]
+    columns = []
+    for gpu in gpus:
+        rule = RuleOfThumbCount(*gpus_needed(seed, gpu, spec if spec.has_shape else None))
+        best = None
+        if spec.has_shape and spec.breakdown:
+            try:
+                best = _plan(spec, request, gpu, context, concurrency, (weights_format,), dtype or "auto").best
+            except LlmmemError:
+                best = None
+        if best is None:
+            columns.append(GpuColumn(gpu.name, None, None, None, None, rule))
+            continue
+        terms = _plan_terms(spec, request, gpu, best, context, concurrency, dtype)
+        columns.append(GpuColumn(
+            gpu.name, best.count, best.tp, best.pp, best.nodes, rule,
+            kv_cache_tokens=best.kv_cache_tokens, max_concurrency=best.max_concurrency, max_context=best.max_context,
+            weights_bytes_per_gpu=best.weights_bytes_per_gpu, command=best.command, **terms,
+        ))
+    return PrecisionRow(
+        name=precision.name,
+        label=precision.label,
+        bits=precision.bits,
+        weights_format=weights_format,
+        weights_bytes=weights_bytes(spec.parameters, precision),
+        seed_formula_bytes=seed,
+        largest_layer_bytes=largest_layer_bytes(spec, precision),
+        training_adam_bytes=training_adam_bytes(spec.parameters, precision),
+        gpus=tuple(columns),
+    )
+
+
+def _plan_terms(spec, request: Request, gpu: GPU, best, context, concurrency, dtype) -> dict:
+    """The engine's per-GPU terms at a plan's own configuration (its max-model-len / context, weights, KV dtype)."""
+    length = best.max_context if context == MAX else context
+    sequences = 1 if concurrency == MAX else concurrency
+    options = serving_options(request, gpu, best.tp, best.pp, length, sequences, best.weights, best.kv_cache_dtype, dtype)
+    options = replace(options, max_model_len=length, allow_long_context=True,
+                      max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
+    try:
+        e = estimate_serving(spec, options)
+    except LlmmemError:
+        return {}
+    return {"kv_cache_bytes_per_gpu": e.kv_cache_bytes_per_gpu, "activation_bytes": e.activation_bytes,
+            "non_torch_bytes": e.non_torch_bytes, "total_bytes_per_gpu": e.total_bytes_per_gpu, "fits": e.fits}
+
+
+def estimate_request(request: Request, *, token: str | None = None, allow_local_files: bool = True,
+                     prefer_catalog: bool = False) -> Report:
+    """Answer one request: resolve the model, size every precision, plan, and estimate the best plan.
+    prefer_catalog=True answers a catalog model (no pinned revision) from the bundled catalog, without the Hub."""
+    resolved = _resolve(request, token, allow_local_files, prefer_catalog)
+    spec = resolved.spec
+    gpus = [get_gpu(name) for name in request.gpus]
+    precisions = parse_precisions(list(request.precisions) if request.precisions else None)
+    notes = list(resolved.notes) + _notes(spec)
+    shaped = spec.has_shape and bool(spec.breakdown)
+    if not shaped and _asks_for_serving(request):
+        raise InputError(f"{request.model!r} is only a parameter count: a serving estimate needs the model's config.json or ID")
+    context = target_context(spec, request)
+    concurrency = request.concurrency
+    if shaped and context != MAX and not request.allow_long_context:
+        for value, flag in ((context, "--context"), (request.max_model_len, "--max-model-len")):
+            problem = context_problem(spec, value, flag) if value else None
+            if problem:
+                raise InputError(problem)
+    if shaped and request.allow_long_context and context != MAX and spec.max_position_embeddings and context > spec.max_position_embeddings:
+        notes.append(f"context {context:,} is beyond the model's {spec.max_position_embeddings:,} positions (allowed by "
+                     "--allow-long-context, as VLLM_ALLOW_LONG_MAX_MODEL_LEN=1): outputs past the limit may be wrong")
+    rows = [_precision_row(spec, p, gpus, request, context, concurrency) for p in precisions]
+    target = plan_result = serving = None
+    if shaped:
+        default = request.context is None and request.concurrency == 1 and request.engine == "vllm" and tuple(request.gpus) == DEFAULT_GPUS
+        target = Target(request.engine, gpus[0].name, context, concurrency, default)
+        plan_result = _plan(spec, request, gpus[0], context, concurrency, model=launch_name(resolved, request))
+        serving = _serving(spec, request, gpus[0], plan_result, context, concurrency, notes)
+        rows = _row_totals(spec, request, rows, serving, gpus[0])
+    headline = _headline(spec, request, target, plan_result, rows, gpus)
+    return Report(
+        request=request,
+        headline=headline,
+        model=spec.name,
+        source=resolved.source,
+        model_type=spec.model_type,
+        parameters=spec.parameters,
+        active_parameters=spec.active_parameters,
+        approximate=spec.approximate,
+        revision=resolved.revision,
+        checkpoint_dtypes=dict(resolved.safetensors) if resolved.safetensors else None,
+        architecture={f: getattr(spec, f) for f in _ARCHITECTURE_FIELDS if getattr(spec, f) is not None} if spec.has_shape else None,
+        target=target,
+        gpus=tuple(GpuInfo(g.name, g.label, g.memory_bytes) for g in gpus),
+        precisions=tuple(rows),
+        plan=plan_result,
+        serving=serving,
+        notes=tuple(notes),
+    )
+
+
+def _asks_for_serving(request: Request) -> bool:
+    return request.layout_given or request.engine != "vllm" or request.max_model_len is not None or request.context is not None
+
+
+def _serving(spec, request: Request, gpu: GPU, plan_result: PlanResult, context, concurrency, notes: list) -> ServingEstimate | None:
+    """The engine's estimate at the request's layout when it names one, else at the best plan's."""
+    best = plan_result.best
+    if request.layout_given:
+        tp, pp = fixed_layout(request).values()
+    elif best is not None:
+        tp, pp = best.tp, best.pp
+    else:
+        notes.append(f"no serving estimate: {plan_result.notes[0] if plan_result.notes else 'nothing serves the target'}")
+        return None
+    length = context if context != MAX else (best.max_context if best is not None and best.max_context else spec.max_position_embeddings or 4096)
+    sequences = concurrency if concurrency != MAX else 1
+    weights = best.weights if best is not None and not request.layout_given else request.weights[0]
+    kv = best.kv_cache_dtype if best is not None and not request.layout_given else request.kv_cache_dtype[0]
+    options = serving_options(request, gpu, tp, pp, length, sequences, weights, kv)
+    options = replace(options, max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
+    return estimate_serving(spec, options)
+
+
+def _row_totals(spec, request: Request, rows: list[PrecisionRow], serving: ServingEstimate | None, gpu: GPU) -> list[PrecisionRow]:
+    """Each row's serving total per GPU with the weights in that row's precision, at the serving layout."""
+    if serving is None:
+        return rows
+    length = getattr(serving, "context", None) or getattr(serving, "max_model_len")
+    out = []
+    for row in rows:
+        dtype, weights_format = ROW_SERVING[row.name]
+        options = serving_options(request, gpu, serving.tp, serving.pp, length, getattr(serving, "batch", 1),
+                                  weights_format, serving.kv_cache_dtype, dtype)
+        if isinstance(serving, VllmEstimate):
+            options = replace(options, max_num_seqs=serving.max_num_seqs)
+        try:
+            estimate = estimate_serving(spec, options)
+        except LlmmemError:
+            out.append(row)
+            continue
+        out.append(replace(row, serving_total_bytes=estimate.total_bytes_per_gpu, serving_fits=estimate.fits))
+    return out
+
+
+def _headline(spec, request: Request, target: Target | None, plan_result: PlanResult | None, rows, gpus) -> str:
+    if target is None or plan_result is None:
+        fp16 = next((r for r in rows if r.name == "fp16"), rows[0])
+        rule = fp16.gpus[0].rule_of_thumb
+        return (f"{spec.name}: {spec.parameters:,} parameters; by the rule of thumb its {fp16.label} weights need "
+                f"{rule.count} x {gpus[0].name} (give a config.json or model ID for a serving plan)")
+    best = plan_result.best
+    sequences = "as many sequences as fit" if target.concurrency == MAX else f"{target.concurrency} sequence{'s' if target.concurrency != 1 else ''}"
+    length = "the longest context that fits" if target.context == MAX else f"{target.context:,} tokens"
+    if best is None:
+        return f"{spec.name} with {target.engine} on {target.gpu}, {sequences} of {length}: {plan_result.notes[0]}"
+    layout = f"tp {best.tp}" + (f", pp {best.pp}" if best.pp > 1 else "")
+    nodes = f" over {best.nodes} nodes of 8" if best.nodes > 1 else ""
+    return (f"{spec.name} on {best.count} x {best.gpu} ({layout}{nodes}, weights {best.weights}) serves {sequences} of {length} "
+            f"with {target.engine}: its KV cache holds {best.kv_cache_tokens:,} tokens, {best.max_concurrency:g} sequences at "
+            f"{best.max_context if target.context == MAX else target.context:,} tokens; launch with `{best.command}`")
+
+
+def _notes(spec) -> list[str]:
+    notes = []
+    if spec.approximate:
+        notes.append(f"approximate: {spec.model_type!r} is not a family llmmem knows exactly; a generic decoder formula was used")
+    if not spec.has_shape:
+        notes.append("only a parameter count is known: largest layer, KV cache, plans and tensor-parallel head checks need a config")
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------
+# legacy: the dict the app read before it moved to estimate_request (kept until app.py switches)
 
 
 def build_report(
@@ -33,10 +360,10 @@ def build_report(
     serving: ServingOptions | None = None,
     serving_required: bool = True,
 ) -> dict:
-    """Everything the front ends show, as plain data. `gpus` and `precisions` accept names too.
+    """The precision table with rule-of-thumb counts and one serving estimate at `serving`, as a dict.
 
-    With serving_required=False a serving estimate that cannot be made (an unsupported checkpoint
-    format, say) becomes a note instead of an error, so the precision table still answers.
+    NOTE: superseded by estimate_request (one Request, typed Report); kept so app.py keeps working
+    until it calls estimate_request.
     """
     spec = resolved.spec
     chosen = parse_precisions(precisions)
@@ -44,72 +371,44 @@ def build_report(
     rows = []
     for precision in chosen:
         seed = seed_formula_bytes(spec.parameters, precision.bits)
-        rows.append(
-            {
-                "name": precision.name,
-                "label": precision.label,
-                "bits": precision.bits,
-                "weights_bytes": weights_bytes(spec.parameters, precision),
-                "seed_formula_bytes": seed,
-                "largest_layer_bytes": largest_layer_bytes(spec, precision),
-                "training_adam_bytes": training_adam_bytes(spec.parameters, precision),
-                "gpus": [_gpu_count(seed, gpu, spec) for gpu in gpu_list],
-                **_row_serving(spec, precision, serving),
-            }
-        )
+        row = {
+            "name": precision.name, "label": precision.label, "bits": precision.bits,
+            "weights_bytes": weights_bytes(spec.parameters, precision), "seed_formula_bytes": seed,
+            "largest_layer_bytes": largest_layer_bytes(spec, precision),
+            "training_adam_bytes": training_adam_bytes(spec.parameters, precision),
+            "gpus": [dict(zip(("gpu", "count", "tp_count", "nodes"), (g.name, *gpus_needed(seed, g, spec if spec.has_shape else None)))) for g in gpu_list],
+        }
+        if serving is not None:
+            dtype, weights_format = ROW_SERVING[precision.name]
+            try:
+                estimate = estimate_serving(spec, replace(serving, dtype=dtype or serving.dtype, quantization=weights_format))
+                row.update(serving_total_bytes=estimate.total_bytes_per_gpu, serving_fits=estimate.fits)
+            except LlmmemError:
+                row.update(serving_total_bytes=None, serving_fits=None)
+        rows.append(row)
     notes = list(resolved.notes) + _notes(spec)
     serving_report = None
     if serving is not None:
         try:
-            serving_report = estimate_serving(spec, serving)
+            serving_report = estimate_serving(spec, serving).to_dict()
         except LlmmemError as exc:
             if serving_required:
                 raise
             notes.append(f"no serving estimate: {exc}")
-    report = {
-        "model": spec.name,
-        "source": resolved.source,
-        "model_type": spec.model_type,
-        "parameters": spec.parameters,
-        "active_parameters": spec.active_parameters,
-        "approximate": spec.approximate,
-        "revision": resolved.revision,
+    return {
+        "model": spec.name, "source": resolved.source, "model_type": spec.model_type, "parameters": spec.parameters,
+        "active_parameters": spec.active_parameters, "approximate": spec.approximate, "revision": resolved.revision,
         "checkpoint_dtypes": dict(resolved.safetensors) if resolved.safetensors else None,
-        "architecture": {field: getattr(spec, field) for field in _ARCHITECTURE_FIELDS if getattr(spec, field) is not None}
-        if spec.has_shape
-        else None,
+        "architecture": {f: getattr(spec, f) for f in _ARCHITECTURE_FIELDS if getattr(spec, f) is not None} if spec.has_shape else None,
         "notes": notes,
         "gpus": [{"gpu": g.name, "label": g.label, "memory_bytes": g.memory_bytes} for g in gpu_list],
         "precisions": rows,
         "serving": serving_report,
     }
-    return report
 
 
-def _row_serving(spec, precision: Precision, serving: ServingOptions | None) -> dict:
-    """The serving total per GPU with the weights in this row's precision (None where it cannot be made)."""
-    if serving is None:
-        return {}
-    dtype, weights_format = ROW_SERVING[precision.name]
-    try:
-        estimate = estimate_serving(spec, replace(serving, dtype=dtype or serving.dtype, quantization=weights_format))
-    except LlmmemError:
-        return {"serving_total_bytes": None, "serving_fits": None}
-    return {"serving_total_bytes": estimate["total_bytes_per_gpu"], "serving_fits": estimate["fits"]}
-
-
-def _gpu_count(load_bytes: int, gpu: GPU, spec) -> dict:
-    needed = gpus_needed(load_bytes, gpu, spec if spec.has_shape else None)
-    return {"gpu": gpu.name, "count": needed.count, "tp_count": needed.tp_count, "nodes": needed.nodes}
-
-
-def _notes(spec) -> list[str]:
-    notes = []
-    if spec.approximate:
-        notes.append(f"approximate: {spec.model_type!r} is not a family llmmem knows exactly; a generic decoder formula was used")
-    if not spec.has_shape:
-        notes.append("only a parameter count is known: largest layer, KV cache and tensor-parallel head checks need a config")
-    return notes
+# ---------------------------------------------------------------------------------------------
+# text
 
 
 def format_bytes(value: int | None, unit: str = "GB") -> str:
@@ -128,10 +427,24 @@ def format_count(value: int | None) -> str:
     return str(value)
 
 
+def _count_cell(count: dict) -> str:
+    if "rule_of_thumb" not in count:  # legacy rows: the rule-of-thumb count only
+        nodes = f" ({count['nodes']} nodes of 8)" if count["nodes"] > 1 else ""
+        return f"{count['count']} / {count['tp_count']}{nodes}"
+    if count["count"] is None:
+        return "n/a"
+    layout = f"tp {count['tp']}" + (f" pp {count['pp']}" if count["pp"] > 1 else "")
+    nodes = f", {count['nodes']} nodes" if count["nodes"] > 1 else ""
+    return f"{count['count']} ({layout}{nodes})"
+
+
 def table_rows(report: dict, unit: str = "GB") -> tuple[list[str], list[list[str]]]:
-    """Headers and rows of the precision table, every figure labelled with its unit."""
+    """Headers and rows of the precision table, every figure labelled with its unit. Per GPU: the
+    planner's count for serving the target with the row's weights, and the rule of thumb's count."""
     headers = ["precision", "weights", "rule of thumb x1.2", "largest layer", "training (Adam)"]
-    headers += [f"{g['gpu']} (count / TP)" for g in report["gpus"]]
+    planned = any("rule_of_thumb" in c for row in report["precisions"] for c in row["gpus"])
+    for g in report["gpus"]:
+        headers += [f"{g['gpu']} plan", f"{g['gpu']} rule of thumb"] if planned else [f"{g['gpu']} (count / TP)"]
     rows = []
     for row in report["precisions"]:
         cells = [
@@ -142,8 +455,10 @@ def table_rows(report: dict, unit: str = "GB") -> tuple[list[str], list[list[str
             format_bytes(row["training_adam_bytes"], unit),
         ]
         for count in row["gpus"]:
-            nodes = f" ({count['nodes']} nodes of 8)" if count["nodes"] > 1 else ""
-            cells.append(f"{count['count']} / {count['tp_count']}{nodes}")
+            cells.append(_count_cell(count))
+            if "rule_of_thumb" in count:
+                rule = count["rule_of_thumb"]
+                cells.append(f"{rule['count']} / {rule['tp_count']}" + (f" ({rule['nodes']} nodes)" if rule["nodes"] > 1 else ""))
         rows.append(cells)
     return headers, rows
 
@@ -161,12 +476,49 @@ def format_table(report: dict, unit: str = "GB") -> str:
         line(["-" * w for w in widths]),
         *(line(r) for r in rows),
     ]
+    if "rule_of_thumb" in str(headers):
+        lines.append("plan: GPUs the planner needs to serve the target with the row's weights; rule of thumb: "
+                     "ceil(rule-of-thumb bytes / GPU memory) / GPUs a tensor-parallel layout of it uses")
+    if report.get("plan") is not None:
+        lines += ["", *format_plan(report, unit)]
     if report.get("serving"):
         lines += ["", *format_serving(report["serving"], unit)]
     gpus = ", ".join(f"{g['gpu']} = {format_bytes(g['memory_bytes'], unit)}" for g in report["gpus"])
     lines += ["", f"GPU memory as CUDA reports it: {gpus}.", f"{unit} = {'10^9' if unit == 'GB' else '2^30'} bytes."]
     lines += [f"note: {n}" for n in report["notes"]]
     return "\n".join(lines)
+
+
+def format_plan(report: dict, unit: str = "GB") -> list[str]:
+    """The planner's best configuration for the report's target, with its launch command."""
+    target, result = report["target"], report["plan"]
+    stated = f" ({DEFAULT_TARGET_TEXT})" if target["default"] else ""
+    head = f"Best plan on {target['gpu']} for {target_words(target['context'], target['concurrency'])} with {target['engine']}{stated}:"
+    if not result["plans"]:
+        return [head, f"  {result['notes'][0]}"]
+    best = result["plans"][0]
+    price = f", ${best['usd_per_hour']:,.2f}/h" if best["usd_per_hour"] is not None else ""
+    return [
+        head,
+        f"  {best['count']} x {best['gpu']}: tp {best['tp']}, pp {best['pp']}, {best['nodes']} node(s){price}; "
+        f"weights {best['weights']}, {format_bytes(best['weights_bytes_per_gpu'], unit)} per GPU; KV cache {best['kv_cache_dtype']}",
+        f"  KV cache holds {best['kv_cache_tokens']:,} tokens: {capacity_words(best, target['context'], target['concurrency'])}",
+        f"  {best['command']}",
+    ]
+
+
+def target_words(context, concurrency) -> str:
+    """'4 sequence(s) of 8,192 tokens', 'as many sequences as fit of 8,192 tokens', '1 sequence(s) of the longest context that fits'."""
+    sequences = "as many sequences as fit" if concurrency == MAX else f"{concurrency:,} sequence(s)"
+    length = "the longest context that fits" if context == MAX else f"{context:,} tokens"
+    return f"{sequences} of {length}"
+
+
+def capacity_words(plan: dict, context, concurrency) -> str:
+    length = plan["max_context"] if context == MAX else context
+    sequences = 1 if concurrency == MAX else concurrency
+    return (f"max concurrency {plan['max_concurrency']:g} at {length:,} tokens, "
+            f"max context {plan['max_context']:,} at {sequences:,} sequence(s)")
 
 
 def format_serving(serving: dict, unit: str = "GB") -> list[str]:
@@ -178,14 +530,15 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
                 f"weights {serving['weights_format']}, KV cache {serving['kv_cache_dtype']}")
         context = serving["max_model_len"]
         kv_label = "available KV cache memory"
+        verdict = "starts" if serving["starts"] else f"does not start ({serving['failure']['check']})"
     else:
-        head = (f"serving on {serving['gpu']} (generic estimate): tp {serving['tp']}, pp {serving['pp']}, "
+        head = (f"serving on {serving['gpu']} ({serving['engine']} estimate): tp {serving['tp']}, pp {serving['pp']}, "
                 f"weights {serving['weights_format']}, KV cache {serving['kv_cache_dtype']}, "
                 f"context {serving['context']:,} x {serving['batch']} sequence(s)")
         context = serving["context"]
         kv_label = "KV cache"
-    verdict = "fits" if serving["fits"] else "does not fit: try --tp/--pp, a smaller precision or context"
-    return [
+        verdict = "fits" if serving["fits"] else "does not fit: try more GPUs (tp/pp), a smaller precision or context"
+    lines = [
         head,
         f"  weights per GPU            {size('weights_bytes_per_gpu')}",
         f"  {kv_label:<27}{size('kv_cache_bytes_per_gpu')}  ({serving['kv_cache_bytes_per_token']:,} bytes per token)",
@@ -195,3 +548,44 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
         f"  KV cache holds {serving['kv_cache_tokens']:,} tokens: max concurrency {serving['max_concurrency']:,}"
         f" at {context:,} tokens per sequence",
     ]
+    if serving.get("failure"):
+        lines.append(f"  vLLM would stop with: {serving['failure']['message']}")
+    return lines
+
+
+def plan_request(request: Request, *, token: str | None = None, allow_local_files: bool = True,
+                 prefer_catalog: bool = False) -> PlanResult:
+    """`python -m llmmem plan`: the planner over every GPU the request names, for its target."""
+    resolved = _resolve(request, token, allow_local_files, prefer_catalog)
+    spec = resolved.spec
+    if not spec.has_shape or not spec.breakdown:
+        raise InputError(f"{request.model!r} is only a parameter count: a plan needs the model's config.json or ID")
+    return plan(
+        spec, model=launch_name(resolved, request), engine=request.engine, gpus=[get_gpu(name) for name in request.gpus],
+        context=target_context(spec, request), concurrency=request.concurrency, max_gpus=request.max_gpus,
+        weights=request.weights, kv_cache_dtypes=request.kv_cache_dtype, prices=dict(request.prices),
+        dtype=request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
+        max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
+        allow_long_context=request.allow_long_context, **fixed_layout(request),
+    )
+
+
+def format_plans(result: dict, unit: str = "GB", limit: int = 15) -> str:
+    """The plan list as a table, best first, with the best plan's launch command below it."""
+    lines = [f"{result['model']} ({result['parameters']:,} parameters) with {result['engine']}: "
+             f"{target_words(result['context'], result['concurrency'])}"]
+    plans = result["plans"]
+    if plans:
+        headers = ["#", "GPUs", "tp", "pp", "nodes", "weights", "KV", "weights/GPU", "KV tokens", "max conc.", "max context", "$/h"]
+        rows = [[str(i + 1), f"{p['count']} x {p['gpu']}", str(p["tp"]), str(p["pp"]), str(p["nodes"]), p["weights"],
+                 p["kv_cache_dtype"], format_bytes(p["weights_bytes_per_gpu"], unit), f"{p['kv_cache_tokens']:,}",
+                 f"{p['max_concurrency']:g}", f"{p['max_context']:,}",
+                 "n/a" if p["usd_per_hour"] is None else f"{p['usd_per_hour']:,.2f}"] for i, p in enumerate(plans[:limit])]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+        line = lambda cells: "  ".join(c.rjust(w) if i not in (1, 5, 6) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+        lines += ["", line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+        if len(plans) > limit:
+            lines.append(f"... {len(plans) - limit} more (--json lists them all)")
+        lines += ["", "best plan:", f"  {plans[0]['command']}"]
+    lines += [""] + [f"note: {n}" for n in result["notes"]]
+    return "\n".join(lines)

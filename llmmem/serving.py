@@ -1,20 +1,20 @@
-"""Serving memory: weights per GPU in a checkpoint's real format, KV cache, activations, overhead.
+"""Engine-neutral serving terms: weights per GPU in a checkpoint's real format, KV cache, activations,
+overhead, tensor/pipeline splits, and the options and result types every engine shares.
 
-Two modes behind one call, `estimate_serving(spec, options)`:
-- generic (options.engine None): weights + KV cache for `context` x `batch` + activations + runtime
-  overhead, per GPU under tensor/pipeline parallelism;
-- "vllm": what vLLM v1 prints at start-up (llmmem/engines/vllm.py).
-Every term is a small pure function; the returned dict shows each one, in bytes (ints).
+Engines (llmmem/engines/: generic, vllm, ...) build on these; this module imports no engine. The one
+call is `llmmem.engines.estimate_serving(spec, options)`, which dispatches on `options.engine`.
+Every term is a small pure function, in bytes (ints).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
+from typing import Mapping
 
 from .errors import InputError
 from .gpus import GPU
 from .quantization import FORMATS, WeightFormat, format_from_quantization_config, get_format
+from .results import Result
 from .spec import QUANTIZABLE_KEYS, SLIDING_ATTENTION, ModelSpec
 
 GiB = 2**30
@@ -39,7 +39,7 @@ KV_DTYPE_BYTES = {"fp16": 2, "bf16": 2, "float16": 2, "bfloat16": 2, "fp8": 1, "
 @dataclass(frozen=True)
 class ServingOptions:
     gpu: GPU
-    engine: str | None = None  # None: the generic estimate; "vllm": predict vLLM's start-up figures
+    engine: str = "generic"  # a name of llmmem.engines.ENGINES: generic, vllm, ...
     tp: int = 1
     pp: int = 1
     dtype: str | None = None  # bfloat16 | float16 | float32; None: the checkpoint's own
@@ -53,6 +53,10 @@ class ServingOptions:
     max_num_batched_tokens: int | None = None
     max_num_seqs: int | None = None
     max_model_len: int | None = None
+    # tokens generated per sequence beyond the prompt (engines that size a generate() call use it)
+    new_tokens: int = 0
+    # vLLM's VLLM_ALLOW_LONG_MAX_MODEL_LEN: a length beyond the model's position table is allowed
+    allow_long_context: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,26 +131,27 @@ def padded_vocab(vocab_size: int, padding: int = VOCAB_PADDING) -> int:
 # weights
 
 
-def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> Fraction:
-    """Share of a per-layer parameter group held by decoder layers [start, end)."""
+def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> tuple[int, int]:
+    """Share (numerator, denominator) of a per-layer parameter group held by decoder layers [start, end)."""
     layers = spec.num_layers or 1
     dense = spec.num_dense_layers or 0
     if spec.is_moe and dense and key in ("mlp", "experts", "shared_experts", "router"):
         dense_here = max(0, min(end, dense) - start)
         if key == "mlp":
-            return Fraction(dense_here, dense)
-        return Fraction((end - start) - dense_here, layers - dense)
-    return Fraction(end - start, layers)
+            return dense_here, dense
+        return (end - start) - dense_here, layers - dense
+    return end - start, layers
 
 
-def _tp_fraction(spec: ModelSpec, key: str, tp: int) -> Fraction:
-    """Share of a parameter group one tensor-parallel rank holds (vLLM linear.py / vocab_parallel_embedding.py)."""
+def _tp_fraction(spec: ModelSpec, key: str, tp: int) -> tuple[int, int]:
+    """Share (numerator, denominator) of a parameter group one tensor-parallel rank holds (vLLM linear.py /
+    vocab_parallel_embedding.py)."""
     if key in ("attention_qo", "mlp", "experts", "shared_experts", "embedding", "lm_head"):
-        return Fraction(1, tp)
+        return 1, tp
     if key == "attention_kv":
         kv_heads = spec.num_kv_heads or spec.num_attention_heads or 1
-        return Fraction(kv_heads_per_rank(spec, tp), kv_heads)
-    return Fraction(1)  # replicated: MLA down projections, routers, norms, position embeddings, other
+        return kv_heads_per_rank(spec, tp), kv_heads
+    return 1, 1  # replicated: MLA down projections, routers, norms, position embeddings, other
 
 
 def weights_terms(
@@ -158,44 +163,46 @@ def weights_terms(
     (or fp32) serving dtype. Embedding and LM head rows are padded to a multiple of 64 and split by
     vocabulary; the first stage holds the embeddings, the last the final norm and the LM head (a tied
     LM head becomes its own copy there when pp > 1, as vLLM's ParallelLMHead loads it).
+    Each group is rounded up to whole bytes once, from exact integer ratios.
     """
     if not spec.breakdown:
         raise InputError(f"{spec.name} has no parameter breakdown: serving estimates need its config.json")
     layers = spec.num_layers or 1
     start, end = stage_layer_range(layers, pp, stage)
     first, last = stage == 0, stage == pp - 1
-    vocab_scale = Fraction(padded_vocab(spec.vocab_size), spec.vocab_size) if spec.vocab_size else Fraction(1)
+    vocab_num, vocab_den = (padded_vocab(spec.vocab_size), spec.vocab_size) if spec.vocab_size else (1, 1)
+    fmt_bytes = fmt.bytes_per_parameter
     terms: dict[str, int] = {}
     for key, count in spec.breakdown.items():
         if not count:
             continue
         if key in ("embedding", "position_embedding"):
-            share = Fraction(1) if first else Fraction(0)
+            share = (1, 1) if first else (0, 1)
         elif key == "lm_head":
-            share = Fraction(1) if last else Fraction(0)
+            share = (1, 1) if last else (0, 1)
         elif key == "norms":
             # NOTE: one final norm of hidden_size sits on the last stage; the rest are per layer.
             final = spec.hidden_size or 0
             per_layer = count - final
-            terms[key] = int(
-                (per_layer * Fraction(end - start, layers) + (final if last else 0)) * dtype_bytes
-            )
+            terms[key] = (per_layer * (end - start) * dtype_bytes) // layers + (final * dtype_bytes if last else 0)
             continue
         elif key == "other":
-            share = Fraction(end - start, layers)
+            share = (end - start, layers)
         else:
             share = _layer_fraction(spec, key, start, end)
+        num, den = share
         if key in ("embedding", "lm_head"):
-            share *= vocab_scale
-        params = count * share * _tp_fraction(spec, key, tp)
+            num, den = num * vocab_num, den * vocab_den
+        tp_num, tp_den = _tp_fraction(spec, key, tp)
+        num, den = count * num * tp_num, den * tp_den
         if key in QUANTIZABLE_KEYS and (not fmt.experts_only or key == "experts"):
-            bytes_ = params * fmt.bytes_per_parameter
+            num, den = num * fmt_bytes.numerator, den * fmt_bytes.denominator
         else:
-            bytes_ = params * dtype_bytes
-        terms[key] = int(-(-bytes_ // 1))
+            num *= dtype_bytes
+        terms[key] = -(-num // den)
     if pp > 1 and last and spec.tie_word_embeddings and "lm_head" not in spec.breakdown:
         embedding = spec.breakdown.get("embedding", 0)
-        terms["lm_head"] = int(embedding * vocab_scale / tp * dtype_bytes)
+        terms["lm_head"] = embedding * vocab_num * dtype_bytes // (vocab_den * tp)
     return terms
 
 
@@ -289,20 +296,46 @@ def runtime_overhead_bytes(tp: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# checks and results every engine shares
 
 
-def _check(spec: ModelSpec, options: ServingOptions) -> None:
+def check_layout(spec: ModelSpec, options: ServingOptions) -> None:
+    """What every engine refuses: a bare parameter count, a parallel size below 1, a tensor-parallel
+    size the heads do not split into (vLLM's ModelConfig.verify_with_parallel_config wording)."""
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{spec.name}: a serving estimate needs the model's config.json or Hub ID, not a bare count")
     if options.tp < 1 or options.pp < 1:
         raise InputError("tensor and pipeline parallel sizes must be 1 or more: use 1 and 1 for one GPU")
+    message = tp_problem(spec, options.tp)
+    if message:
+        raise InputError(message)
+
+
+def tp_problem(spec: ModelSpec, tp: int) -> str | None:
+    """vLLM's message when `tp` does not split the heads, else None."""
     heads = spec.num_attention_heads or 1
-    if heads % options.tp:
-        raise InputError(f"tensor parallelism {options.tp} does not divide the {heads} attention heads: pick a divisor of {heads}")
+    if heads % tp:
+        return (f"tensor parallelism {tp} does not divide the {heads} attention heads (vLLM: Total number of "
+                f"attention heads ({heads}) must be divisible by tensor parallel size ({tp}).): pick a divisor of {heads}")
+    kv = spec.num_kv_heads or heads
+    if not spec.is_mla and kv % tp and tp % kv:
+        return (f"tensor parallel size {tp} neither divides the {kv} KV heads nor is a multiple of them: "
+                f"pick a divisor of {kv} or a multiple of it that divides {heads}")
+    return None
+
+
+def context_problem(spec: ModelSpec, tokens: int, flag: str = "--max-model-len") -> str | None:
+    """The line a context beyond the model's position table gets (vLLM's _get_and_verify_max_len)."""
+    limit = spec.max_position_embeddings
+    if limit and tokens > limit:
+        return (f"{flag.lstrip('-')} {tokens:,} is beyond {spec.name}'s limit of {limit:,} tokens "
+                f"(max_position_embeddings): use at most {limit:,}, or add --allow-long-context "
+                "(vLLM: VLLM_ALLOW_LONG_MAX_MODEL_LEN=1) if the model really extrapolates")
+    return None
 
 
 def layout_fields(options: ServingOptions, dtype_bytes: int, fmt: WeightFormat) -> dict:
-    """The head of every serving object: engine, GPU, parallel layout and formats."""
+    """The head of every serving result: engine, GPU, parallel layout and formats."""
     return {
         "engine": options.engine,
         "gpu": options.gpu.name,
@@ -316,88 +349,28 @@ def layout_fields(options: ServingOptions, dtype_bytes: int, fmt: WeightFormat) 
     }
 
 
-def estimate_generic(spec: ModelSpec, options: ServingOptions) -> dict:
-    tp, pp = options.tp, options.pp
-    dtype_bytes = activation_dtype_bytes(spec, options.dtype)
-    kv_bytes = kv_dtype_bytes(options.kv_cache_dtype, dtype_bytes)
-    fmt = weight_format(spec, options.quantization, dtype_bytes)
-    context = options.context or spec.max_position_embeddings or 4096
-    batch = options.batch
-    if batch < 1 or context < 1:
-        raise InputError("context length and concurrent sequences must be 1 or more")
-    gpu_bytes = options.gpu.memory_bytes
+@dataclass(frozen=True)
+class ServingEstimate(Result):
+    """What every engine reports, per GPU, in bytes; engines add their own fields in a subclass."""
 
-    stages = []
-    for stage in range(pp):
-        weights = weights_terms(spec, fmt, dtype_bytes, tp, pp, stage)
-        weights_total = sum(weights.values())
-        kv = kv_cache_bytes(spec, context, batch, tp, kv_bytes, pp, stage)
-        # NOTE: engines prefill in chunks (vLLM's default 8192 tokens on big GPUs), so the forward
-        # pass never holds more than one chunk of activations, however long the context.
-        chunk = min(context * batch, options.max_num_batched_tokens or 8192)
-        activations = forward_activation_bytes(spec, chunk, dtype_bytes, tp)
-        if stage == pp - 1:
-            activations = max(activations, logits_bytes(spec, batch) + chunk * (spec.hidden_size or 0) * dtype_bytes)
-        overhead = runtime_overhead_bytes(tp)
-        total = weights_total + kv + activations + overhead
-        per_token = kv_cache_bytes_per_token(spec, tp, kv_bytes, pp, stage)
-        free = gpu_bytes - (weights_total + activations + overhead)
-        stages.append(
-            {
-                "stage": stage,
-                "weights_bytes": weights_total,
-                "weights_breakdown_bytes": weights,
-                "kv_cache_bytes": kv,
-                "kv_cache_bytes_per_token": per_token,
-                "activation_bytes": activations,
-                "overhead_bytes": overhead,
-                "total_bytes": total,
-                "kv_tokens_that_fit": max(0, free // per_token) if per_token else 0,
-            }
-        )
-    worst = max(stages, key=lambda s: s["total_bytes"])
-    first = stages[0]
-    tokens_fit = min(s["kv_tokens_that_fit"] for s in stages)
-    # NOTE: a sequence needs `context` tokens of KV in full-attention layers; sliding-window layers
-    # need less, which kv_cache_bytes already counts, so scale by the real per-sequence need.
-    per_sequence = max(s["kv_cache_bytes"] / batch / s["kv_cache_bytes_per_token"] for s in stages if s["kv_cache_bytes_per_token"])
-    concurrency = int(tokens_fit // per_sequence) if per_sequence else 0
-    return {
-        **layout_fields(options, dtype_bytes, fmt),
-        "context": context,
-        "batch": batch,
-        "weights_bytes_per_gpu": first["weights_bytes"],
-        "weights_breakdown_bytes": first["weights_breakdown_bytes"],
-        "activation_bytes": first["activation_bytes"],
-        "non_torch_bytes": first["overhead_bytes"],
-        "kv_cache_bytes_per_gpu": first["kv_cache_bytes"],
-        "kv_cache_bytes_per_token": first["kv_cache_bytes_per_token"],
-        "kv_cache_tokens": tokens_fit,
-        "max_concurrency": concurrency,
-        "total_bytes_per_gpu": worst["total_bytes"],
-        "fits": all(s["total_bytes"] <= gpu_bytes for s in stages),
-        "stages": stages if pp > 1 else None,
-        "notes": [
-            "weights: linear layers in the format's bytes (scales included), the rest in the serving dtype; "
-            "vocab padded to 64 and split by tp; first pipeline stage shown",
-            "KV cache: layers x 2 x KV heads per rank x head_dim x dtype per token (MLA: one latent per layer); "
-            "sliding-window layers hold at most the window",
-            "activations: one prefill chunk (min(context x batch, 8192) tokens) through the largest layer, "
-            "or the last stage's logits, whichever is larger",
-            "overhead: CUDA context 0.51 GiB, plus ~2 GiB NCCL/all-reduce buffers when tp > 1 (vLLM 0.19 on H100)",
-            "kv_cache_tokens / max_concurrency: what the GPU memory left after weights, activations and "
-            "overhead holds, at this context",
-        ],
-    }
-
-
-def estimate_serving(spec: ModelSpec, options: ServingOptions) -> dict:
-    """The JSON `serving` object: every memory term per GPU, in bytes, and whether it fits."""
-    _check(spec, options)
-    if options.engine is None:
-        return estimate_generic(spec, options)
-    if options.engine.lower() == "vllm":
-        from .engines.vllm import estimate_vllm
-
-        return estimate_vllm(spec, options)
-    raise InputError(f"unknown engine {options.engine!r}: use vllm, or none for the generic estimate")
+    engine: str
+    gpu: str
+    gpu_memory_bytes: int
+    tp: int
+    pp: int
+    gpus: int
+    dtype_bits: int
+    weights_format: str
+    kv_cache_dtype: str
+    weights_bytes_per_gpu: int
+    weights_breakdown_bytes: Mapping[str, int]
+    activation_bytes: int
+    non_torch_bytes: int
+    kv_cache_bytes_per_gpu: int
+    kv_cache_bytes_per_token: int
+    kv_cache_tokens: int
+    max_concurrency: float
+    total_bytes_per_gpu: int
+    fits: bool
+    stages: tuple | None
+    notes: tuple[str, ...]

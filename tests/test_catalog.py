@@ -66,7 +66,7 @@ def _fixture_config(name: str) -> dict:
     # published totals, for the families the issue names
     ("meta-llama/Llama-3.1-8B-Instruct", 8_030_261_248),
     ("meta-llama/Llama-3.3-70B-Instruct", 70_553_706_496),
-    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", 107_769_861_120),  # text model
+    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", 108_641_793_536),  # vision tower and projector included
     ("Qwen/Qwen3-235B-A22B", 235_093_634_560),
     ("mistralai/Mixtral-8x22B-v0.1", 140_620_634_112),
     ("openai/gpt-oss-120b", 116_829_156_672),
@@ -113,3 +113,26 @@ def test_instruct_variant_shares_its_base_config():
     entry = catalog.find("Qwen/Qwen2.5-7B-Instruct")
     assert entry.shares_config and entry.config_repo_id == "Qwen/Qwen2.5-7B"
     assert catalog.load_config(entry) == json.loads(resources.files("llmmem.catalog").joinpath("configs", "Qwen__Qwen2.5-7B.json").read_text())
+
+
+# The newer families (issue 10), from their published configs (tests/fixtures/configs_new); counts are
+# transformers 5.24.0's on the meta device (text model for the multimodal Qwen3.5 until its tower is counted).
+NEWER_FAMILIES = [
+    ("HuggingFaceTB/SmolLM3-3B", 3_075_098_624, {"full_attention"}),
+    ("MiniMaxAI/MiniMax-M2", 228_689_748_992, {"full_attention"}),
+    ("Qwen/Qwen3-Next-80B-A3B-Instruct", 79_674_391_296, {"full_attention", "linear_attention"}),
+    ("ai21labs/AI21-Jamba-1.5-Mini", 51_570_323_328, {"full_attention", "mamba"}),
+    ("deepseek-ai/DeepSeek-V3.2", 671_877_929_216, {"full_attention"}),
+    ("mistralai/Mamba-Codestral-7B-v0.1", 7_285_403_648, {"mamba"}),
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", 31_577_937_344, {"full_attention", "mamba", "no_cache"}),
+]
+
+
+@pytest.mark.parametrize(("repo_id", "parameters", "kinds"), NEWER_FAMILIES, ids=[c[0] for c in NEWER_FAMILIES])
+def test_newer_families_answer_offline(repo_id, parameters, kinds):
+    from llmmem.resolve import resolve
+
+    resolved = resolve(repo_id, offline=True)
+    assert resolved.spec.parameters == parameters
+    assert resolved.spec.counted_by == "exact"
+    assert set(resolved.spec.layer_types) == kinds

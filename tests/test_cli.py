@@ -26,8 +26,15 @@ def test_seed_example_70b_at_16_bit(capsys):
     (fp16,) = report["precisions"]
     assert fp16["seed_formula_bytes"] == 168_000_000_000
     assert fp16["weights_bytes"] == 140_000_000_000
-    # 168e9 bytes on two "80 GB" A100s: each really holds ~85.0e9 bytes, so two suffice.
-    assert fp16["gpus"] == [{"gpu": "A100-80GB", "count": 2, "tp_count": 2, "nodes": 1}]
+    # 168e9 bytes on two "80 GB" A100s: each really holds ~85.0e9 bytes, so two suffice by the rule of
+    # thumb. A bare count has no shape, so the planner has no count (None) and the headline says so.
+    (column,) = fp16["gpus"]
+    assert column["rule_of_thumb"] == {"count": 2, "tp_count": 2, "nodes": 1}
+    assert column["gpu"] == "A100-80GB" and {k: v for k, v in column.items() if k not in ("gpu", "rule_of_thumb")} == dict.fromkeys(
+        ("count", "tp", "pp", "nodes", "kv_cache_tokens", "max_concurrency", "max_context", "weights_bytes_per_gpu", "command",
+         "kv_cache_bytes_per_gpu", "activation_bytes", "non_torch_bytes", "total_bytes_per_gpu", "fits"))
+    assert report["plan"] is None and report["serving"] is None
+    assert "rule of thumb" in report["headline"] and "2 x A100-80GB" in report["headline"]
 
 
 def test_contract_keys_for_a_config(capsys):
@@ -41,7 +48,8 @@ def test_contract_keys_for_a_config(capsys):
     for row in report["precisions"]:
         assert {"name", "bits", "weights_bytes", "seed_formula_bytes", "largest_layer_bytes", "training_adam_bytes", "gpus"} <= set(row)
         for count in row["gpus"]:
-            assert {"gpu", "count", "tp_count"} <= set(count)
+            assert {"gpu", "count", "tp", "pp", "nodes", "rule_of_thumb"} <= set(count)
+            assert count["count"] == count["tp"] * count["pp"]
     fp32 = report["precisions"][0]
     assert fp32["weights_bytes"] == 4 * 8_030_261_248
     # Llama-3.1-8B's largest layer is its 128256 x 4096 embedding.
@@ -68,8 +76,18 @@ def test_moe_reports_active_parameters(capsys):
 def test_gpu_counts_respect_attention_heads(capsys):
     report = run_json(capsys, str(CONFIGS / "meta-llama__Llama-3.1-405B.json"), "--precisions", "fp16", "--gpu", "H100-80GB")
     (count,) = report["precisions"][0]["gpus"]
-    # 405.85e9 x 2.4 = 974.0e9 bytes over 85.03e9 per H100: 12 GPUs, so two nodes of 8 with TP 8 each.
-    assert count == {"gpu": "H100-80GB", "count": 12, "tp_count": 16, "nodes": 2}
+    # Rule of thumb: 405.85e9 x 2.4 = 974.0e9 bytes over 85.03e9 per H100: 12 GPUs, so two nodes of 8 with TP 8 each.
+    assert count["rule_of_thumb"] == {"count": 12, "tp_count": 16, "nodes": 2}
+    # The plan column is the planner's own best count for 16-bit weights at the default target.
+    from llmmem.planner import plan
+    from llmmem.gpus import get_gpu
+    from llmmem.resolve import resolve
+
+    spec = resolve(str(CONFIGS / "meta-llama__Llama-3.1-405B.json")).spec
+    best = plan(spec, gpus=[get_gpu("H100-80GB")], context=8192, weights=("fp16",)).best
+    assert (count["count"], count["tp"], count["pp"], count["nodes"]) == (best.count, best.tp, best.pp, best.nodes)
+    # 811.7e9 bytes of 16-bit weights cannot fit in 10 x 0.9 x 85.03e9 = 765.2e9 bytes.
+    assert count["count"] >= 11 and count["nodes"] == 2
 
 
 def test_human_table_labels_units(capsys):
@@ -89,8 +107,12 @@ def test_human_table_labels_units(capsys):
         (["0"], "like 70B"),
         (["70B", "--gpu", "Voodoo5"], "Voodoo5"),
         (["70B", "--precisions", "fp64"], "fp32, fp16"),
-        (["70B", "--tp", "0"], "must be 1 or more"),
-        (["70B", "--engine", "vllm"], "only a parameter count"),
+        (["70B", "--tp", "0"], "tp '0' is not a whole number from 1 to 64"),
+        (["70B", "--tp", "2"], "only a parameter count"),
+        (["70B", "--context", "inf"], "context 'inf' is not a whole number"),
+        (["70B", "--gpu-memory-utilization", "1e400"], "gpu_memory_utilization '1e400' is not a number from 0.01 to 1"),
+        (["70B", "--concurrency", "-3"], "concurrency '-3' is not a whole number"),
+        (["70B", "--weights", "q2"], "invalid choice"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, fragment):
@@ -143,7 +165,7 @@ def test_real_process_error_has_no_traceback():
 
 
 def test_each_precision_row_has_its_serving_total(capsys):
-    report = run_json(capsys, str(LLAMA_8B), "--gpu", "H100-80GB", "--context", "8192", "--batch", "4")
+    report = run_json(capsys, str(LLAMA_8B), "--gpu", "H100-80GB", "--context", "8192", "--batch", "4", "--engine", "generic")
     rows = {row["name"]: row for row in report["precisions"]}
     fp16 = rows["fp16"]["serving_total_bytes"]
     assert fp16 == report["serving"]["total_bytes_per_gpu"]  # the checkpoint is bf16: the same estimate
@@ -161,4 +183,99 @@ def test_each_precision_row_has_its_serving_total(capsys):
 def test_a_bare_count_has_no_serving_rows(capsys):
     report = run_json(capsys, "7B")
     assert report["serving"] is None
-    assert "serving_total_bytes" not in report["precisions"][0]
+    assert report["precisions"][0]["serving_total_bytes"] is None and report["precisions"][0]["serving_fits"] is None
+
+
+def test_library_and_cli_json_are_byte_identical(capsys):
+    from llmmem.report import estimate_request
+    from llmmem.request import make_request
+
+    request = make_request(model=str(LLAMA_8B), context="4096", concurrency="8", gpus=["H100-80GB"], engine="vllm")
+    library = json.dumps(estimate_request(request).to_dict(), indent=2)
+    assert main([str(LLAMA_8B), "--context", "4096", "--concurrency", "8", "--gpu", "H100-80GB", "--engine", "vllm", "--json"]) == 0
+    assert capsys.readouterr().out == library + "\n"
+
+
+def test_default_answer_is_the_planners_best_plan(capsys):
+    report = run_json(capsys, "meta-llama/Llama-3.1-70B", "--offline")
+    # The stated default target: vLLM on the first GPU (H100-80GB), min(8192, 131072) tokens, 1 sequence.
+    assert report["target"] == {"engine": "vllm", "gpu": "H100-80GB", "context": 8192, "concurrency": 1, "default": True}
+    best = report["plan"]["plans"][0]
+    assert best["count"] == 2 and best["gpu"] == "H100-80GB"
+    serving = report["serving"]
+    assert (serving["tp"], serving["pp"], serving["max_model_len"]) == (best["tp"], best["pp"], 8192)
+    assert serving["starts"] is True and serving["failure"] is None
+    assert serving["kv_cache_tokens"] == best["kv_cache_tokens"]
+    fp16 = next(row for row in report["precisions"] if row["name"] == "fp16")
+    column = fp16["gpus"][0]
+    assert column["count"] == best["count"]  # the table's count is the planner's
+    # the column carries the row's own plan and the engine's terms at it (the checkpoint is bf16: same plan)
+    assert (column["kv_cache_tokens"], column["max_concurrency"], column["command"]) == (
+        best["kv_cache_tokens"], best["max_concurrency"], best["command"])
+    assert (column["total_bytes_per_gpu"], column["activation_bytes"], column["fits"]) == (
+        serving["total_bytes_per_gpu"], serving["activation_bytes"], True)
+    assert best["command"] in report["headline"] and "2 x H100-80GB" in report["headline"]
+    assert main(["meta-llama/Llama-3.1-70B", "--offline"]) == 0
+    text = capsys.readouterr().out
+    assert "Best plan on H100-80GB for 1 sequence(s) of 8,192 tokens with vllm (default target" in text
+    assert best["command"] in text and "does not" not in text
+
+
+def test_context_beyond_the_model_is_refused_with_the_override_named(capsys):
+    assert_fails_cleanly(capsys, [str(LLAMA_8B), "--context", "200000"], "--allow-long-context")
+    assert_fails_cleanly(capsys, [str(LLAMA_8B), "--engine", "vllm", "--tp", "1", "--max-model-len", "1000000"], "limit of 131,072 tokens")
+    report = run_json(capsys, str(LLAMA_8B), "--context", "200000", "--allow-long-context", "--gpu", "H200")
+    assert report["serving"]["max_model_len"] == 200000
+    assert any("beyond the model's 131,072 positions" in note for note in report["serving"]["notes"])
+
+
+PLAN_KEYS = ["model", "parameters", "engine", "context", "concurrency", "plans", "notes"]
+PLAN_ROW_KEYS = ["gpu", "count", "tp", "pp", "nodes", "weights", "kv_cache_dtype", "kv_cache_tokens", "max_concurrency",
+                 "max_context", "weights_bytes_per_gpu", "usd_per_hour", "command"]
+
+
+def test_plan_json_contract_and_prices(capsys):
+    out = run_json(capsys, "plan", "meta-llama/Llama-3.1-70B", "--offline", "--gpu", "H100", "--gpu", "A100",
+                   "--context", "8192", "--price", "H100-80GB=1.5")
+    assert list(out) == PLAN_KEYS and all(list(p) == PLAN_ROW_KEYS for p in out["plans"])
+    assert (out["model"], out["parameters"], out["engine"], out["context"], out["concurrency"]) == (
+        "meta-llama/Llama-3.1-70B", 70_553_706_496, "vllm", 8192, 1)
+    best = out["plans"][0]
+    # --price H100=1.5 beats the A100's catalog 2.736 $/h: 2 GPUs x 1.5 = 3.0 $/h.
+    assert (best["gpu"], best["count"], best["tp"], best["usd_per_hour"]) == ("H100-80GB", 2, 2, 3.0)
+    assert best["command"] == "vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2 --max-model-len 8192"
+
+
+def test_plan_weights_and_kv_choices_and_an_empty_answer(capsys):
+    out = run_json(capsys, "plan", "meta-llama/Llama-3.1-70B", "--offline", "--gpu", "H100", "--weights", "auto", "fp8",
+                   "--kv-cache-dtype", "auto", "fp8")
+    assert {(p["weights"], p["kv_cache_dtype"]) for p in out["plans"]} == {("fp16", "auto"), ("fp16", "fp8"), ("fp8", "auto"), ("fp8", "fp8")}
+    one_gpu = [p for p in out["plans"] if p["count"] == 1]
+    assert one_gpu and all(p["weights"] == "fp8" for p in one_gpu) and "--quantization fp8" in one_gpu[0]["command"]
+    empty = run_json(capsys, "plan", "meta-llama/Llama-3.1-405B", "--offline", "--gpu", "H100", "--max-gpus", "4")
+    assert empty["plans"] == [] and "the weights alone" in empty["notes"][0]
+
+
+def test_train_dispatch_is_guarded(capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("llmmem.cli_train") is not None:
+        pytest.skip("cli_train is present: its own tests cover it")
+    assert_fails_cleanly(capsys, ["train", "meta-llama/Llama-3.1-8B"], "cli_train.py is missing")
+
+
+def test_the_app_path_never_reads_local_files():
+    from llmmem.errors import InputError
+    from llmmem.report import estimate_request
+    from llmmem.request import make_request
+
+    with pytest.raises(InputError, match="local files are not read here"):
+        estimate_request(make_request(model=str(LLAMA_8B)), allow_local_files=False)
+
+
+def test_prefer_catalog_answers_a_catalog_model_without_the_hub():
+    from llmmem.report import estimate_request
+    from llmmem.request import make_request
+
+    report = estimate_request(make_request(model="meta-llama/Llama-3.1-8B"), prefer_catalog=True, allow_local_files=False)
+    assert (report.source, report.parameters, report.notes) == ("catalog", 8_030_261_248, ())

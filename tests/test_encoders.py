@@ -94,6 +94,9 @@ VARIANT_CASES = [
     ("RobertaForMultipleChoice", {**_ROBERTA, "architectures": ["RobertaForMultipleChoice"]}, 418_433),
     ("flan-t5-small: gated GELU, tie_word_embeddings false (built tied)",
      {**_FLAN_T5_SMALL, "architectures": ["T5ForConditionalGeneration"]}, 60_511_616),
+    ("T5: an explicit is_gated_act false wins over a gated feed_forward_proj",
+     {**_T5, "feed_forward_proj": "gated-gelu", "is_gated_act": False}, 228_864),
+    ("T5: an explicit is_gated_act true wins over relu", {**_T5, "feed_forward_proj": "relu", "is_gated_act": True}, 261_632),
     ("T5 with fewer decoder layers", {**_T5, "architectures": ["T5ForConditionalGeneration"], "num_decoder_layers": 1}, 179_520),
     ("T5ForSequenceClassification, 3 labels", {**_T5, "architectures": ["T5ForSequenceClassification"], "num_labels": 3}, 233_219),
     ("T5ForQuestionAnswering", {**_T5, "architectures": ["T5ForQuestionAnswering"]}, 228_994),
@@ -106,6 +109,30 @@ VARIANT_CASES = [
       "num_attention_heads": 4, "intermediate_size": 128, "image_size": 32, "patch_size": 4, "num_channels": 1,
       "num_labels": 10}, 71_562),
 ]  # fmt: skip
+
+# Other sizes of the same families: their published config.json shape keys (same layout as the fixtures).
+_BERT_BASE_UNCASED = {**load("google-bert__bert-base-multilingual-cased.json"), "vocab_size": 30522}
+_T5_BASE = {**load("google-t5__t5-small.json"), "d_model": 768, "d_ff": 3072, "num_heads": 12, "num_layers": 12,
+            "num_decoder_layers": 12}  # fmt: skip
+SIZE_CASES = [
+    ("bert-base-uncased shape, BertForMaskedLM", _BERT_BASE_UNCASED, 109_514_298),
+    ("bert-large-uncased shape, BertForMaskedLM", {**_BERT_BASE_UNCASED, "hidden_size": 1024, "num_hidden_layers": 24,
+                                                   "num_attention_heads": 16, "intermediate_size": 4096}, 335_174_458),
+    ("roberta-base shape, RobertaForMaskedLM", {**load("sentence-transformers__all-roberta-large-v1.json"),
+                                               "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                                               "intermediate_size": 3072}, 124_697_433),
+    ("t5-base shape", _T5_BASE, 222_903_552),
+    ("t5-large shape", {**_T5_BASE, "d_model": 1024, "d_ff": 4096, "num_heads": 16, "num_layers": 24,
+                        "num_decoder_layers": 24}, 737_668_096),
+    ("flan-t5-xl shape (gated, untied on disk)", {**_T5_BASE, "d_model": 2048, "d_ff": 5120, "d_kv": 64, "num_heads": 32,
+                                                  "num_layers": 24, "num_decoder_layers": 24,
+                                                  "feed_forward_proj": "gated-gelu", "is_gated_act": True,
+                                                  "dense_act_fn": "gelu_new", "tie_word_embeddings": False}, 2_783_959_040),
+    ("vit-large-patch16-224 shape, ViTForImageClassification",
+     with_class("google__vit-base-patch16-224-in21k.json", "ViTForImageClassification", hidden_size=1024,
+                num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096, id2label=_IMAGENET), 304_326_632),
+]  # fmt: skip
+VARIANT_CASES = SIZE_CASES + VARIANT_CASES
 
 ALL_CASES = [(name, load(name), int(NEW_ROWS[name]["full_model_params"])) for name in FIXTURES] + VARIANT_CASES
 
@@ -142,3 +169,32 @@ def test_flan_t5_head_is_counted_tied_and_the_note_says_why():
 def test_unknown_head_class_is_refused_with_the_known_ones():
     with pytest.raises(ConfigError, match="BertForFoo.*BertForMaskedLM"):
         spec_from_config({**_BERT, "architectures": ["BertForFoo"]})
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"patch_size": 0}, "patch_size=0, not a positive size"),
+        ({"image_size": [224]}, r"image_size=\[224\], not a positive size"),
+        ({"hidden_size": "768"}, "hidden_size='768', expected an integer"),  # config_check answers first
+        ({"num_hidden_layers": None}, "has no num_hidden_layers"),
+    ],
+)
+def test_bad_values_are_refused_in_one_line(change, message):
+    with pytest.raises(ConfigError, match=message):
+        spec_from_config({**load("google__vit-base-patch16-224-in21k.json"), **change})
+
+
+@pytest.mark.parametrize("layers,message", [(10**12, "num_decoder_layers=1,000,000,000,000, more than"), ("6", "num_decoder_layers='6'")])
+def test_t5_decoder_layers_are_checked(layers, message):
+    with pytest.raises(ConfigError, match=message):
+        spec_from_config({**_T5, "num_decoder_layers": layers})
+
+
+def test_largest_layer_is_the_embedding_or_one_block():
+    t5 = spec_from_config(load("google-t5__t5-small.json"))
+    assert t5.largest_layer_parameters == 32128 * 512  # the shared embedding beats a decoder block
+    block = spec_from_config({**_T5, "vocab_size": 10})  # a decoder block: 2 attentions + feed-forward
+    assert block.largest_layer_parameters == 2 * 4 * 64 * (4 * 16) + 2 * 64 * 128
+    vit = spec_from_config(load("google__vit-base-patch16-224-in21k.json"))
+    assert vit.largest_layer_parameters == 4 * (768 * 768 + 768) + 768 * 3072 * 2 + 3072 + 768

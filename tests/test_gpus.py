@@ -177,3 +177,17 @@ def test_usable_fraction_and_bad_inputs():
         gpus_needed(10**9, h100, usable_fraction=0)
     with pytest.raises(InputError):
         gpus_needed(10**9, h100, usable_fraction=1.5)
+
+
+def test_catalog_prices_cite_their_source_and_are_exact():
+    by_name = {g.name: g for g in GPUS}
+    # RunPod's per-second flex rates x 3600 seconds.
+    assert by_name["H100-80GB"].usd_per_hour == 4.176  # $0.00116/s
+    assert by_name["A100-80GB"].usd_per_hour == 2.736  # $0.00076/s
+    assert by_name["L4-24GB"].usd_per_hour == 0.684  # $0.00019/s
+    for gpu in GPUS:
+        if gpu.usd_per_hour is None:
+            assert gpu.price_source == ""
+        else:
+            assert 0 < gpu.usd_per_hour < 100 and "runpod" in gpu.price_source and "read 2026-11-30" in gpu.price_source
+    assert {g.name for g in GPUS if g.usd_per_hour is None} == {"T4-16GB", "A10G-24GB", "A100-40GB", "H100-NVL-94GB", "MI300X-192GB"}

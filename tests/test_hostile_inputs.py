@@ -18,7 +18,7 @@ from llmmem import catalog
 from llmmem.errors import ConfigError, HubUnavailableError, InputError, LlmmemError
 from llmmem.resolve import LOCAL_FILES_REFUSED, MAX_MODEL_TEXT, parse_parameter_count, resolve
 
-from fakehub import ABSURD_VALUES, absurd_config, loopback_only
+from fakehub import ABSURD_VALUES, _gzip_of_spaces, absurd_config, loopback_only
 
 REGEX_BOMB = "1" + " " * 2400 + "!"  # took 10.7 s under the old backtracking count regex
 
@@ -238,13 +238,14 @@ def _refused(error_class, text: str, **kwargs) -> tuple[str, float]:
 
 
 @pytest.mark.parametrize("fault", ["api-trickle", "config-trickle", "config-trickle-headers"])
-def test_a_trickling_server_is_cut_off_at_the_deadline(fake, fault):
+def test_a_trickling_server_is_cut_off_at_the_deadline(fake, fault, monkeypatch):
     from llmmem import hub
 
+    monkeypatch.setattr(hub, "DEADLINE_S", 1.5)
     fake.add("acme/Slow-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault=fault)
     message, seconds = _refused(HubUnavailableError, "acme/Slow-8B")
-    assert message == "the Hub did not finish answering about acme/Slow-8B within 3 s: try again"
-    # each byte comes within the 1 s step timeout, so only the 3 s deadline ends it (the old code waited ~120 s)
+    assert message == "the Hub did not finish answering about acme/Slow-8B within 1.5 s: try again"
+    # a byte every 0.2 s beats the 1 s step timeout, so only the deadline ends it (the old code waited ~120 s)
     assert hub.DEADLINE_S <= seconds < hub.DEADLINE_S + 1.5
     assert len(hub.CACHE) == 0
 
@@ -268,6 +269,8 @@ def test_oversized_answers_are_refused_without_reading_them(fake, fault, error, 
     from llmmem import hub
 
     fake.add("acme/Huge-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B}, fault=fault)  # 100 MB bodies
+    if fault == "config-gzip-bomb":
+        _gzip_of_spaces(fake.huge_bytes)  # compressed once, before the clock starts (about 1 s)
     outcome = {}
     growth = peak_rss_growth(lambda: outcome.update(zip(("message", "seconds"), _refused(error, "acme/Huge-8B"))))
     assert outcome["message"].startswith(message)
@@ -326,3 +329,270 @@ def test_real_answers_are_cached_with_their_size(fake):
     assert resolve("acme/Llama-8B-Copy", allow_local_files=False).spec.parameters == LLAMA_8B
     config_size = len(json.dumps(LLAMA_CONFIG, indent=2).encode())
     assert len(hub.CACHE) == 1 and config_size < hub.CACHE.bytes < config_size + 2000  # config.json + model info
+
+
+# --- Local paths where they are allowed (CLI, library): never a hang, never an unbounded read ---------------
+
+def _timed_config_error(path: str) -> tuple[str, float]:
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as error:
+        resolve(path)
+    return str(error.value), time.perf_counter() - started
+
+
+def test_a_pipe_the_process_holds_is_refused_at_once():
+    read_end, write_end = os.pipe()  # nothing is ever written: reading it would block forever
+    try:
+        message, seconds = _timed_config_error(f"/proc/self/fd/{read_end}")
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert message == f"'/proc/self/fd/{read_end}' is not a regular file: point to the model's config.json or its folder"
+    assert seconds < 0.5
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "config.json"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path):  # the FIFO itself, and a folder whose config.json is one
+        message, seconds = _timed_config_error(str(path))
+        assert message.endswith("is not a regular file: point to the model's config.json or its folder") and seconds < 0.5
+
+
+def test_dev_zero_is_refused_without_reading():
+    growth = peak_rss_growth(lambda: _timed_config_error("/dev/zero"))
+    message, seconds = _timed_config_error("/dev/zero")
+    assert message == "'/dev/zero' is not a regular file: point to the model's config.json or its folder"
+    assert seconds < 0.5 and growth < 16 * 1024 * 1024  # it used to read until MemoryError (12 GB)
+
+
+def test_a_huge_file_is_refused_from_its_size(tmp_path):
+    huge = tmp_path / "config.json"
+    with open(huge, "wb") as sparse:  # 3 GB, sparse: costs no disk
+        sparse.truncate(3 * 10**9)
+    outcome = {}
+    growth = peak_rss_growth(lambda: outcome.update(message=_timed_config_error(str(huge))[0]))
+    assert outcome["message"].endswith("is 3,000,000,000 bytes, more than the 2,097,152 a config.json may be: give the model's config.json")
+    assert growth < 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a" * 260 + "/b", "cannot read 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...': OSError; check the path and permissions"),
+    ("~no-such-user-x/config.json", "no such file: '~no-such-user-x/config.json'; check the path to the config.json"),
+    ("/nope/x.json", "no such file: '/nope/x.json'; check the path to the config.json"),
+])
+def test_odd_paths_get_one_line_where_local_files_are_allowed(text, message):
+    with pytest.raises(LlmmemError) as error:
+        resolve(text)
+    assert str(error.value) == message
+
+
+def test_deeply_nested_json_file_is_one_line(tmp_path):
+    deep = tmp_path / "config.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    message, _ = _timed_config_error(str(deep))
+    assert message.endswith("nests JSON too deeply for a config.json: give the model's config.json")
+    deep.write_text('{"a":' * 40 + "1" + "}" * 40)
+    message, _ = _timed_config_error(str(deep))
+    assert message == "config.json nests objects 32 levels deep or more: give the model's real config.json"
+
+
+# --- The CLI: one line on stderr, exit 2, never a traceback -------------------------------------------------
+
+CLI_CASES = [
+    # argv                                                     stderr starts with
+    (["/dev/zero"], "llmmem: '/dev/zero' is not a regular file"),
+    (["/proc/self/fd/0"], "llmmem: '/proc/self/fd/0' is not a regular file"),  # stdin: a pipe nobody writes to
+    ([REGEX_BOMB], "llmmem: '1"),
+    (["a" * 260 + "/b"], "llmmem: cannot read 'aaaa"),
+    (["~x"], "llmmem: '~x' is not a model ID"),
+    (["/etc/passwd"], "llmmem: '/etc/passwd' is not valid JSON (line 1)"),
+    (["70B", "--gpu", "0.0000000001GB"], "llmmem: GPU size '0.0000000001GB' is not a real GPU's memory"),
+    (["70B", "--gpu", "9" * 5000 + "GB"], "llmmem: the GPU is 5,002 characters long, more than 64"),
+    (["70B", "--token", "hf_" + "x" * 600], "llmmem: "),
+    (["meta-llama/Llama-3.1-8B", "--context", "inf"], "llmmem: "),
+    (["meta-llama/Llama-3.1-8B", "--context", "1e400"], "llmmem: "),
+    (["meta-llama/Llama-3.1-8B", "--gpu-memory-utilization", "nan"], "llmmem: "),
+    (["meta-llama/Llama-3.1-8B", "--tp", "-1"], "llmmem: "),
+]
+
+
+@pytest.mark.parametrize(("argv", "start"), CLI_CASES, ids=[" ".join(a)[:40] for a, _ in CLI_CASES])
+def test_cli_answers_hostile_input_with_one_line_and_exit_2(argv, start, tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "PYTHONPATH": str(pathlib.Path(__file__).parents[1])}
+    env.pop("HF_TOKEN", None)
+    started = time.perf_counter()
+    # NOTE: stdin is a pipe never written to, so reading /proc/self/fd/0 would hang until the timeout
+    done = subprocess.run([sys.executable, "-m", "llmmem", *argv, "--offline"], stdin=subprocess.PIPE, capture_output=True,
+                          text=True, timeout=60, env=env, cwd=tmp_path)
+    seconds = time.perf_counter() - started
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr[-2000:]
+    assert done.stderr.startswith(start) and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert len(done.stderr) < 400
+    assert seconds < 30  # start-up ~1 s; a hang or a 10 s regex would show
+
+
+# --- Property tests: any model text, any flag value, any JSON value -> exit 0 or 2, ConfigError, nothing else --
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# NOTE: LLMMEM_FUZZ_EXAMPLES=5000 for a long hunt; the default keeps this module well under a minute.
+_FUZZ = settings(max_examples=int(os.environ.get("LLMMEM_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+HOSTILE_TEXTS = [
+    "/etc/passwd", "/dev/zero", "/proc/self/fd/0", "~x", "~/.cache/huggingface/token", "a" * 260 + "/b", REGEX_BOMB,
+    "70B", "1e400", "nan", "-inf", "0", "meta-llama/Llama-3.1-8B", "llama-3.1-8b", "https://hf.co/Qwen/Qwen2.5-7B",
+    "Qwen/Qwen3-8B@main", "org/name@../x", "file:///etc/passwd", "<b>x</b><a href=x>", "\x00", "\u202e", "1" * 5000,
+]
+models = st.one_of(
+    st.sampled_from(HOSTILE_TEXTS),
+    st.text(max_size=300),
+    st.text(alphabet="0123456789.,_eE+- kmbtBKMGTparmsiol/@:~\\", max_size=80),
+    st.builds(lambda a, b: a + b, st.sampled_from(["/", "~", "./", "../", "hf.co/", "org/", "1"]), st.text(max_size=60)),
+)
+numbers = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["inf", "-inf", "nan", "1e400", "1e-400", "0", "-1", "0x10", "1_000", "1,000", "", " ", "max", "auto", "½", "٣"]),
+    st.text(max_size=20),
+)
+
+
+def _value_flags() -> list[str]:
+    """The CLI's flags that take one free-form value (no fixed choices), whatever the CLI defines."""
+    from llmmem.cli import build_parser
+
+    flags = []
+    for action in build_parser()._actions:  # NOTE: argparse has no public list of actions
+        long = [flag for flag in action.option_strings if flag.startswith("--")]
+        if long and action.nargs is None and not action.choices and action.const is None and long[0] not in ("--token", "--revision", "--help"):
+            flags.append(long[0])
+    return flags
+
+
+VALUE_FLAGS = _value_flags()
+
+
+def _run_main(argv: list[str]) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from llmmem.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse's own refusals
+            code = exit_.code
+    return code, err.getvalue()
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+
+
+@_FUZZ
+@given(model=models)
+def test_fuzz_cli_model_argument(offline, model):
+    if model.startswith("-"):
+        model = "x" + model  # a leading dash is a flag to argparse, not a model
+    code, stderr = _run_main([model, "--offline", "--json"])
+    assert code in (0, 2), stderr
+    assert "Traceback" not in stderr
+    if code == 2:
+        assert stderr.startswith("llmmem: ") and stderr.count("\n") == 1 and len(stderr) < 600
+
+
+@_FUZZ
+@given(flags=st.lists(st.tuples(st.sampled_from(VALUE_FLAGS), numbers), min_size=1, max_size=3),
+       model=st.sampled_from(["meta-llama/Llama-3.1-8B", "70B", "Qwen/Qwen3-30B-A3B", "mistralai/Mixtral-8x7B-v0.1"]))
+def test_fuzz_cli_numeric_flags(offline, flags, model):
+    argv = [model, "--offline", "--json"]
+    for flag, value in flags:
+        argv.append(f"{flag}={value}")  # NOTE: "=" keeps a value like "-1" from reading as a flag
+    started = time.perf_counter()
+    code, stderr = _run_main(argv)
+    assert code in (0, 2), stderr
+    assert "Traceback" not in stderr
+    if code == 2:
+        assert stderr.startswith("llmmem: ") and stderr.count("\n") == 1
+    assert time.perf_counter() - started < 10  # no flag value may make the estimate crawl
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**40), max_value=10**40) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=20,
+)
+
+
+def _fields_read() -> list[str]:
+    from llmmem.config_check import FIELDS
+
+    return sorted(FIELDS)
+
+
+def _base_configs() -> list[dict]:
+    names = ["meta-llama/Llama-3.1-8B", "Qwen/Qwen3-30B-A3B", "deepseek-ai/DeepSeek-V3", "google/gemma-3-4b-it", "openai/gpt-oss-20b", "gpt2"]
+    return [catalog.load_config(catalog.find(name)) for name in names if catalog.find(name) is not None]
+
+
+BASE_CONFIGS = _base_configs()
+
+
+def _spec_or_config_error(config) -> None:
+    from llmmem.architectures import spec_from_config
+
+    try:
+        spec = spec_from_config(config)
+    except ConfigError as error:
+        assert "\n" not in str(error) and len(str(error)) < 600
+        return
+    assert type(spec.parameters) is int and 0 < spec.parameters < 10**16
+    assert spec.active_parameters is None or type(spec.active_parameters) is int
+    assert all(type(count) is int for count in spec.breakdown.values())
+
+
+@_FUZZ
+@given(base=st.sampled_from(BASE_CONFIGS), changes=st.dictionaries(st.sampled_from(_fields_read()), json_values, min_size=1, max_size=4),
+       nested=st.booleans())
+def test_fuzz_config_fields_with_random_json(base, changes, nested):
+    config = dict(base)
+    if nested and isinstance(config.get("text_config"), dict):
+        config["text_config"] = {**config["text_config"], **changes}
+    else:
+        config.update(changes)
+    _spec_or_config_error(config)
+
+
+@_FUZZ
+@given(config=st.dictionaries(st.sampled_from(_fields_read() + ["x", "rope_scaling"]), json_values, max_size=12))
+def test_fuzz_config_of_random_json(config):
+    _spec_or_config_error(config)
+
+
+@_FUZZ
+@given(base=st.sampled_from(BASE_CONFIGS), field=st.sampled_from(_fields_read()),
+       value=st.integers(min_value=-3, max_value=10**6) | st.sampled_from([10**7, 10**9, 2**31, 2**63, 10**200]))
+def test_fuzz_config_ints_stay_ints_and_bounded(base, field, value):
+    started = time.perf_counter()
+    _spec_or_config_error({**base, field: value})
+    assert time.perf_counter() - started < 2  # 10^9 layers took 9 s and 8.9 GB
+
+
+def test_a_malformed_quantization_digest_in_model_info_is_ignored():
+    from llmmem import hub
+
+    # config.json itself is fine (no quantization_config); the model info's digest carries a broken one
+    model = hub.HubModel("acme/Digest-8B", None, "0" * 40, LLAMA_CONFIG, {"BF16": LLAMA_8B},
+                         info_config={"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {"g": "int4"}}})
+    spec, notes = hub.spec_from_hub(model)
+    assert (spec.parameters, spec.quantization, notes) == (LLAMA_8B, None, ())

@@ -85,7 +85,45 @@ def test_published_figures_from_the_issue():
 MORE_CASES = [
     ("Qwen3-VL-30B-A3B", load(MORE / "Qwen__Qwen3-VL-30B-A3B-Instruct.json"), 31_070_754_032, 538_631_408, "vision_configs/README.md"),
     ("GLM-4.5V", load(MORE / "zai-org__GLM-4.5V.json"), 107_710_927_360, 858_681_856, "vision_configs/README.md"),
+    ("llava-1.5-7b", load(MORE / "llava-hf__llava-1.5-7b-hf.json"), 7_063_427_072, 324_487_168, "vision_configs/README.md"),
+    ("Qwen2-VL-7B", load(MORE / "Qwen__Qwen2-VL-7B-Instruct.json"), 8_291_375_616, 675_759_104, "vision_configs/README.md"),
+    ("pixtral-12b", load(MORE / "mistral-community__pixtral-12b.json"), 12_682_739_712, 434_957_312, "vision_configs/README.md"),
+    ("paligemma-3b-pt-224", load(MORE / "google__paligemma-3b-pt-224.json"), 2_923_466_480, 414_803_696, "vision_configs/README.md"),
+    ("llava-v1.6-mistral-7b", load(MORE / "llava-hf__llava-v1.6-mistral-7b-hf.json"), 7_566_747_648, 324_491_264, "vision_configs/README.md"),
+    ("SmolVLM-256M", load(MORE / "HuggingFaceTB__SmolVLM-256M-Instruct.json"), 256_484_928, 93_510_912, "vision_configs/README.md"),
 ]
+
+def resized(name: str, text: dict, **outer) -> dict:
+    """A published fixture with another size's text_config keys (same tower), as the family's other releases."""
+    config = load(NEW / name)
+    if "text_config" in config:
+        config["text_config"] = {**config["text_config"], **text}
+    else:
+        config.update(text)
+    for key, value in outer.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    return config
+
+
+# Other sizes of the same families: their published config.json shape keys on top of the fixture of the family.
+SIZE_CASES = [
+    ("gemma-3-27b-it shape", resized("google__gemma-3-4b-it.json", {"hidden_size": 5376, "intermediate_size": 21504,
+     "num_hidden_layers": 62, "num_attention_heads": 32, "num_key_value_heads": 16, "head_dim": 128}), 27_432_406_640, 423_060_336),
+    ("gemma-3-12b-it shape", resized("google__gemma-3-4b-it.json", {"hidden_size": 3840, "intermediate_size": 15360,
+     "num_hidden_layers": 48, "num_attention_heads": 16, "num_key_value_heads": 8}), 12_187_325_040, 421_290_864),
+    ("Qwen2.5-VL-72B-Instruct shape", resized("Qwen__Qwen2.5-VL-7B-Instruct.json", {"hidden_size": 8192,
+     "intermediate_size": 29568, "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8},
+     vision_config={"out_hidden_size": 8192}), 73_406_351_360, 700_147_712),
+    ("Qwen2.5-VL-3B-Instruct shape (tied)", resized("Qwen__Qwen2.5-VL-7B-Instruct.json", {"hidden_size": 2048,
+     "intermediate_size": 11008, "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 2,
+     "tie_word_embeddings": True, "vocab_size": 151936}, vision_config={"out_hidden_size": 2048}), 3_754_622_976, 668_684_288),
+    ("Llama-4-Maverick-17B-128E shape", resized("meta-llama__Llama-4-Scout-17B-16E-Instruct.json", {
+     "num_local_experts": 128, "interleave_moe_layer_step": 2, "attention_chunk_size": 8192}), 401_583_781_376, 871_932_416),
+    ("Qwen3-VL-4B-Instruct shape (tied)", resized("Qwen__Qwen3-VL-8B-Instruct.json", {"hidden_size": 2560,
+     "intermediate_size": 9728, "num_hidden_layers": 36, "num_attention_heads": 32, "num_key_value_heads": 8},
+     tie_word_embeddings=True, vision_config={"depth": 24, "hidden_size": 1024, "intermediate_size": 4096,
+     "out_hidden_size": 2560, "deepstack_visual_indexes": [5, 11, 17]}), 4_437_815_808, 415_347_712),
+]  # fmt: skip
 
 _TEXT_SMALL = {"hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
                "head_dim": 64, "intermediate_size": 512, "vocab_size": 1000}  # fmt: skip
@@ -205,6 +243,57 @@ VARIANT_CASES = [
         1_726_208, 289_280,
     ),
     (
+        "llava: SigLIP tower with head, two feature layers, no projector bias, tie forwarded from text_config",
+        {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"], "multimodal_projector_bias": False,
+         "vision_feature_layer": [-2, -5],
+         "text_config": {"model_type": "llama", **_TEXT_SMALL, "tie_word_embeddings": True},
+         "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 96,
+                           "num_hidden_layers": 5, "num_attention_heads": 4, "image_size": 48, "patch_size": 8}},
+        1_726_016, 289_088,
+    ),
+    (
+        "llava: CLIP tower, mistral text",
+        {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"],
+         "text_config": {"model_type": "mistral", **_TEXT_SMALL, "sliding_window": None},
+         "vision_config": {"model_type": "clip_vision_model", "hidden_size": 64, "intermediate_size": 128,
+                           "num_hidden_layers": 3, "num_attention_heads": 4, "image_size": 56, "patch_size": 14}},
+        1_914_816, 221_888,
+    ),
+    (
+        "llava_next: SigLIP tower with head, image_newline, text tie not forwarded",
+        {"model_type": "llava_next", "architectures": ["LlavaNextForConditionalGeneration"],
+         "text_config": {"model_type": "llama", **_TEXT_SMALL, "tie_word_embeddings": True},
+         "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 96,
+                           "num_hidden_layers": 2, "num_attention_heads": 4, "image_size": 48, "patch_size": 8}},
+        1_878_368, 185_440,
+    ),
+    (
+        "paligemma: gemma2 text, untied, projection_dim over the vision config's",
+        {"model_type": "paligemma", "architectures": ["PaliGemmaForConditionalGeneration"], "tie_word_embeddings": False,
+         "projection_dim": 256,
+         "text_config": {"model_type": "gemma2", **_TEXT_SMALL},
+         "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 96,
+                           "num_hidden_layers": 2, "num_attention_heads": 4, "image_size": 56, "patch_size": 14,
+                           "projection_dim": 999, "vision_use_head": False}},
+        1_808_128, 114_176,
+    ),
+    (
+        "smolvlm: tied, scale factor 2, tower defaults for what is left out",
+        {"model_type": "smolvlm", "architectures": ["SmolVLMForConditionalGeneration"], "tie_word_embeddings": True,
+         "text_config": {"model_type": "llama", **_TEXT_SMALL},
+         "vision_config": {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                           "image_size": 64}},
+        1_758_208, 321_280,
+    ),
+    (
+        "qwen2_vl: v5 nested config, tied, mlp_ratio 2, merge size 1",
+        {"model_type": "qwen2_vl", "architectures": ["Qwen2VLForConditionalGeneration"], "tie_word_embeddings": True,
+         "text_config": {"model_type": "qwen2_vl_text", **_TEXT_SMALL},
+         "vision_config": {"depth": 2, "embed_dim": 64, "mlp_ratio": 2, "num_heads": 4, "hidden_size": 256,
+                           "patch_size": 14, "spatial_merge_size": 1, "temporal_patch_size": 2}},
+        1_601_088, 163_136,
+    ),
+    (
         "lfm2_vl: SigLIP2 without head, projector without LayerNorm (text: LFM2 hybrid)",
         {"model_type": "lfm2_vl", "architectures": ["Lfm2VlForConditionalGeneration"], "projector_hidden_size": 192,
          "projector_use_layernorm": False, "downsample_factor": 2,
@@ -239,7 +328,7 @@ VARIANT_CASES = [
     ),
 ]  # fmt: skip
 
-ALL_CASES = [(c[0], c[1], c[2], c[3]) for c in MORE_CASES] + VARIANT_CASES
+ALL_CASES = [(c[0], c[1], c[2], c[3]) for c in MORE_CASES] + SIZE_CASES + VARIANT_CASES
 
 
 @pytest.mark.parametrize("what,config,total,non_text", ALL_CASES, ids=[c[0] for c in ALL_CASES])
@@ -292,8 +381,8 @@ def test_text_only_class_counts_the_text_model():
 
 
 def test_unknown_vision_tower_is_refused_in_one_line():
-    config = {**load(NEW / "google__gemma-3-4b-it.json"), "vision_config": {"model_type": "clip_vision_model"}}
-    with pytest.raises(ConfigError, match="vision tower 'clip_vision_model'.*parameter count"):
+    config = {**load(NEW / "google__gemma-3-4b-it.json"), "vision_config": {"model_type": "dinov2"}}
+    with pytest.raises(ConfigError, match="vision tower 'dinov2'.*parameter count"):
         spec_from_config(config)
 
 
@@ -303,5 +392,30 @@ def test_bad_vision_values_are_refused_in_one_line():
     with pytest.raises(ConfigError, match=r"vision_config.depth='27', not a positive integer"):
         spec_from_config(config)
     config["vision_config"] = ["not", "an", "object"]
-    with pytest.raises(ConfigError, match="vision_config must be a JSON object"):
+    with pytest.raises(ConfigError, match=r"vision_config.*object"):  # config_check answers first
+        spec_from_config(config)
+
+
+@pytest.mark.parametrize(
+    "name,where,change,message",
+    [
+        ("Qwen__Qwen3-VL-8B-Instruct.json", "vision_config", {"deepstack_visual_indexes": 3}, "deepstack_visual_indexes=3, not a list"),
+        ("mistralai__Devstral-Small-2-24B-Instruct-2512.json", None, {"vision_feature_layer": "last"}, "vision_feature_layer='last'"),
+        ("google__gemma-3-4b-it.json", "vision_config", {"image_size": [896]}, r"image_size=\[896\], not a positive size"),
+        ("google__gemma-3-4b-it.json", "vision_config", {"patch_size": -14}, "patch_size=-14, not a positive size"),
+    ],
+)
+def test_hostile_vision_values_are_refused_in_one_line(name, where, change, message):
+    config = load(NEW / name)
+    target = config[where] if where else config
+    target.update(change)
+    with pytest.raises(ConfigError, match=message):
+        spec_from_config(config)
+
+
+@pytest.mark.parametrize("ratio", ["4", [4], float("nan"), 0, True])
+def test_qwen2_vl_mlp_ratio_is_checked(ratio):
+    config = load(MORE / "Qwen__Qwen2-VL-7B-Instruct.json")
+    config["vision_config"]["mlp_ratio"] = ratio
+    with pytest.raises(ConfigError, match="mlp_ratio"):
         spec_from_config(config)

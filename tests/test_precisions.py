@@ -27,3 +27,12 @@ def test_list_keeps_order_and_drops_duplicates():
 def test_unknown_precision_says_what_to_use(text):
     with pytest.raises(InputError, match="fp32, fp16, fp8, int8, int4"):
         parse_precisions(text)
+
+
+def test_every_precision_names_a_served_weights_format():
+    from llmmem.precisions import PRECISIONS
+    from llmmem.quantization import FORMATS
+
+    assert {p.name: p.serving_format for p in PRECISIONS.values()} == {
+        "fp32": "fp32", "fp16": "fp16", "fp8": "fp8", "int8": "w8a8", "int4": "w4a16"}
+    assert all(p.serving_format in FORMATS for p in PRECISIONS.values())

@@ -10,9 +10,9 @@ from llmmem.architectures import spec_from_config
 from llmmem.errors import InputError
 from llmmem.gpus import get_gpu
 from llmmem.quantization import FORMATS, format_from_quantization_config, get_format
+from llmmem.engines import estimate_serving as _estimate
 from llmmem.serving import (
     ServingOptions,
-    estimate_serving,
     kv_bytes_per_token_per_layer,
     kv_cache_bytes,
     kv_cache_bytes_per_token,
@@ -25,6 +25,10 @@ from llmmem.spec import ModelSpec
 
 CONFIGS = Path(__file__).resolve().parent.parent / "llmmem" / "catalog" / "configs"
 H100 = get_gpu("H100-80GB")
+
+
+def estimate_serving(spec, options) -> dict:
+    return _estimate(spec, options).to_dict()
 
 
 def spec(name: str) -> ModelSpec:

@@ -22,7 +22,8 @@ from llmmem.engines.vllm import (
 )
 from llmmem.gpus import get_gpu
 from llmmem.quantization import get_format
-from llmmem.serving import ServingOptions, estimate_serving, forward_activation_bytes
+from llmmem.engines import estimate_serving
+from llmmem.serving import ServingOptions, forward_activation_bytes
 
 CONFIGS = Path(__file__).resolve().parent.parent / "llmmem" / "catalog" / "configs"
 H100 = get_gpu("H100-80GB")
@@ -36,7 +37,7 @@ def spec(name):
 def vllm(name, **kw):
     kw.setdefault("gpu_memory_utilization", 0.95)
     kw.setdefault("max_model_len", 8192)
-    return estimate_serving(spec(name), ServingOptions(gpu=H100, engine="vllm", **kw))
+    return estimate_serving(spec(name), ServingOptions(gpu=H100, engine="vllm", **kw)).to_dict()
 
 
 def test_required_keys_present():

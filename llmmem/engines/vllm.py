@@ -17,13 +17,18 @@ non-torch increase from its start-up snapshot), so it appears in the output but 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Mapping
+
 from ..errors import InputError
 from ..serving import (
     CUDA_CONTEXT_BYTES,
     TP_COMM_BASE_BYTES,
     TP_COMM_PER_PEER_BYTES,
+    ServingEstimate,
     ServingOptions,
     activation_dtype_bytes,
+    context_problem,
     forward_activation_bytes,
     kv_bytes_per_token_per_layer,
     kv_dtype_bytes,
@@ -242,7 +247,107 @@ def blocks_per_request(spec: ModelSpec, kind: str, max_model_len: int, max_num_b
     return -(-max_model_len // BLOCK_SIZE)
 
 
-def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
+@dataclass(frozen=True)
+class VllmEstimate(ServingEstimate):
+    gpu_memory_utilization: float
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    max_model_len: int
+    requested_memory_bytes: int
+    cuda_context_bytes: int
+    non_kv_bytes: int
+    # check_enough_kv_cache_memory: KV one request of max_model_len needs on the tightest worker,
+    # and the longest max_model_len the available memory holds (vLLM's binary search; 0: none)
+    kv_cache_bytes_needed: int
+    estimated_max_model_len: int
+    num_blocks: int
+    starts: bool
+    failure: Mapping[str, str] | None
+
+
+def format_gib(nbytes: int) -> str:
+    """vLLM's utils.mem_utils.format_gib: GiB with two decimals."""
+    return f"{nbytes / GiB:.2f}"
+
+
+def request_kv_bytes(spec: ModelSpec, kinds: list[str], per_layer: int, max_model_len: int, max_num_batched_tokens: int) -> int:
+    """KV bytes one request of max_model_len needs on a worker holding layers of `kinds`:
+    kv_cache_utils.max_memory_usage_bytes, the sum over layers of blocks x page size."""
+    page = BLOCK_SIZE * per_layer
+    return sum(blocks_per_request(spec, kind, max_model_len, max_num_batched_tokens) for kind in kinds) * page
+
+
+def estimate_max_model_len(spec: ModelSpec, kinds: list[str], per_layer: int, available: int, max_model_len: int, max_num_batched_tokens: int) -> int:
+    """kv_cache_utils.estimate_max_model_len: binary search over [1, max_model_len] for the longest
+    length whose one-request KV fits `available` bytes (0 when even one token does not)."""
+
+    def fits(length: int) -> bool:
+        return request_kv_bytes(spec, kinds, per_layer, length, max_num_batched_tokens) <= available
+
+    if not fits(1):
+        return 0
+    low, high, result = 1, max_model_len, 1
+    while low <= high:
+        mid = (low + high) // 2
+        if fits(mid):
+            result, low = mid, mid + 1
+        else:
+            high = mid - 1
+    return result
+
+
+def blocks_for_requests(spec: ModelSpec, per_kind: dict[str, int], length: int, max_num_batched_tokens: int) -> int:
+    """Blocks of the shared pool one request of `length` tokens takes (every group counted)."""
+    return sum(blocks_per_request(spec, kind, length, max_num_batched_tokens) * n for kind, n in per_kind.items())
+
+
+def max_context_for(spec: ModelSpec, estimate: VllmEstimate, sequences: int, cap: int) -> int:
+    """Longest context `sequences` requests can hold at once in this start-up's block pool, capped."""
+    _, _, per_kind = kv_groups(layer_kinds(spec))
+    blocks = estimate.num_blocks
+    tokens = estimate.max_num_batched_tokens
+    if sequences < 1 or sequences * blocks_for_requests(spec, per_kind, 1, tokens) > blocks:
+        return 0
+    low, high = 1, cap
+    while low < high:
+        mid = (low + high + 1) // 2
+        if sequences * blocks_for_requests(spec, per_kind, mid, tokens) <= blocks:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _failure(spec, stages, max_model_len, gpu_bytes) -> dict | None:
+    """The first start-up check a worker fails, in vLLM's own words (None: vLLM starts)."""
+    for s in stages:
+        if s["weights_bytes"] + CUDA_CONTEXT_BYTES > gpu_bytes:
+            return {
+                "check": "model_loading",
+                "message": f"CUDA out of memory while loading the model: the weights take {format_gib(s['weights_bytes'])} GiB "
+                f"per GPU (stage {s['stage']}) and the GPU has {format_gib(gpu_bytes)} GiB",
+            }
+    for s in stages:
+        if s["available_kv_bytes"] <= 0:
+            return {
+                "check": "no_available_memory",
+                "message": "No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when initializing the engine.",
+            }
+    for s in stages:
+        if s["kv_bytes_needed"] > s["available_kv_bytes"]:
+            estimated = s["estimated_max_model_len"]
+            estimated_msg = f"Based on the available memory, the estimated maximum model length is {estimated}. " if estimated > 0 else ""
+            return {
+                "check": "max_seq_len",
+                "message": f"To serve at least one request with the models's max seq len ({max_model_len}), "
+                f"({format_gib(s['kv_bytes_needed'])} GiB KV cache is needed, which is larger than the available KV cache "
+                f"memory ({format_gib(s['available_kv_bytes'])} GiB). {estimated_msg}"
+                "Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the engine.",
+            }
+    return None
+
+
+def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
     tp, pp = options.tp, options.pp
     gpu_bytes = options.gpu.memory_bytes
     util = options.gpu_memory_utilization
@@ -250,6 +355,10 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
         raise InputError(f"gpu_memory_utilization {util} is not in (0, 1]: use e.g. 0.9")
     default_tokens, default_seqs = vllm_defaults(gpu_bytes, options.gpu.name)
     max_model_len = options.max_model_len or spec.max_position_embeddings or 4096
+    if not options.allow_long_context:
+        problem = context_problem(spec, max_model_len)
+        if problem:
+            raise InputError(problem)
     tokens = options.max_num_batched_tokens or default_tokens
     max_num_seqs = options.max_num_seqs or default_seqs
     num_reqs = min(max_num_seqs, tokens)
@@ -262,7 +371,8 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
 
     rotary = rotary_cache_bytes(spec, dtype_bytes)
     non_torch = non_torch_forward_bytes(tp, pp)
-    group_size, n_groups, per_kind = kv_groups(layer_kinds(spec))
+    kinds_all = layer_kinds(spec)
+    group_size, n_groups, per_kind = kv_groups(kinds_all)
 
     stages = []
     for stage in range(pp):
@@ -278,6 +388,9 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
         if n_groups > 1 and pp > 1:
             stage_group_size = -(-group_size // pp)
         num_blocks = max(0, available) // (page * stage_group_size) if page else 0
+        kinds = kinds_all[start:end]
+        needed = request_kv_bytes(spec, kinds, per_layer, max_model_len, tokens)
+        estimated = estimate_max_model_len(spec, kinds, per_layer, available, max_model_len, tokens) if 0 < available < needed else (max_model_len if available > 0 else 0)
         stages.append(
             {
                 "stage": stage,
@@ -291,6 +404,8 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
                 "non_torch_bytes": non_torch,
                 "non_kv_bytes": non_kv,
                 "available_kv_bytes": available,
+                "kv_bytes_needed": needed,
+                "estimated_max_model_len": estimated,
                 "num_blocks": num_blocks,
             }
         )
@@ -298,11 +413,12 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
     first = stages[0]
     num_blocks = min(s["num_blocks"] for s in stages)  # vLLM keeps the smallest worker's count
     kv_tokens = num_blocks // n_groups * BLOCK_SIZE
-    need = sum(blocks_per_request(spec, kind, max_model_len, tokens) * n for kind, n in per_kind.items())
+    need = blocks_for_requests(spec, per_kind, max_model_len, tokens)
     max_concurrency = num_blocks / need if need else 0.0
     stage_layers = first["layers"]
     per_token_gpu = stage_layers * per_layer
-    fits = first["available_kv_bytes"] > 0 and kv_tokens >= max_model_len
+    failure = _failure(spec, stages, max_model_len, gpu_bytes)
+    tightest = min(stages, key=lambda s: (s["available_kv_bytes"] - s["kv_bytes_needed"]))
     notes = [
         f"weights ({fmt.label}): linear layers in the format, embeddings/norms/LM head/routers in "
         f"{dtype_bytes * 8}-bit, vocab padded to 64, tp={tp} shards, first of {pp} pipeline stage(s), "
@@ -317,26 +433,35 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> dict:
     ]
     if n_groups > 1:
         notes.append(f"hybrid KV allocator: {n_groups} groups of {group_size} layers ({per_kind})")
-    return {
+    if spec.max_position_embeddings and max_model_len > spec.max_position_embeddings:
+        notes.append(
+            f"max_model_len {max_model_len:,} is beyond the model's {spec.max_position_embeddings:,} positions "
+            "(allowed by --allow-long-context, as VLLM_ALLOW_LONG_MAX_MODEL_LEN=1): outputs past the limit may be wrong"
+        )
+    return VllmEstimate(
         **layout_fields(options, dtype_bytes, fmt),
-        "engine": "vllm",
-        "gpu_memory_utilization": util,
-        "max_num_batched_tokens": tokens,
-        "max_num_seqs": max_num_seqs,
-        "max_model_len": max_model_len,
-        "requested_memory_bytes": requested,
-        "weights_bytes_per_gpu": first["weights_bytes"],
-        "weights_breakdown_bytes": first["weights_breakdown_bytes"],
-        "activation_bytes": first["activation_bytes"],
-        "non_torch_bytes": first["non_torch_bytes"],
-        "cuda_context_bytes": CUDA_CONTEXT_BYTES,
-        "non_kv_bytes": first["non_kv_bytes"],
-        "kv_cache_bytes_per_gpu": max(0, first["available_kv_bytes"]),
-        "kv_cache_bytes_per_token": per_token_gpu,
-        "kv_cache_tokens": kv_tokens,
-        "max_concurrency": round(max_concurrency, 2),
-        "total_bytes_per_gpu": first["non_kv_bytes"] + max(0, first["available_kv_bytes"]) + CUDA_CONTEXT_BYTES,
-        "fits": fits,
-        "stages": stages if pp > 1 else None,
-        "notes": notes,
-    }
+        weights_bytes_per_gpu=first["weights_bytes"],
+        weights_breakdown_bytes=first["weights_breakdown_bytes"],
+        activation_bytes=first["activation_bytes"],
+        non_torch_bytes=first["non_torch_bytes"],
+        kv_cache_bytes_per_gpu=max(0, first["available_kv_bytes"]),
+        kv_cache_bytes_per_token=per_token_gpu,
+        kv_cache_tokens=kv_tokens,
+        max_concurrency=round(max_concurrency, 2),
+        total_bytes_per_gpu=first["non_kv_bytes"] + max(0, first["available_kv_bytes"]) + CUDA_CONTEXT_BYTES,
+        fits=failure is None,
+        stages=tuple(stages) if pp > 1 else None,
+        notes=tuple(notes),
+        gpu_memory_utilization=util,
+        max_num_batched_tokens=tokens,
+        max_num_seqs=max_num_seqs,
+        max_model_len=max_model_len,
+        requested_memory_bytes=requested,
+        cuda_context_bytes=CUDA_CONTEXT_BYTES,
+        non_kv_bytes=first["non_kv_bytes"],
+        kv_cache_bytes_needed=tightest["kv_bytes_needed"],
+        estimated_max_model_len=tightest["estimated_max_model_len"],
+        num_blocks=num_blocks,
+        starts=failure is None,
+        failure=failure,
+    )

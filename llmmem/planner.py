@@ -1,0 +1,334 @@
+"""The serving planner: which GPUs, how many, which parallel layout, for a target.
+
+Searches GPU type x GPU count x tensor parallel x pipeline parallel (x weights format x KV-cache dtype
+when more than one is allowed) with the engine's own estimate, keeps the configurations that serve
+the target (at least `concurrency` sequences of `context` tokens), and ranks them: by cost per hour
+when every GPU has a price, else by GPU count, then fewer pipeline stages (tensor parallel inside a
+node, as vLLM advises), then headroom (sequences held beyond the target).
+
+Inverse questions: context="max" asks for the longest context (capped at the model's maximum)
+`concurrency` sequences can have; concurrency="max" for the most sequences of `context` tokens (capped
+at max_num_seqs, the most vLLM schedules at once). Plans then rank by that answer first, so the best
+plan is the cheapest one that reaches the cap, or the one that comes closest within max_gpus.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from .engines import engine_function
+from .engines.generic import GenericEstimate
+from .engines.vllm import VllmEstimate, blocks_for_requests, kv_groups, max_context_for, vllm_defaults
+from .errors import InputError
+from .gpus import GPU, GPUS, GPUS_PER_NODE, valid_tp
+from .results import Result
+from .serving import ServingOptions, activation_dtype_bytes, context_problem, layer_kinds, weight_format, weights_terms
+from .spec import ModelSpec
+
+MAX = "max"
+MAX_TP = GPUS_PER_NODE  # tensor parallelism stays inside one node; pipeline stages span nodes
+DEFAULT_MAX_SEQS = 1024  # the concurrency cap of concurrency="max" when max_num_seqs is not given
+PLANS_PER_SETUP = 3  # inverse questions: layouts kept per GPU x weights x KV dtype
+
+# NOTE: `vllm serve --quantization` values for each weights format. fp8 quantizes a 16-bit checkpoint
+# on the fly; the others name a checkpoint already stored in that format (vLLM reads its config).
+QUANTIZATION_FLAGS = {
+    "fp8": "fp8", "fp8-block": "fp8", "fp8-dynamic": "compressed-tensors", "w8a8": "compressed-tensors",
+    "w4a16": "gptq_marlin", "gptq": "gptq", "awq": "awq", "bnb-nf4": "bitsandbytes",
+    "bnb-nf4-single": "bitsandbytes", "mxfp4": "mxfp4",
+}
+
+
+@dataclass(frozen=True)
+class Plan(Result):
+    gpu: str
+    count: int
+    tp: int
+    pp: int
+    nodes: int
+    weights: str
+    kv_cache_dtype: str
+    kv_cache_tokens: int
+    max_concurrency: float
+    max_context: int
+    weights_bytes_per_gpu: int
+    usd_per_hour: float | None
+    command: str
+
+
+@dataclass(frozen=True)
+class PlanResult(Result):
+    model: str
+    parameters: int
+    engine: str
+    context: int | str
+    concurrency: int | str
+    plans: tuple[Plan, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def best(self) -> Plan | None:
+        return self.plans[0] if self.plans else None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    plan: Plan
+    serves: bool
+    estimate: object
+
+
+def vllm_command(
+    model: str,
+    *,
+    tp: int = 1,
+    pp: int = 1,
+    max_model_len: int | None = None,
+    weights: str = "auto",
+    kv_cache_dtype: str = "auto",
+    dtype: str = "auto",
+    gpu_memory_utilization: float = 0.9,
+    max_num_seqs: int | None = None,
+    max_num_batched_tokens: int | None = None,
+    extra: Iterable[str] = (),
+) -> str:
+    """The `vllm serve` line for a configuration (flags at vLLM's defaults are left out)."""
+    parts = ["vllm", "serve", model]
+    if tp != 1:
+        parts += ["--tensor-parallel-size", str(tp)]
+    if pp != 1:
+        parts += ["--pipeline-parallel-size", str(pp)]
+    if max_model_len is not None:
+        parts += ["--max-model-len", str(max_model_len)]
+    if weights not in ("auto", "fp16", "fp32"):
+        parts += ["--quantization", QUANTIZATION_FLAGS.get(weights, weights)]
+    if weights == "fp32" and dtype == "auto":
+        dtype = "float32"
+    if dtype != "auto":
+        parts += ["--dtype", dtype]
+    if kv_cache_dtype != "auto":
+        parts += ["--kv-cache-dtype", kv_cache_dtype]
+    if gpu_memory_utilization != 0.9:
+        parts += ["--gpu-memory-utilization", f"{gpu_memory_utilization:g}"]
+    if max_num_seqs is not None:
+        parts += ["--max-num-seqs", str(max_num_seqs)]
+    if max_num_batched_tokens is not None:
+        parts += ["--max-num-batched-tokens", str(max_num_batched_tokens)]
+    parts += list(extra)
+    return " ".join(parts)
+
+
+def scheduler_seqs(engine: str, gpu: GPU, sequences: int, max_num_seqs: int | None) -> int | None:
+    """--max-num-seqs a plan must set: vLLM schedules at most max_num_seqs sequences at once, so a target
+    above its per-GPU default raises it to the target (None: the default stands)."""
+    if engine == "vllm" and max_num_seqs is None and sequences > vllm_defaults(gpu.memory_bytes, gpu.name)[1]:
+        return sequences
+    return max_num_seqs
+
+
+def layouts(spec: ModelSpec, count: int, tp: int | None = None, pp: int | None = None) -> list[tuple[int, int]]:
+    """(tp, pp) pairs using exactly `count` GPUs that vLLM accepts: tp splits the attention heads and
+    the KV heads split or replicate evenly (gpus.valid_tp), tp within one node, pp at most the layers."""
+    out = []
+    for size in range(min(count, MAX_TP), 0, -1):
+        stages = count // size
+        if count % size or not valid_tp(size, spec) or stages > (spec.num_layers or 1):
+            continue
+        if (tp is not None and size != tp) or (pp is not None and stages != pp):
+            continue
+        out.append((size, stages))
+    return out
+
+
+def _weights_total(spec: ModelSpec, weights: str, dtype: str) -> int:
+    """All weights bytes in a format (no split): divided by the GPU count, a lower bound per GPU."""
+    dtype_bytes = activation_dtype_bytes(spec, None if dtype == "auto" else dtype)
+    fmt = weight_format(spec, None if weights == "auto" else weights, dtype_bytes)
+    return sum(weights_terms(spec, fmt, dtype_bytes).values())
+
+
+def price_of(gpu: GPU, prices: Mapping[str, float]) -> float | None:
+    return prices.get(gpu.name, gpu.usd_per_hour)
+
+
+def plan(
+    spec: ModelSpec,
+    *,
+    model: str | None = None,
+    engine: str = "vllm",
+    gpus: Iterable[GPU] | None = None,
+    context: int | str | None = None,
+    concurrency: int | str = 1,
+    max_gpus: int = 64,
+    weights: Iterable[str] = ("auto",),
+    kv_cache_dtypes: Iterable[str] = ("auto",),
+    prices: Mapping[str, float] | None = None,
+    dtype: str = "auto",
+    gpu_memory_utilization: float = 0.9,
+    max_num_batched_tokens: int | None = None,
+    max_num_seqs: int | None = None,
+    allow_long_context: bool = False,
+    tp: int | None = None,
+    pp: int | None = None,
+) -> PlanResult:
+    """Every configuration that serves the target, best first (see the module's docstring)."""
+    if not spec.has_shape or not spec.breakdown:
+        raise InputError(f"{spec.name}: planning needs the model's config.json or Hub ID, not a bare count")
+    function = engine_function(engine)
+    engine = engine.strip().lower()
+    model = model or spec.name
+    gpu_list = list(gpus) if gpus is not None else list(GPUS)
+    prices = dict(prices or {})
+    model_max = spec.max_position_embeddings or 4096
+    if context is None:
+        context = min(8192, model_max)
+    if context != MAX:
+        problem = context_problem(spec, int(context), "--context")
+        if problem and not allow_long_context:
+            raise InputError(problem)
+    context_cap = model_max if context == MAX else max(model_max, int(context))
+    target_context = context_cap if context == MAX else int(context)
+    target_sequences = 1 if concurrency == MAX else int(concurrency)
+    sequence_cap = max_num_seqs or DEFAULT_MAX_SEQS
+    inverse = context == MAX or concurrency == MAX
+    notes: list[str] = []
+    per_kind = kv_groups(layer_kinds(spec))[2]
+
+    def evaluate(gpu: GPU, size: int, stages: int, fmt: str, kv: str) -> _Candidate | None:
+        seqs = scheduler_seqs(engine, gpu, target_sequences, max_num_seqs)
+        options = ServingOptions(
+            gpu=gpu, engine=engine, tp=size, pp=stages, dtype=None if dtype == "auto" else dtype,
+            quantization=None if fmt == "auto" else fmt, kv_cache_dtype=kv, context=target_context,
+            batch=target_sequences, gpu_memory_utilization=gpu_memory_utilization,
+            max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=seqs, max_model_len=target_context,
+            allow_long_context=True,
+        )
+        try:
+            estimate = function(spec, options)
+        except InputError:
+            return None
+        if isinstance(estimate, VllmEstimate):
+            reach = max_context_for(spec, estimate, target_sequences, context_cap)
+            if context == MAX:
+                # NOTE: sized at the model's maximum, the max-seq-len check may fail; the plan's own
+                # --max-model-len is `reach`, which the pool holds, so only the other checks count.
+                failure = estimate.failure
+                serves = reach >= 1 and (failure is None or failure["check"] == "max_seq_len")
+            else:
+                serves = estimate.starts and estimate.num_blocks >= target_sequences * blocks_for_requests(spec, per_kind, target_context, estimate.max_num_batched_tokens)
+            length = reach if context == MAX else target_context
+            need = blocks_for_requests(spec, per_kind, length or 1, estimate.max_num_batched_tokens)
+            held = round(estimate.num_blocks / need, 2)  # sequences of `length` tokens, as vLLM logs it
+            command_seqs = seqs
+        elif isinstance(estimate, GenericEstimate):
+            reach = estimate.max_context
+            serves = reach >= 1 if context == MAX else estimate.fits
+            length = reach if context == MAX else target_context
+            held = estimate.max_concurrency
+            command_seqs = None
+        else:  # another engine: its own fits and concurrency
+            reach = getattr(estimate, "max_context", target_context)
+            serves = bool(estimate.fits)
+            length, held, command_seqs = target_context, estimate.max_concurrency, None
+        count = size * stages
+        usd = price_of(gpu, prices)
+        command = vllm_command(
+            model, tp=size, pp=stages, max_model_len=length or None, weights=fmt, kv_cache_dtype=kv, dtype=dtype,
+            gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=command_seqs,
+            max_num_batched_tokens=max_num_batched_tokens,
+        )
+        return _Candidate(
+            Plan(
+                gpu=gpu.name, count=count, tp=size, pp=stages, nodes=-(-count // GPUS_PER_NODE),
+                weights=estimate.weights_format if fmt == "auto" else fmt, kv_cache_dtype=kv,
+                kv_cache_tokens=estimate.kv_cache_tokens, max_concurrency=held, max_context=reach,
+                weights_bytes_per_gpu=estimate.weights_bytes_per_gpu,
+                usd_per_hour=None if usd is None else round(usd * count, 4), command=command,
+            ),
+            serves,
+            estimate,
+        )
+
+    def answer(p: Plan) -> float:
+        if context == MAX:
+            return min(p.max_context, context_cap)
+        if concurrency == MAX:
+            return min(math.floor(p.max_concurrency), sequence_cap)
+        return 0
+
+    def reached(p: Plan) -> bool:
+        return answer(p) >= (context_cap if context == MAX else sequence_cap)
+
+    found: list[Plan] = []
+    weights = tuple(weights) or ("auto",)
+    kv_dtypes = tuple(kv_cache_dtypes) or ("auto",)
+    usable_share = gpu_memory_utilization if engine == "vllm" else 1.0
+    for fmt in weights:
+        try:
+            total = _weights_total(spec, fmt, dtype)
+        except InputError as exc:
+            notes.append(f"weights {fmt}: {exc}")
+            continue
+        for gpu in gpu_list:
+            usable = gpu.memory_bytes * usable_share
+            for kv in kv_dtypes:
+                kept: list[Plan] = []
+                for count in range(max(1, math.ceil(total / usable)), max_gpus + 1):
+                    serving = [c.plan for c in (evaluate(gpu, t, p, fmt, kv) for t, p in layouts(spec, count, tp, pp)) if c and c.serves]
+                    if not serving:
+                        continue
+                    kept += serving
+                    if not inverse or any(reached(p) for p in serving):
+                        break
+                if inverse:
+                    kept = sorted(kept, key=lambda p: (-answer(p), p.count, -p.max_concurrency))[:PLANS_PER_SETUP]
+                found += kept
+
+    priced = bool(found) and all(p.usd_per_hour is not None for p in found)
+    def rank(p: Plan) -> tuple:
+        cost = p.usd_per_hour if priced else p.count
+        # NOTE: fewer pipeline stages first: vLLM's guidance is tensor parallelism inside a node and
+        # pipeline stages across nodes (a pipeline inside a node holds more KV but adds latency).
+        return (-answer(p), cost, p.count, p.pp, -p.max_concurrency, -p.kv_cache_tokens)
+
+    found.sort(key=rank)
+    if found:
+        if priced:
+            notes.append("ranked by cost per hour (catalog prices or --price), then GPU count, fewer pipeline stages, headroom")
+        else:
+            unpriced = sorted({p.gpu for p in found if p.usd_per_hour is None})
+            notes.append(f"ranked by GPU count, fewer pipeline stages, then headroom: no price for {', '.join(unpriced)} (give --price GPU=USD_PER_HOUR)")
+        if any(p.nodes > 1 for p in found):
+            notes.append(f"multi-node plans: nodes of {GPUS_PER_NODE} GPUs, tensor parallel inside a node, pipeline stages across nodes")
+    else:
+        notes.append(_why_nothing(spec, gpu_list, max_gpus, target_context, target_sequences, weights, tp, pp, usable_share))
+    if context == MAX:
+        notes.append(f"context=max: the longest context {target_sequences} sequence(s) can have, capped at the model's {context_cap:,}")
+    if concurrency == MAX:
+        notes.append(f"concurrency=max: the most sequences of {target_context:,} tokens, capped at max_num_seqs {sequence_cap:,}")
+    return PlanResult(
+        model=model, parameters=spec.parameters, engine=engine, context=context, concurrency=concurrency,
+        plans=tuple(found), notes=tuple(notes),
+    )
+
+
+def _why_nothing(spec, gpus, max_gpus, context, sequences, weights, tp, pp, usable_share) -> str:
+    """What stops every configuration: the weights alone, a layout constraint, or the KV cache."""
+    fixed = tp is not None or pp is not None
+    scope = f"at tp {tp or 'any'}, pp {pp or 'any'}" if fixed else f"within {max_gpus} GPUs"
+    widen = "drop --tp/--pp to let the planner choose" if fixed else "raise --max-gpus"
+    largest = max(gpus, key=lambda g: g.memory_bytes)
+    most = min(max_gpus, (tp or 1) * (pp or 1)) if tp is not None and pp is not None else max_gpus
+    try:
+        total = min(_weights_total(spec, fmt, "auto") for fmt in weights)
+    except InputError:
+        total = 0
+    if total > largest.memory_bytes * usable_share * most:
+        return (f"nothing serves the target {scope}: the weights alone ({total / 1e9:,.1f} GB) exceed what "
+                f"{most} x {largest.name} hold; {widen} or use smaller weights (--weights fp8, awq, ...)")
+    if fixed and not any(layouts(spec, n, tp, pp) for n in range(1, max_gpus + 1)):
+        return f"nothing serves the target: no layout within {max_gpus} GPUs has tp={tp}, pp={pp} for this model's heads and layers"
+    return (f"nothing serves the target {scope}: {sequences} sequence(s) of {context:,} tokens need more KV cache than is "
+            f"left after the weights and activations; lower --context or --concurrency, add --kv-cache-dtype fp8, or {widen}")
