@@ -214,7 +214,8 @@ def answer(values: dict[str, Any]) -> Report:
     asked = {name: values[name] for name in REQUEST_FIELDS if name in ("model", "gpus") or values[name] != FIELD[name].default}
     request = make_request(**asked)
     # NOTE: no visitor text ever reaches the file system: local paths are a CLI feature only.
-    return estimate_request(request, token=values["hf_token"] or None, allow_local_files=False)
+    # NOTE: a catalog model (no pinned revision) answers from the bundled catalog, without a Hub call.
+    return estimate_request(request, token=values["hf_token"] or None, allow_local_files=False, prefer_catalog=True)
 
 
 def estimate_values(raw: dict[str, Any]) -> tuple[dict[str, Any], Report]:
@@ -266,7 +267,8 @@ def check_command(command: str, gpus: str = DEFAULT_GPU, hf_token: str = "") -> 
     try:
         text = _text("vllm_command", command)
         gpu = FIELD["gpus"].parse(gpus or DEFAULT_GPU).split(",")[0]
-        return check_vllm_serve(text, gpu=gpu, token=_text("hf_token", hf_token) or None, allow_local_files=False).to_dict()
+        return check_vllm_serve(text, gpu=gpu, token=_text("hf_token", hf_token) or None, allow_local_files=False,
+                                prefer_catalog=True).to_dict()
     except Exception as exc:
         raise _clean_error(exc) from None
 
@@ -334,7 +336,8 @@ def layout_text(count: dict) -> str:
 
 
 def table_html(report: dict, unit: str) -> str:
-    """The precision table: memory figures in the unit's header, then per GPU the planner's and the rule's counts."""
+    """The precision table: memory figures (unit in the header), then per GPU the planner's count for the row's
+    weights, the rule of thumb's count, and what the row's plan gives (KV-cache tokens, sequences)."""
     target = report.get("target")
     vllm = (report.get("serving") or {}).get("engine") == "vllm"
     headers = ["Precision", f"Weights ({unit})", f"Rule of thumb ×1.2 ({unit})", f"Largest layer ({unit})", f"Training, Adam ({unit})"]
@@ -342,15 +345,12 @@ def table_html(report: dict, unit: str) -> str:
         if target:
             headers.append(f"{g['gpu']}: GPUs to serve the target (planner)")
         headers.append(f"{g['gpu']}: GPUs needed by the rule of thumb (tensor-parallel)")
-    planned = [row["gpus"][0] for row in report["precisions"]] if target else []
-    per_row = planned and all("kv_cache_tokens" in count for count in planned)
-    if per_row:
-        headers += ["KV-cache tokens", f"Max concurrency at {target['context']:,} tokens" if target["context"] != "max"
-                    else "Max concurrency"]
-    # NOTE: under vLLM every row's total is its budget (the KV cache takes the rest): not a figure that differs.
-    generic_totals = report.get("serving") and not vllm
-    if generic_totals:
-        headers += [f"Per GPU at the serving layout ({unit})", "Fits"]
+    if target:
+        at = f" at {target['context']:,} tokens" if target["context"] != "max" else ""
+        headers += ["KV-cache tokens (planner)", f"Max concurrency{at} (planner)"]
+        # NOTE: under vLLM every plan's total is its budget (the KV cache takes the rest): not a figure that differs.
+        if not vllm:
+            headers.append(f"Per GPU at the plan ({unit})")
     rows = []
     for row in report["precisions"]:
         cells = [esc(row["label"]), number(row["weights_bytes"], unit), number(row["seed_formula_bytes"], unit),
@@ -360,13 +360,12 @@ def table_html(report: dict, unit: str) -> str:
                 cells.append(esc(layout_text(count)))
             rule = count.get("rule_of_thumb") or count
             cells.append(f"{rule['tp_count']}" + (f" ({rule['nodes']} nodes of 8)" if rule["nodes"] > 1 else ""))
-        if per_row:
+        if target:
             count = row["gpus"][0]
             cells += [f"{count['kv_cache_tokens']:,}" if count.get("kv_cache_tokens") is not None else "n/a",
                       f"{count['max_concurrency']:,}" if count.get("max_concurrency") is not None else "n/a"]
-        if generic_totals:
-            fits = row.get("serving_fits")
-            cells += [number(row.get("serving_total_bytes"), unit), "n/a" if fits is None else ("yes" if fits else "no")]
+            if not vllm:
+                cells.append(number(count.get("total_bytes_per_gpu"), unit))
         rows.append(cells)
     return html_table(headers, rows)
 
@@ -382,7 +381,7 @@ CHART_PARTS = {
     "rule-of-thumb margin (×1.2)": "#f97316",
 }
 GPU_FILL = "#16a34a"
-CHART_W, CHART_H, CHART_TOP, CHART_BOTTOM, CHART_LEFT = 480, 300, 14, 44, 52
+CHART_W, CHART_H, CHART_TOP, CHART_BOTTOM, CHART_LEFT = 480, 314, 14, 58, 52
 SERVING_PARTS = {"weights": "weights_bytes_per_gpu", "KV cache": "kv_cache_bytes_per_gpu", "activations": "activation_bytes",
                  "runtime (CUDA, NCCL)": "non_torch_bytes"}
 
@@ -397,7 +396,7 @@ def chart_bars(report: dict) -> list[dict]:
         count = row["gpus"][0]
         if all(count.get(key) is not None for key in SERVING_PARTS.values()):
             parts = {part: count[key] for part, key in SERVING_PARTS.items()}
-            note = (f"{count['count']} GPU{'s' if count['count'] > 1 else ''}" + (f", {count['max_concurrency']:g} seqs" if vllm else ""))
+            note = [f"{count['count']} GPU{'s' if count['count'] > 1 else ''}"] + ([f"{count['max_concurrency']:g} seqs"] if vllm else [])
         else:
             parts = {"weights": row["weights_bytes"], "rule-of-thumb margin (×1.2)": row["seed_formula_bytes"] - row["weights_bytes"]}
             note = None
@@ -406,7 +405,7 @@ def chart_bars(report: dict) -> list[dict]:
     if vllm:
         budget = int(serving["gpu_memory_utilization"] * gpu["memory_bytes"])
         bars.append({"label": gpu["gpu"], "title": f"{gpu['gpu']} × gpu_memory_utilization {serving['gpu_memory_utilization']}",
-                     "parts": {"GPU memory": budget}, "note": f"× {serving['gpu_memory_utilization']}"})
+                     "parts": {"GPU memory": budget}, "note": [f"× {serving['gpu_memory_utilization']}"]})
     else:
         bars.append({"label": gpu["gpu"], "title": f"{gpu['gpu']} memory", "parts": {"GPU memory": gpu["memory_bytes"]}, "note": None})
     return bars
@@ -449,8 +448,9 @@ def chart_svg(report: dict, unit: str) -> str:
         centre = x + width / 2
         total = sum(bar["parts"].values())
         out.append(f'<text x="{centre:.2f}" y="{CHART_H - CHART_BOTTOM + 16}" class="label" text-anchor="middle">{esc(bar["label"])}</text>')
-        out.append(f'<text x="{centre:.2f}" y="{CHART_H - CHART_BOTTOM + 32}" class="sub" text-anchor="middle">'
-                   f'{esc(bar["note"] or number(total, unit) + " " + unit)}</text>')
+        for line, text in enumerate(bar["note"] or [f"{number(total, unit)} {unit}"]):
+            out.append(f'<text x="{centre:.2f}" y="{CHART_H - CHART_BOTTOM + 31 + 14 * line}" class="sub" text-anchor="middle">'
+                       f'{esc(text)}</text>')
     out.append("</svg>")
     present = [part for part in CHART_PARTS if any(b["parts"].get(part, 0) > 0 for b in bars)]
     vllm = (report.get("serving") or {}).get("engine") == "vllm"
@@ -493,10 +493,12 @@ def serving_html(report: dict, unit: str) -> str:
             + html_table(["Per GPU", f"Value ({unit})"], [[esc(a), b] for a, b in rows], "num-table serving-table"))
 
 
+PLAN_TERMS = ("kv_cache_tokens", "max_concurrency", "max_context", "weights_bytes_per_gpu", "kv_cache_bytes_per_gpu",
+              "activation_bytes", "non_torch_bytes", "total_bytes_per_gpu", "fits", "command")
 CSV_HEADER = ["model", "parameters", "precision", "bits", "weights_bytes", "seed_formula_bytes", "largest_layer_bytes",
-              "training_adam_bytes", "gpu", "gpu_memory_bytes", "plan_gpus", "plan_tp", "plan_pp", "plan_nodes",
-              "plan_kv_cache_tokens", "plan_max_concurrency", "rule_of_thumb_gpus", "rule_of_thumb_gpus_tensor_parallel",
-              "rule_of_thumb_nodes", "serving_layout", "serving_total_bytes_per_gpu", "serving_fits"]
+              "training_adam_bytes", "gpu", "gpu_memory_bytes", "rule_of_thumb_gpus", "rule_of_thumb_gpus_tensor_parallel",
+              "rule_of_thumb_nodes", "plan_gpus", "plan_tp", "plan_pp", "plan_nodes", *(f"plan_{t}" for t in PLAN_TERMS),
+              "serving_layout", "serving_total_bytes_per_gpu", "serving_fits"]
 
 
 def csv_text(report: dict) -> str:
@@ -512,9 +514,9 @@ def csv_text(report: dict) -> str:
             rule = count.get("rule_of_thumb") or {}
             writer.writerow([report["model"], report["parameters"], row["name"], row["bits"], row["weights_bytes"],
                              row["seed_formula_bytes"], row["largest_layer_bytes"], row["training_adam_bytes"], count["gpu"],
-                             memory.get(count["gpu"]), count.get("count"), count.get("tp"), count.get("pp"), count.get("nodes"),
-                             count.get("kv_cache_tokens"), count.get("max_concurrency"), rule.get("count"), rule.get("tp_count"),
-                             rule.get("nodes"), layout, row.get("serving_total_bytes"), row.get("serving_fits")])
+                             memory.get(count["gpu"]), rule.get("count"), rule.get("tp_count"), rule.get("nodes"),
+                             count.get("count"), count.get("tp"), count.get("pp"), count.get("nodes"),
+                             *(count.get(t) for t in PLAN_TERMS), layout, row.get("serving_total_bytes"), row.get("serving_fits")])
     return out.getvalue()
 
 
@@ -592,7 +594,7 @@ def render(state: dict | None, unit: str) -> tuple:
     report, values = state["report"], {**state["values"], "unit": unit if unit in UNITS else "GB"}
     unit = values["unit"]
     best = best_plan(report)
-    command = best["command"] if best and report.get("serving", {}) and report["serving"].get("engine") == "vllm" else ""
+    command = best["command"] if best else ""
     return (
         headline_html(report),
         gr.update(value=command, visible=bool(command)),

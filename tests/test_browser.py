@@ -130,6 +130,8 @@ def test_the_headline_table_and_serving_panel_give_one_answer_for_llama_70b_on_h
     # the table's planner column for the plan's precision says the same count and layout
     fp16 = table_cells(page)["16-bit (fp16/bf16)"]
     assert fp16["H100-80GB: GPUs to serve the target (planner)"] == "2 (TP 2)"
+    assert fp16["KV-cache tokens (planner)"] == "10,096"
+    assert fp16["Max concurrency at 8,192 tokens (planner)"] == f"{best['max_concurrency']:,}"
     # the serving panel is the engine's estimate at that configuration, and agrees on what it holds
     serving = page.locator("#serving")
     expect(serving.locator("h4")).to_have_text("Serving on 2 × H100-80GB (vllm): starts")

@@ -221,6 +221,8 @@ def test_the_csv_is_served_from_memory_with_exact_bytes(tmp_path, monkeypatch):
     assert (fp16["plan_gpus"], fp16["plan_tp"], fp16["plan_pp"]) == tuple(str(planned[k]) for k in ("count", "tp", "pp"))
     assert fp16["rule_of_thumb_gpus"] == "2" and fp16["rule_of_thumb_gpus_tensor_parallel"] == "2"
     assert fp16["serving_total_bytes_per_gpu"] == str(report["precisions"][1]["serving_total_bytes"])
+    assert fp16["plan_total_bytes_per_gpu"] == str(planned["total_bytes_per_gpu"])
+    assert fp16["plan_command"] == planned["command"]
     assert list(tmp_path.iterdir()) == []  # no file written
 
 
