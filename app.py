@@ -27,12 +27,14 @@ import gradio as gr
 from llmmem import catalog
 from llmmem.engines import ENGINES
 from llmmem.errors import InputError, LlmmemError
-from llmmem.gpus import GPUS
+from llmmem.gpus import GPUS, get_gpu
 from llmmem.precisions import DEFAULT_PRECISIONS, PRECISIONS
 from llmmem.quantization import FORMATS
 from llmmem.report import UNITS, Report, estimate_request, format_count
 from llmmem.request import DEFAULT_GPUS as REQUEST_DEFAULT_GPUS
 from llmmem.request import KV_CACHE_DTYPES, LIMITS, make_request
+from llmmem.resolve import resolve
+from llmmem.training import LORA_TARGETS, OPTIMIZERS, RECIPES, TrainingOptions, estimate_training
 from llmmem.vllm_serve import check_vllm_serve
 
 ON_SPACE = bool(os.environ.get("SPACE_ID"))
@@ -177,7 +179,9 @@ def component_value(f: Field, value: Any) -> Any:
     """A clean value as its component holds it: the checkbox group a list, dropdowns text."""
     if f.name == "precisions":
         return value.split(",")
-    return value if isinstance(value, float) else str(value)
+    if f.api_type in (int, bool, float):  # numbers and flags keep their type (gr.Number, gr.Checkbox, gr.Slider)
+        return value
+    return str(value)
 
 
 def parse_values(raw: dict[str, Any]) -> dict[str, Any]:
@@ -271,6 +275,102 @@ def check_command(command: str, gpus: str = DEFAULT_GPU, hf_token: str = "") -> 
                                 prefer_catalog=True).to_dict()
     except Exception as exc:
         raise _clean_error(exc) from None
+
+
+# ------------------------------------------------------------------------------------- fine-tuning
+
+MAX_TRAIN = {"batch": 4096, "seq_len": 2**20, "lora_rank": 4096}
+
+
+def _bounded(name: str, high: int) -> Callable[[Any], int]:
+    """A whole number from 1 to `high` (text or a number), or InputError naming the field."""
+
+    def parse(raw: Any) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)) or (isinstance(raw, str) and len(raw) > 20):
+            raise InputError(f"{name} must be a whole number from 1 to {high:,}")
+        try:
+            value = float(raw.strip().replace(",", "") if isinstance(raw, str) else raw)
+        except (ValueError, OverflowError):
+            value = math.nan
+        if not math.isfinite(value) or value != int(value) or not 1 <= value <= high:
+            raise InputError(f"{name} must be a whole number from 1 to {high:,}, got {str(raw)[:20]}")
+        return int(value)
+
+    return parse
+
+
+def _one_of(name: str, choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        if not isinstance(raw, str) or raw.strip().lower() not in choices:
+            shown = raw if isinstance(raw, str) and len(raw) <= 30 else type(raw).__name__
+            raise InputError(f"{name} {shown!r} is not one of {', '.join(choices)}")
+        return raw.strip().lower()
+
+    return parse
+
+
+def _flag(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return raw.strip().lower() in ("true", "1", "yes")
+    raise InputError(f"checkpointing must be true or false, got {str(raw)[:20]}")
+
+
+TRAIN_DEFAULTS = TrainingOptions()
+# The fine-tuning inputs, declared like FIELDS (the model, GPU and token come from the main form).
+TRAIN_FIELDS: tuple[Field, ...] = (
+    Field("recipe", "recipe", TRAIN_DEFAULTS.recipe, _one_of("recipe", RECIPES),
+          lambda **kw: gr.Radio(list(RECIPES), label="Recipe", info="mixed: fp32 master weights, bf16 compute", **kw)),
+    Field("batch", "batch", TRAIN_DEFAULTS.batch, _bounded("batch", MAX_TRAIN["batch"]),
+          lambda **kw: gr.Number(label="Batch (sequences per step)", precision=0, minimum=1, **kw), int),
+    Field("seq_len", "seq_len", TRAIN_DEFAULTS.seq_len, _bounded("seq_len", MAX_TRAIN["seq_len"]),
+          lambda **kw: gr.Number(label="Sequence length (tokens)", precision=0, minimum=1, **kw), int),
+    Field("checkpointing", "checkpointing", TRAIN_DEFAULTS.checkpointing, _flag,
+          lambda **kw: gr.Checkbox(label="Gradient checkpointing", **kw), bool),
+    Field("optimizer", "optimizer", TRAIN_DEFAULTS.optimizer, _one_of("optimizer", OPTIMIZERS),
+          lambda **kw: gr.Dropdown(list(OPTIMIZERS), allow_custom_value=True, label="Optimizer", **kw)),
+    Field("lora_rank", "lora_rank", TRAIN_DEFAULTS.lora_rank, _bounded("lora_rank", MAX_TRAIN["lora_rank"]),
+          lambda **kw: gr.Number(label="LoRA rank", precision=0, minimum=1, **kw), int),
+    Field("lora_targets", "lora_targets", TRAIN_DEFAULTS.lora_targets, _one_of("lora_targets", LORA_TARGETS),
+          lambda **kw: gr.Dropdown(list(LORA_TARGETS), allow_custom_value=True, label="LoRA targets", **kw)),
+)
+TRAIN_API_FIELDS = (FIELD["model"], FIELD["gpus"], *TRAIN_FIELDS, FIELD["hf_token"])
+
+
+def training_values(raw: dict[str, Any]) -> dict[str, Any]:
+    return {f.name: f.parse(raw[f.name]) if raw.get(f.name) not in (None, "") else f.default for f in TRAIN_API_FIELDS}
+
+
+def estimate_fine_tuning(values: dict[str, Any]) -> dict:
+    """Clean values -> llmmem.training's estimate of one fine-tuning step, as its to_dict()."""
+    gpu = get_gpu(values["gpus"].split(",")[0])
+    spec = resolve(values["model"], token=values["hf_token"] or None, allow_local_files=False, prefer_catalog=True).spec
+    options = TrainingOptions(gpu=gpu, **{f.name: values[f.name] for f in TRAIN_FIELDS})
+    return estimate_training(spec, options).to_dict()
+
+
+def _make_train_api() -> Callable[..., dict]:
+    """The /estimate_training function, its parameters derived from TRAIN_API_FIELDS."""
+
+    def estimate_training_api(*args, **kwargs) -> dict:
+        raw = dict(zip((f.name for f in TRAIN_API_FIELDS), args))
+        raw.update(kwargs)
+        try:
+            return estimate_fine_tuning(training_values(raw))
+        except Exception as exc:
+            raise _clean_error(exc) from None
+
+    estimate_training_api.__signature__ = inspect.Signature(
+        [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default, annotation=f.api_type)
+         for f in TRAIN_API_FIELDS], return_annotation=dict)
+    estimate_training_api.__annotations__ = {**{f.name: f.api_type for f in TRAIN_API_FIELDS}, "return": dict}
+    estimate_training_api.__doc__ = ("Memory for one fine-tuning step (llmmem.training): the allocated peak, its terms, and "
+                                     "how many GPUs. recipe: full, mixed, lora or qlora.")
+    return estimate_training_api
+
+
+estimate_training_api = _make_train_api()
 
 
 # ---------------------------------------------------------------------------------------- rendering
@@ -582,6 +682,36 @@ def check_html(result: dict) -> str:
             + (f'<ul class="notes muted">{notes}</ul>' if notes else ""))
 
 
+TERM_LABELS = {"weights": "weights", "adapters": "LoRA adapters (fp32)", "gradients": "gradients",
+               "optimizer_states": "optimizer states", "optimizer_step_temporaries": "optimizer step temporaries",
+               "saved_activations": "activations saved for the backward", "logits_and_loss": "logits and loss",
+               "autocast_weight_copies": "autocast bf16 weight copies", "cublas_workspaces": "cuBLAS workspaces"}
+
+
+def training_html(result: dict, unit: str) -> str:
+    """One fine-tuning step: the allocated peak, when it happens, its terms, and the GPUs it needs."""
+    gpu = result["gpus"][0] if result.get("gpus") else None
+    if gpu is None:
+        where = ""
+    elif gpu.get("count") is None:
+        where = f": the activations alone do not fit one {esc(gpu['gpu'])}; shorten the sequence or turn on checkpointing"
+    elif gpu["count"] == 1:
+        where = f": fits one {esc(gpu['gpu'])}"
+    else:
+        where = f": {gpu['count']} × {esc(gpu['gpu'])} sharding weights, gradients and states (FSDP / ZeRO-3)"
+    head = (f'<div class="headline" id="train-answer">{esc(result["recipe"])} fine-tuning of {esc(result["model"])} '
+            f'({result["batch"]:,} × {result["seq_len"]:,} tokens, {esc(result["optimizer"])}'
+            f'{", checkpointing" if result["checkpointing"] else ""}): peak {number(result["peak_bytes"], unit)} {unit} '
+            f'allocated, at the {esc(result["peak_moment"])}{where}.</div>')
+    rows = [[esc(TERM_LABELS.get(k, k)), number(v, unit)] for k, v in result["terms"].items() if v]
+    rows += [[f"<b>peak ({esc(result['peak_moment'])})</b>", f"<b>{number(result['peak_bytes'], unit)}</b>"],
+             ["accelerate's \"training (Adam)\" (4 × the weights), for comparison", number(result["accelerate_training_bytes"], unit)]]
+    facts = (f'<p>{result["trainable_parameters"]:,} trainable of {result["parameters"]:,} parameters.</p>')
+    notes = "".join(f"<li>{esc(n)}</li>" for n in result.get("notes") or [])
+    return (head + facts + html_table(["Term", f"Memory ({unit})"], rows, "num-table training-table")
+            + (f'<ul class="notes muted">{notes}</ul>' if notes else ""))
+
+
 # ---------------------------------------------------------------------------------------- callbacks
 
 RESULT_NAMES = ("headline", "command", "status", "card", "table", "chart", "serving", "csv", "how", "query")
@@ -640,6 +770,18 @@ run_page.__signature__ = inspect.Signature(
     + [inspect.Parameter("oauth_token", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=gr.OAuthToken | None)]
 )
 run_page.__annotations__ = {"oauth_token": gr.OAuthToken | None}
+
+
+def train_page(*args) -> str:
+    """The fine-tuning button: the main form's model, GPU, unit and token, then TRAIN_FIELDS in order."""
+    model, gpus, unit, hf_token, *train = args
+    raw = {"model": model, "gpus": gpus, "hf_token": hf_token, **dict(zip((f.name for f in TRAIN_FIELDS), train))}
+    try:
+        return training_html(estimate_fine_tuning(training_values(raw)), unit if unit in UNITS else "GB")
+    except LlmmemError as exc:
+        return f'<div class="error-box" role="alert"><b>Could not estimate fine-tuning.</b> {esc(exc)}</div>'
+    except Exception as exc:  # NOTE: never a traceback with a visitor's input in the log
+        return f'<div class="error-box" role="alert">internal error ({esc(exc.__class__.__name__)}): please report this input</div>'
 
 
 def switch_unit(state: dict | None, unit: str) -> tuple:
@@ -773,6 +915,16 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
     csv_box = gr.HTML(elem_id="csv")
     with gr.Accordion("How this was computed", open=False):
         how = gr.Markdown(elem_id="how")
+    with gr.Accordion("Fine-tuning: memory for one training step (the model and GPU above)", open=False, elem_id="train"):
+        train_components = {}
+        with gr.Row():
+            for f in TRAIN_FIELDS[:4]:
+                train_components[f.name] = f.build()
+        with gr.Row():
+            for f in TRAIN_FIELDS[4:]:
+                train_components[f.name] = f.build()
+        train_button = gr.Button("Estimate fine-tuning", elem_id="train-button", size="sm")
+        train_box = gr.HTML(elem_id="train-result")
     with gr.Accordion("Will my `vllm serve` command start? Paste it", open=False, elem_id="check"):
         vllm_command = gr.Textbox(label="vllm serve command (the GPU above)", lines=2, elem_id="vllm-command",
                                   placeholder="vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2")
@@ -796,10 +948,14 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
     check_event = dict(fn=check_page, inputs=[vllm_command, components["gpus"], components["hf_token"]], outputs=[check_box],
                        api_visibility="private", concurrency_limit=8, concurrency_id="estimate")
     check_button.click(**check_event)
+    train_button.click(train_page, inputs=[components["model"], components["gpus"], components["unit"], components["hf_token"],
+                                           *(train_components[f.name] for f in TRAIN_FIELDS)],
+                       outputs=[train_box], api_visibility="private", concurrency_limit=8, concurrency_id="estimate")
     vllm_command.submit(**check_event)
     # NOTE: the API: the same JSON object as `python -m llmmem ... --json`; and the `vllm serve` check.
     gr.api(estimate, api_name="estimate", concurrency_limit=8, concurrency_id="estimate")
     gr.api(check_command, api_name="check_vllm_serve", concurrency_limit=8, concurrency_id="estimate")
+    gr.api(estimate_training_api, api_name="estimate_training", concurrency_limit=8, concurrency_id="estimate")
 
 # NOTE: run history would keep the inputs (a token too) in the browser: off. Sessions: each API call makes
 # one (about 90 KB); 500 bound that memory to about 45 MB instead of gradio's default 10,000.

@@ -128,6 +128,25 @@ def test_vllm_engine_settings_reach_the_serving_object(client):
     assert serving["requested_memory_bytes"] == int(0.95 * 81090 * 2**20)
 
 
+def test_fine_tuning_is_the_training_estimate_with_its_terms(client):
+    from llmmem.resolve import resolve
+    from llmmem.training import TrainingOptions, estimate_training
+    from llmmem.gpus import get_gpu
+
+    result = client.predict("meta-llama/Llama-3.1-8B", gpus="H100-80GB", recipe="lora", batch=1, seq_len=2048,
+                            api_name="/estimate_training")
+    spec = resolve("meta-llama/Llama-3.1-8B", prefer_catalog=True, allow_local_files=False).spec
+    assert result == estimate_training(spec, TrainingOptions(recipe="lora", gpu=get_gpu("H100-80GB"))).to_dict()
+    # rank-16 adapters on every linear layer: per layer 16 x (in + out) for q, o (4096 -> 4096), k, v (4096 -> 1024)
+    # and gate, up, down (4096 <-> 14336): 1,310,720 per layer, x 32 layers
+    assert result["trainable_parameters"] == 32 * 16 * (2 * 8192 + 2 * 5120 + 3 * 18432) == 41_943_040
+    assert result["terms"]["adapters"] == 4 * 41_943_040  # peft keeps adapters in fp32
+    assert result["terms"]["weights"] == 2 * LLAMA_8B  # the frozen base in bf16
+    assert result["gpus"][0]["count"] == 1 and result["peak_bytes"] < 81090 * 2**20
+    with pytest.raises(AppError, match=r"70B parameters: a fine-tuning estimate needs the model's config.json or Hub ID"):
+        client.predict("70B", api_name="/estimate_training")
+
+
 # --- The inputs: declared once, the API and the share link derived from them ---------------------------
 
 

@@ -260,6 +260,21 @@ def test_a_pasted_vllm_serve_command_that_would_not_start_gets_its_fix(page, app
     expect(page.locator("#check-result .ok-box")).to_contain_text("It starts on 2 × H100-80GB: KV cache 10,096 tokens")
 
 
+def test_the_fine_tuning_section_answers_for_the_model_above(page, app_server):
+    page.goto(app_server)
+    expect(page.locator("#card h3")).to_have_text("meta-llama/Llama-3.1-8B")
+    page.get_by_role("button", name=re.compile("^Fine-tuning: memory for one training step")).click()
+    page.locator("#recipe").get_by_text("lora", exact=True).click()
+    page.locator("#train-button").click()
+    answer = page.locator("#train-answer")
+    expect(answer).to_contain_text("lora fine-tuning of meta-llama/Llama-3.1-8B (1 × 2,048 tokens, adamw): peak ")
+    expect(answer).to_contain_text("fits one H100-80GB")
+    expect(page.locator("#train-result")).to_contain_text("41,943,040 trainable of 8,072,204,288 parameters")
+    terms = {r.locator("td").nth(0).inner_text(): r.locator("td").nth(1).inner_text()
+             for r in page.locator("#train-result tbody tr").all()}
+    assert terms["weights"] == "16.06" and terms["LoRA adapters (fp32)"] == "0.17"
+
+
 def test_an_example_click_and_enter_both_estimate(page, app_server):
     page.goto(app_server)
     expect(page.locator("#card h3")).to_have_text("meta-llama/Llama-3.1-8B")

@@ -153,6 +153,27 @@ def test_bad_values_are_one_clean_line_within_bounded_time(client, server, setti
     assert_clean_log(server)
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"batch": 0}, r"batch must be a whole number from 1 to 4,096, got 0"),
+        ({"seq_len": "1e400"}, r"seq_len must be a whole number from 1 to 1,048,576, got 1e400"),
+        ({"lora_rank": 10**9}, r"lora_rank must be a whole number from 1 to 4,096"),
+        ({"recipe": "<b>x</b>"}, r"recipe '&lt;b&gt;x&lt;/b&gt;' is not one of full, mixed, lora, qlora"),
+        ({"checkpointing": "maybe"}, r"checkpointing must be true or false, got maybe"),
+        ({"model": "/etc/passwd"}, r"local files are not read here"),
+        ({"hf_token": 7}, r"hf_token must be text, got int"),
+    ],
+)
+def test_fine_tuning_inputs_are_bounded_too(client, server, settings, message):
+    started = time.monotonic()
+    with pytest.raises(AppError) as error:
+        client.predict(**{"model": "meta-llama/Llama-3.1-8B", **settings}, api_name="/estimate_training")
+    assert re.search(message, str(error.value)), str(error.value)
+    assert time.monotonic() - started < ANSWER_SECONDS
+    assert_clean_log(server)
+
+
 def test_markup_in_an_input_comes_back_as_text_never_markup(client, server):
     text, _ = refused(client, model="<b>bold</b><a href=https://evil.example>x</a>")
     assert "<b>" not in text and "<a " not in text
