@@ -107,9 +107,9 @@ WEIGHT_NAMES = ("auto", *FORMATS)
 UNIT_NAMES = tuple(UNITS)
 DEFAULT_GPU = REQUEST_DEFAULT_GPUS[0]
 GPU_CHOICES = [(f"{g.name} ({g.memory_bytes / 2**30:.2f} GiB)", g.name) for g in GPUS]
-CONTEXT_CHOICES = [("auto: 8,192 (or less)", "auto"), ("max: the longest that fits", "max"),
+CONTEXT_CHOICES = [("auto (≤ 8,192)", "auto"), ("max (longest that fits)", "max"),
                    *((f"{n:,}", str(n)) for n in (2048, 4096, 8192, 32768, 131072))]
-CONCURRENCY_CHOICES = [("max: the most that fit", "max"), *((str(n), str(n)) for n in (1, 4, 8, 16, 32, 64, 256))]
+CONCURRENCY_CHOICES = [("max (most that fit)", "max"), *((str(n), str(n)) for n in (1, 4, 8, 16, 32, 64, 256))]
 PARALLEL_CHOICES = [("auto (the planner's)", "auto"), *((str(n), str(n)) for n in (1, 2, 4, 8, 16))]
 
 
@@ -318,21 +318,21 @@ def _flag(raw: Any) -> bool:
 
 
 TRAIN_DEFAULTS = TrainingOptions()
-# The fine-tuning inputs, declared like FIELDS (the model, GPU and token come from the main form).
+# The fine-tuning inputs, declared like FIELDS (the model, GPU and token come from the main form); not in the link.
 TRAIN_FIELDS: tuple[Field, ...] = (
-    Field("recipe", "recipe", TRAIN_DEFAULTS.recipe, _one_of("recipe", RECIPES),
+    Field("recipe", None, TRAIN_DEFAULTS.recipe, _one_of("recipe", RECIPES),
           lambda **kw: gr.Radio(list(RECIPES), label="Recipe", info="mixed: fp32 master weights, bf16 compute", **kw)),
-    Field("batch", "batch", TRAIN_DEFAULTS.batch, _bounded("batch", MAX_TRAIN["batch"]),
+    Field("batch", None, TRAIN_DEFAULTS.batch, _bounded("batch", MAX_TRAIN["batch"]),
           lambda **kw: gr.Number(label="Batch (sequences per step)", precision=0, minimum=1, **kw), int),
-    Field("seq_len", "seq_len", TRAIN_DEFAULTS.seq_len, _bounded("seq_len", MAX_TRAIN["seq_len"]),
+    Field("seq_len", None, TRAIN_DEFAULTS.seq_len, _bounded("seq_len", MAX_TRAIN["seq_len"]),
           lambda **kw: gr.Number(label="Sequence length (tokens)", precision=0, minimum=1, **kw), int),
-    Field("checkpointing", "checkpointing", TRAIN_DEFAULTS.checkpointing, _flag,
+    Field("checkpointing", None, TRAIN_DEFAULTS.checkpointing, _flag,
           lambda **kw: gr.Checkbox(label="Gradient checkpointing", **kw), bool),
-    Field("optimizer", "optimizer", TRAIN_DEFAULTS.optimizer, _one_of("optimizer", OPTIMIZERS),
+    Field("optimizer", None, TRAIN_DEFAULTS.optimizer, _one_of("optimizer", OPTIMIZERS),
           lambda **kw: gr.Dropdown(list(OPTIMIZERS), allow_custom_value=True, label="Optimizer", **kw)),
-    Field("lora_rank", "lora_rank", TRAIN_DEFAULTS.lora_rank, _bounded("lora_rank", MAX_TRAIN["lora_rank"]),
+    Field("lora_rank", None, TRAIN_DEFAULTS.lora_rank, _bounded("lora_rank", MAX_TRAIN["lora_rank"]),
           lambda **kw: gr.Number(label="LoRA rank", precision=0, minimum=1, **kw), int),
-    Field("lora_targets", "lora_targets", TRAIN_DEFAULTS.lora_targets, _one_of("lora_targets", LORA_TARGETS),
+    Field("lora_targets", None, TRAIN_DEFAULTS.lora_targets, _one_of("lora_targets", LORA_TARGETS),
           lambda **kw: gr.Dropdown(list(LORA_TARGETS), allow_custom_value=True, label="LoRA targets", **kw)),
 )
 TRAIN_API_FIELDS = (FIELD["model"], FIELD["gpus"], *TRAIN_FIELDS, FIELD["hf_token"])
@@ -724,7 +724,8 @@ def render(state: dict | None, unit: str) -> tuple:
     report, values = state["report"], {**state["values"], "unit": unit if unit in UNITS else "GB"}
     unit = values["unit"]
     best = best_plan(report)
-    command = best["command"] if best else ""
+    # NOTE: the plan's launch line is a `vllm serve` command: offered for vllm and generic, not for transformers.
+    command = best["command"] if best and (report.get("target") or {}).get("engine") != "transformers" else ""
     return (
         headline_html(report),
         gr.update(value=command, visible=bool(command)),

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CHUNK = 500  # sustained calls between two samples of the server's memory
 # (settings, expected parameters): every answer is checked, so a wrong result counts as an error.
 REQUESTS = [
     ({"model": "meta-llama/Llama-3.1-8B"}, 8_030_261_248),
@@ -181,10 +182,15 @@ def main() -> int:
         errors += sum(1 for _, error in results if error)
 
         started = time.perf_counter()
-        results = sustained(url, parameters, args.calls, args.threads, args.timeout)
+        results, samples = [], []
+        for done in range(0, args.calls, CHUNK):  # NOTE: chunks, to sample the server's memory as calls pile up
+            results += sustained(url, parameters, min(CHUNK, args.calls - done), args.threads, args.timeout)
+            samples.append((done + min(CHUNK, args.calls - done), rss_mib(app.pid)))
         lines += summary(f"sustained: {args.calls:,} calls from {args.threads} threads", results, time.perf_counter() - started)
         errors += sum(1 for _, error in results if error)
         rss_after = rss_mib(app.pid)
+        if all(rss is not None for _, rss in samples):
+            lines.append("  server RSS after " + ", ".join(f"{n:,}: {rss:,.0f} MiB" for n, rss in samples))
     finally:
         app.terminate()
         app.wait(timeout=20)
