@@ -795,7 +795,7 @@ def switch_unit(state: dict | None, unit: str) -> tuple:
 
 def check_page(command: str, gpus: str, hf_token: str) -> str:
     """The paste box: the verdict, or what is wrong with the command, as text in the page."""
-    if not (command or "").strip():
+    if not isinstance(command, str) or not command.strip():
         return '<p class="muted">Paste a command such as <code>vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2</code>.</p>'
     try:
         return check_html(check_command(command, gpus, hf_token))
@@ -870,11 +870,26 @@ document.addEventListener("keydown", (event) => {
 # NOTE: runs in the browser after a good estimate: the URL (and the Space page's URL) carries its inputs.
 SYNC_URL_JS = """
 (query) => {
-  if (query === null || query === undefined) return;
+  if (query === null || query === undefined) return [query];
   history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
   if (window.parent !== window) window.parent.postMessage({ queryString: query }, "https://huggingface.co");
+  return [query];
 }
 """
+
+
+def example_picker(model: str) -> Callable[[], str]:
+    """An example button's server half: it puts its model in the model box (the estimate follows)."""
+    return lambda: model
+
+
+def url_synced(query: Any) -> None:
+    """The server half of the URL sync (the work is SYNC_URL_JS's, in the browser)."""
+    # NOTE: a js-only event has no server function, and gradio 6.31 logs a traceback ("function has no backend
+    # method") when a crafted call names it: this no-op, outside the queue, answers such a call quietly.
+
+
+SYNC_URL = dict(fn=url_synced, js=SYNC_URL_JS, queue=False, api_visibility="private", preprocess=False)
 EXAMPLES = ["meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "Qwen/Qwen3-30B-A3B", "deepseek-ai/DeepSeek-V3",
             "openai/gpt-oss-20b", "70B"]
 
@@ -932,31 +947,53 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
         check_button = gr.Button("Check the command", elem_id="check-button", size="sm")
         check_box = gr.HTML(elem_id="check-result")
     query = gr.Textbox(visible=False)
-    examples = gr.Examples([[e] for e in EXAMPLES], inputs=[components["model"]], example_labels=EXAMPLES,
-                           label="Examples (click one: it estimates; they work offline)")
+    # NOTE: buttons, not gr.Examples: its own handler logs a traceback for a crafted call; these take no input.
+    with gr.Column(elem_id="examples"):
+        gr.HTML("<b>Examples</b> <span class='muted'>(click one: it estimates; they work offline)</span>")
+        with gr.Row():
+            example_buttons = [gr.Button(e, size="sm", variant="secondary", min_width=60, scale=0) for e in EXAMPLES]
 
     inputs = [components[f.name] for f in FIELDS]
     results = [state, headline_box, command_box, status, card, table, chart, serving_box, csv_box, how, query]
-    estimate_event = dict(fn=run_page, inputs=inputs, outputs=results, api_visibility="private",
+    # NOTE: preprocess=False on every event of the page: the values reach the parsers above as sent, so a crafted
+    # call with a value no component offers gets the library's one-line answer, not gradio's check and its traceback.
+    estimate_event = dict(fn=run_page, inputs=inputs, outputs=results, api_visibility="private", preprocess=False,
                           concurrency_limit=8, concurrency_id="estimate")
-    button.click(**estimate_event).then(None, inputs=[query], js=SYNC_URL_JS)
-    examples.load_input_event.then(**estimate_event).then(None, inputs=[query], js=SYNC_URL_JS)
+    button.click(**estimate_event).then(inputs=[query], **SYNC_URL)
+    for example, example_button in zip(EXAMPLES, example_buttons):
+        example_button.click(example_picker(example), outputs=[components["model"]], queue=False, api_visibility="private") \
+            .then(**estimate_event).then(inputs=[query], **SYNC_URL)
     components["unit"].change(switch_unit, inputs=[state, components["unit"]], outputs=results[1:],
-                              api_visibility="private", concurrency_limit=None).then(None, inputs=[query], js=SYNC_URL_JS)
+                              api_visibility="private", concurrency_limit=None, preprocess=False).then(inputs=[query], **SYNC_URL)
     # NOTE: the page load only reads the link (no queue wait, no Hub call); the estimate then joins the queue.
     demo.load(on_load, inputs=None, outputs=[components[f.name] for f in URL_FIELDS] + [link_note], api_visibility="private",
-              concurrency_limit=None).then(**estimate_event).then(None, inputs=[query], js=SYNC_URL_JS)
+              concurrency_limit=None).then(**estimate_event).then(inputs=[query], **SYNC_URL)
     check_event = dict(fn=check_page, inputs=[vllm_command, components["gpus"], components["hf_token"]], outputs=[check_box],
-                       api_visibility="private", concurrency_limit=8, concurrency_id="estimate")
+                       api_visibility="private", concurrency_limit=8, concurrency_id="estimate", preprocess=False)
     check_button.click(**check_event)
     train_button.click(train_page, inputs=[components["model"], components["gpus"], components["unit"], components["hf_token"],
                                            *(train_components[f.name] for f in TRAIN_FIELDS)],
-                       outputs=[train_box], api_visibility="private", concurrency_limit=8, concurrency_id="estimate")
+                       outputs=[train_box], api_visibility="private", concurrency_limit=8, concurrency_id="estimate",
+                       preprocess=False)
     vllm_command.submit(**check_event)
     # NOTE: the API: the same JSON object as `python -m llmmem ... --json`; and the `vllm serve` check.
     gr.api(estimate, api_name="estimate", concurrency_limit=8, concurrency_id="estimate")
     gr.api(check_command, api_name="check_vllm_serve", concurrency_limit=8, concurrency_id="estimate")
     gr.api(estimate_training_api, api_name="estimate_training", concurrency_limit=8, concurrency_id="estimate")
+
+def _pad_missing_inputs(validate: Callable) -> Callable:
+    """gradio's input-count check, after filling the values a call left out with each input's default."""
+
+    def check(block_fn, inputs: list) -> None:
+        # NOTE: gradio 6.31 raises ValueError (a traceback in the log, {"error": null} to the caller) when an HTTP
+        # call sends fewer values than an endpoint has inputs; every input here has a default, so it takes it.
+        inputs.extend(getattr(block, "value", None) for block in block_fn.inputs[len(inputs):])
+        validate(block_fn, inputs)
+
+    return check
+
+
+demo.validate_inputs = _pad_missing_inputs(demo.validate_inputs)
 
 # NOTE: run history would keep the inputs (a token too) in the browser: off. Sessions: each API call makes
 # one (about 90 KB); 500 bound that memory to about 45 MB instead of gradio's default 10,000.

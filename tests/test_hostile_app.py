@@ -8,11 +8,13 @@ clean line (gradio_client's AppError) within a stated time, and the log must nev
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -271,4 +273,48 @@ def test_hostile_share_links_in_a_browser_leave_no_traceback_and_no_markup(serve
             expect(page.locator("#status .error-box, #answer").first).to_be_visible(timeout=30_000)
             assert page.locator("#injected, i#gpu").count() == 0
         browser.close()
+    assert_clean_log(server)
+
+
+def _post(url: str, path: str, body: dict) -> dict:
+    request = urllib.request.Request(url + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def test_plain_http_calls_with_missing_values_take_the_defaults(server):
+    url = server[0]
+    for data, parameters in (([], LLAMA_8B), (["70B"], 70_000_000_000)):
+        event = _post(url, "gradio_api/call/estimate", {"data": data})["event_id"]
+        with urllib.request.urlopen(f"{url}gradio_api/call/estimate/{event}", timeout=60) as stream:
+            lines = stream.read().decode().strip().splitlines()
+        assert lines[-2] == "event: complete", lines
+        assert json.loads(lines[-1][len("data:"):])[0]["parameters"] == parameters
+    assert_clean_log(server)
+
+
+def test_crafted_calls_to_every_event_of_the_page_leave_no_traceback(server):
+    """Each dependency of the page (private or not) joined through the queue with values no component offers."""
+    url = server[0]
+    with urllib.request.urlopen(f"{url}config", timeout=30) as answer:
+        dependencies = json.load(answer)["dependencies"]
+    garbage = [["x"], {"a": 1}, 5, None, "zz", [1, 2], True, -1, "1e400", "<b>x</b>", [[]], 0.5, ""] * 3
+    session = "crafted-session"
+    joined = []
+    for index, _ in enumerate(dependencies):
+        try:
+            joined.append(_post(url, "gradio_api/queue/join", {"data": garbage, "fn_index": index, "session_hash": session})["event_id"])
+        except urllib.error.HTTPError:
+            pass  # refused at the door is fine too
+    assert joined
+    deadline = time.monotonic() + 60
+    finished = set()
+    with urllib.request.urlopen(f"{url}gradio_api/queue/data?session_hash={session}", timeout=60) as stream:
+        for line in stream:
+            text = line.decode().strip()
+            if text.startswith("data:") and '"process_completed"' in text:
+                finished.add(json.loads(text[5:])["event_id"])
+            if finished >= set(joined) or time.monotonic() > deadline:
+                break
+    assert finished >= set(joined)
     assert_clean_log(server)
