@@ -835,6 +835,7 @@ svg.chart .tick, svg.chart .sub { fill: var(--body-text-color-subdued); font-siz
 .num-table th, .num-table td { border: 1px solid var(--border-color-primary); padding: 6px 10px; text-align: left; }
 .num-table th { background: var(--background-fill-secondary); font-weight: 600; }
 .num-table .num { text-align: right; white-space: nowrap; }
+.num-table td:first-child { white-space: nowrap; }
 .error-box { border: 1px solid var(--error-border-color, #ef4444); background: var(--error-background-fill, #fef2f2);
   color: var(--error-text-color, #b91c1c); padding: 10px 14px; border-radius: 10px; }
 .ok-box { border: 1px solid #16a34a; padding: 10px 14px; border-radius: 10px; }
@@ -846,6 +847,8 @@ pre.fix-command { white-space: pre-wrap; word-break: break-all; margin: 4px 0 8p
   border: 1px solid var(--button-secondary-border-color); background: var(--button-secondary-background-fill);
   color: var(--button-secondary-text-color) !important; font-weight: 600; }
 h1.title { font-size: 1.6rem; margin: 4px 0; }
+#examples .row { flex-wrap: wrap; gap: 6px; }
+#examples .row > button { flex: 0 1 auto !important; width: auto !important; min-width: 0 !important; white-space: nowrap; }
 /* NOTE: an empty message box takes no room (and no gap) until it has something to say. */
 #status:has(.prose:empty), #link-note:has(.prose:empty), #headline:has(.prose:empty) { display: none; }
 @media (max-width: 640px) {
@@ -951,7 +954,7 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
     with gr.Column(elem_id="examples"):
         gr.HTML("<b>Examples</b> <span class='muted'>(click one: it estimates; they work offline)</span>")
         with gr.Row():
-            example_buttons = [gr.Button(e, size="sm", variant="secondary", min_width=60, scale=0) for e in EXAMPLES]
+            example_buttons = [gr.Button(e, size="sm", variant="secondary", scale=0) for e in EXAMPLES]
 
     inputs = [components[f.name] for f in FIELDS]
     results = [state, headline_box, command_box, status, card, table, chart, serving_box, csv_box, how, query]
