@@ -1,10 +1,11 @@
 """llmmem's Gradio app: which GPUs, how many, and how to launch, for a model at a target context and load.
 
-Pure presentation: every figure comes from the library (llmmem.resolve -> llmmem.report); this file only
-turns the report into a headline, a table, a chart and text. The page's inputs are declared once in FIELDS
-(name, component, default, URL key, parser); the share link, the callbacks and the /estimate API are all
-derived from that table. Nothing is fetched at import or start-up; a catalog model answers without the
-network, and a visitor's text never reaches the server's file system (resolve(..., allow_local_files=False)).
+Pure presentation: every figure comes from the library (llmmem.request -> llmmem.report.estimate_request, and
+llmmem.vllm_serve, llmmem.training); this file only turns the results into a headline, a table, a chart and text.
+The page's inputs are declared once in FIELDS (name, component, default, URL key, parser); the share link,
+the callbacks and the /estimate API are all derived from that table. Nothing is fetched at import or start-up;
+a catalog model answers without the network, and a visitor's text never reaches the server's file system
+(allow_local_files=False on every library call).
 Run `python app.py`, open http://127.0.0.1:7860.
 """
 
