@@ -156,11 +156,15 @@ def test_the_chart_is_right_after_every_estimate_and_unit_switch(page, app_serve
         elif model != "meta-llama/Llama-3.1-8B":
             estimate(page, model)
         _, report = app.estimate_values({"model": model, "unit": unit})
-        expected = app.chart_bars(report.to_dict())
+        report = report.to_dict()
+        # what the report says one GPU holds at each precision's own plan, then vLLM's budget on the GPU
+        expected = [(row["name"], part, row["gpus"][0][key]) for row in report["precisions"]
+                    for part, key in (("weights", "weights_bytes_per_gpu"), ("KV cache", "kv_cache_bytes_per_gpu"),
+                                      ("activations", "activation_bytes"), ("runtime (CUDA, NCCL)", "non_torch_bytes"))]
+        expected.append(("H100-80GB", "GPU memory", int(0.9 * report["gpus"][0]["memory_bytes"])))
         drawn = chart(page)
         # every segment of every bar, in order, with its own fill and the report's bytes
-        assert [(d["bar"], d["part"], d["bytes"]) for d in drawn] == [
-            (bar["label"], part, value) for bar in expected for part, value in bar["parts"].items()]
+        assert [(d["bar"], d["part"], d["bytes"]) for d in drawn] == expected
         assert all(d["fill"] == app.CHART_PARTS.get(d["part"], app.GPU_FILL) for d in drawn)
         # heights are proportional to bytes: the same pixels per byte for every segment
         tallest = max(drawn, key=lambda d: d["bytes"])
