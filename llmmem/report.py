@@ -114,6 +114,9 @@ class Report(Result):
     parameters: int
     active_parameters: int | None
     approximate: bool
+    counted_by: str  # spec.counted_by: "exact", "transformers", "generic" (approximate) or "given"
+    parts: Mapping[str, int]  # parameters per part: text, and vision / projector when there
+    mtp: Mapping[str, int] | None  # multi-token-prediction layers the checkpoint ships, not counted
     revision: str | None
     checkpoint_dtypes: Mapping[str, int] | None
     architecture: Mapping | None
@@ -266,6 +269,9 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         parameters=spec.parameters,
         active_parameters=spec.active_parameters,
         approximate=spec.approximate,
+        counted_by=spec.counted_by,
+        parts=spec.part_totals,
+        mtp={"layers": spec.mtp_layers, "parameters": spec.mtp_parameters} if spec.mtp_layers else None,
         revision=resolved.revision,
         checkpoint_dtypes=dict(resolved.safetensors) if resolved.safetensors else None,
         architecture={f: getattr(spec, f) for f in _ARCHITECTURE_FIELDS if getattr(spec, f) is not None} if spec.has_shape else None,
@@ -341,8 +347,8 @@ def _headline(spec, request: Request, target: Target | None, plan_result: PlanRe
 
 
 def _notes(spec) -> list[str]:
-    notes = []
-    if spec.approximate:
+    notes = list(spec.notes)  # what the count includes or leaves out (MTP layers, towers, which path counted it)
+    if spec.approximate and not spec.notes:
         notes.append(f"approximate: {spec.model_type!r} is not a family llmmem knows exactly; a generic decoder formula was used")
     if not spec.has_shape:
         notes.append("only a parameter count is known: largest layer, KV cache, plans and tensor-parallel head checks need a config")
@@ -463,6 +469,9 @@ def table_rows(report: dict, unit: str = "GB") -> tuple[list[str], list[list[str
     return headers, rows
 
 
+_COUNT_TAGS = {"transformers": ", counted by transformers", "generic": ", approximate"}
+
+
 def format_table(report: dict, unit: str = "GB") -> str:
     headers, rows = table_rows(report, unit)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
@@ -470,7 +479,7 @@ def format_table(report: dict, unit: str = "GB") -> str:
     active = f", {format_count(report['active_parameters'])} active" if report["active_parameters"] else ""
     lines = [
         f"{report['model']}: {report['parameters']:,} parameters ({format_count(report['parameters'])}{active})"
-        f" [{report['source']}{', approximate' if report['approximate'] else ''}]",
+        f" [{report['source']}{_COUNT_TAGS.get(report.get('counted_by') or '', ', approximate' if report['approximate'] else '')}]",
         "",
         line(headers),
         line(["-" * w for w in widths]),
