@@ -178,7 +178,7 @@ def test_a_share_link_round_trips_through_the_declared_inputs():
     [
         ("-7B", {}, r"'-7B' is not a parameter count: write a parameter count like 70B"),
         ("not a model!", {}, r"'not a model!' contains a space: model IDs have none"),
-        ("acme/not-in-catalog", {}, r"HF_HUB_OFFLINE.*acme/not-in-catalog is not in the bundled catalog.*: go online, or give its config.json"),
+        ("acme/not-in-catalog", {}, r"HF_HUB_OFFLINE is set, and acme/not-in-catalog is not in the bundled catalog: go online, or give a catalog model or a count like 70B"),
         ("70B", {"gpus": "Z9000"}, r"unknown GPU 'Z9000': use a catalog name"),
         ("70B", {"precisions": "fp12"}, r"unknown precision 'fp12': use one of fp32, fp16, fp8, int8, int4"),
         ("meta-llama/Llama-3.1-8B", {"tp": 3}, r"tensor parallelism 3 does not divide the 32 attention heads"),
