@@ -248,7 +248,6 @@ POSITIONS = Int(1, MAX_POSITIONS)
 WINDOW = Int(0, MAX_POSITIONS)
 RANK = Int(0, MAX_HIDDEN)  # low-rank projections; 0 or null: none
 BOOL = Bool()
-TEXT = Text()
 LAYER_LIST = ListOf(LAYER_INDEX)
 LAYER_TYPES = ListOf(Text(64))
 

@@ -43,7 +43,7 @@ from ..serving import (
 from ..spec import ModelSpec
 from .vllm_kv import BLOCK_SIZE, STATE_KIND, KVCacheGroup, VllmKVConfig, group_blocks, group_layers, kv_cache_config
 from .vllm_mm import encoder_cache_bytes, encoder_cache_note
-from .vllm_mxfp4 import mxfp4_expert_layout
+from .vllm_mxfp4 import mxfp4_expert_layout, mxfp4_experts_bytes
 
 GiB = 2**30
 
@@ -366,7 +366,7 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
         start, end = stage_layer_range(spec.num_layers, pp, stage)
         if fmt.name == "mxfp4" and weights.get("experts"):
             # NOTE: the experts as vLLM's MXFP4 MoE backend lays them out on this GPU (vllm_mxfp4).
-            weights["experts"] = mxfp4_expert_layout(spec, tp, options.gpu.name).bytes * moe_layers_in(spec, start, end)
+            weights["experts"] = mxfp4_experts_bytes(spec, tp, options.gpu.name, moe_layers_in(spec, start, end))
         up_proj = mla_dequantized_up_proj_bytes(spec, fmt, dtype_bytes, tp, end - start)
         weights_total = sum(weights.values()) + rotary + up_proj
         peak = profile_peak_bytes(spec, tokens, num_reqs, dtype_bytes, tp, last, max_model_len, max_num_seqs)
