@@ -21,6 +21,7 @@ from ..serving import (
     weights_terms,
 )
 from ..spec import ModelSpec
+from .search import largest_fitting
 
 DEFAULT_CHUNK_TOKENS = 8192  # vLLM's default prefill chunk on large GPUs
 
@@ -88,16 +89,7 @@ class _Layout:
 
     def max_context(self, batch: int, cap: int) -> int:
         """Largest context in [1, cap] that `batch` sequences fit at (0 when not even 1 token does)."""
-        if not self.fits(1, batch):
-            return 0
-        low, high = 1, cap
-        while low < high:
-            mid = (low + high + 1) // 2
-            if self.fits(mid, batch):
-                low = mid
-            else:
-                high = mid - 1
-        return low
+        return largest_fitting(lambda context: self.fits(context, batch), cap)
 
 
 def context_cap(spec: ModelSpec, context: int) -> int:

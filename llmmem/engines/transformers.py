@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field
 from ..errors import InputError
 from ..serving import ServingEstimate
 from ..spec import SLIDING_ATTENTION, ModelSpec
+from .search import largest_fitting
 
 MiB = 2**20
 GiB = 2**30
@@ -466,17 +467,6 @@ def estimate_transformers_engine(spec: ModelSpec, options) -> "TransformersServi
     )
 
 
-def _largest_fitting(fits, cap: int) -> int:
-    """Largest n in 1..cap with fits(n), by bisection (fits must be monotone); 0 when not even 1 fits."""
-    if not fits(1):
-        return 0
-    low, high = 1, cap
-    while low < high:
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if fits(mid) else (low, mid - 1)
-    return low
-
-
 def _max_batch(spec: ModelSpec, context: int, new_tokens: int, dtype: str | None, gpu_bytes: int, cap: int = 4096) -> int:
     """Most sequences of `context` tokens one run fits (0: not even one)."""
 
@@ -484,7 +474,7 @@ def _max_batch(spec: ModelSpec, context: int, new_tokens: int, dtype: str | None
         est = estimate_transformers(spec, batch=batch, tokens=context, new_tokens=new_tokens, dtype=dtype)
         return est.nvidia_smi_bytes <= gpu_bytes
 
-    return _largest_fitting(fits, cap)
+    return largest_fitting(fits, cap)
 
 
 def _max_context(spec: ModelSpec, options, dtype: str | None, gpu_bytes: int) -> int:
@@ -494,4 +484,4 @@ def _max_context(spec: ModelSpec, options, dtype: str | None, gpu_bytes: int) ->
         est = estimate_transformers(spec, batch=options.batch, tokens=tokens, new_tokens=options.new_tokens, dtype=dtype)
         return est.nvidia_smi_bytes <= gpu_bytes
 
-    return _largest_fitting(fits, max(spec.max_position_embeddings or 4096, options.context or 0))
+    return largest_fitting(fits, max(spec.max_position_embeddings or 4096, options.context or 0))

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from ..kv_cache import CacheLayout, cache_layout, layer_kinds
 from ..spec import CHUNKED_ATTENTION, NO_CACHE, SLIDING_ATTENTION, STATE_KINDS, ModelSpec
+from .search import largest_fitting
 
 BLOCK_SIZE = 16  # CacheConfig.block_size default on CUDA
 ATTENTION_BLOCK_ALIGN = 16  # kernel_block_alignment_size: FlashAttention/FlashInfer need multiples of 16
@@ -153,29 +154,14 @@ class VllmKVConfig:
 
         if not self.groups:
             return max_model_len
-        if not fits(1):
-            return 0
-        low, high, result = 1, max_model_len, 1
-        while low <= high:
-            mid = (low + high) // 2
-            if fits(mid):
-                result, low = mid, mid + 1
-            else:
-                high = mid - 1
-        return result
+        return largest_fitting(fits, max_model_len)
 
     def longest_context_for(self, spec: ModelSpec, num_blocks: int, sequences: int, cap: int, max_num_batched_tokens: int) -> int:
         """Longest context `sequences` requests can hold at once in `num_blocks` blocks (0: none), capped."""
-        if sequences < 1 or sequences * self.blocks_per_request(spec, 1, max_num_batched_tokens) > num_blocks:
-            return 0
-        low, high = 1, cap
-        while low < high:
-            mid = (low + high + 1) // 2
-            if sequences * self.blocks_per_request(spec, mid, max_num_batched_tokens) <= num_blocks:
-                low = mid
-            else:
-                high = mid - 1
-        return low
+        def fits(context: int) -> bool:
+            return sequences * self.blocks_per_request(spec, context, max_num_batched_tokens) <= num_blocks
+
+        return largest_fitting(fits, cap) if sequences >= 1 else 0
 
 
 def group_blocks(spec: ModelSpec, group: KVCacheGroup, max_model_len: int, max_num_batched_tokens: int) -> int:
