@@ -69,6 +69,8 @@ def tables() -> int:
     import test_encoders
     import test_multimodal
 
+    from llmmem.multimodal import WRAPPERS
+
     rows = [(n, json.loads((test_multimodal.NEW / n).read_text()), int(test_multimodal.NEW_ROWS[n]["full_model_params"]), v)
             for n, v in test_multimodal.FIXTURES]  # fmt: skip
     rows += test_multimodal.ALL_CASES
@@ -77,7 +79,7 @@ def tables() -> int:
     for what, config, total, outside in rows:
         model = build(config)
         got_total = sum(p.numel() for p in model.parameters())
-        got_outside = non_text(model) if outside is not None or config["model_type"] in test_multimodal.WRAPPERS else None
+        got_outside = non_text(model) if outside is not None or config["model_type"] in WRAPPERS else None
         ok = got_total == total and (outside is None or got_outside == outside)
         bad += not ok
         print(f"{'ok ' if ok else 'NO '} {what[:70]:<70} total {got_total:>16,} (table {total})"
@@ -87,8 +89,14 @@ def tables() -> int:
 
 
 def main(paths: list[str]) -> int:
-    import transformers
-
+    if not paths or paths[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    try:
+        import transformers
+    except ImportError:
+        print("torch and transformers are not installed: run this with /work/venv-torch/bin/python")
+        return 0
     transformers.logging.set_verbosity_error()
     if paths == ["--tables"]:
         return tables()
