@@ -44,7 +44,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..errors import InputError
-from ..serving import ServingEstimate
+from ..serving import ServingEstimate, activation_dtype_bytes
 from ..spec import SLIDING_ATTENTION, ModelSpec
 from .search import largest_fitting
 
@@ -63,8 +63,6 @@ CUDA_CONTEXT_BYTES = int(0.51 * GiB)
 # The caching allocator's granularity (c10/cuda/CUDACachingAllocator.cpp: kMinBlockSize, kRoundLarge).
 BLOCK_ROUND = 512
 LARGE_SEGMENT_ROUND = 2 * MiB
-
-DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2, "half": 2, "float32": 4, "fp32": 4}
 
 
 @dataclass(frozen=True)
@@ -149,13 +147,6 @@ def block_bytes(size: int) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # terms
-
-
-def dtype_bytes_of(spec: ModelSpec, dtype: str | None) -> int:
-    name = (dtype or "auto").lower()
-    if name not in DTYPE_BYTES:
-        raise InputError(f"unknown dtype {dtype!r}: use bfloat16, float16 or float32")
-    return DTYPE_BYTES[name]
 
 
 def buffer_bytes(spec: ModelSpec) -> int:
@@ -309,7 +300,7 @@ def estimate_transformers(
     `model(input_ids, use_cache=True)`), or `generate(max_new_tokens=new_tokens)` with greedy decoding.
     first_forward: the process has not run a matmul yet, so the cuBLAS workspace is part of the peak."""
     _check(spec, batch, tokens, new_tokens)
-    d = dtype_bytes_of(spec, dtype)
+    d = activation_dtype_bytes(spec, dtype)
     fam = family_of(spec)
     implementation = attn_implementation or fam.attention
     # NOTE: only Falcon's multi-query layout (one KV head, old decoder architecture) reaches SDPA with
