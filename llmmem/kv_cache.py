@@ -181,8 +181,7 @@ def attention_bytes_per_token(spec: ModelSpec, tp: int, kv_bytes: int, kv_cache_
         return latent + indexer_bytes_per_token(spec)
     if not spec.num_attention_heads and not spec.head_dim:
         raise InputError(f"{spec.name} has attention layers but no head count: give its config.json")
-    head_dim = spec.head_dim or (spec.hidden_size // spec.num_attention_heads)
-    return 2 * kv_heads_per_rank(spec, tp) * head_dim * kv_bytes
+    return 2 * kv_heads_per_rank(spec, tp) * spec.attention_head_dim * kv_bytes
 
 
 def indexer_bytes_per_token(spec: ModelSpec) -> int:

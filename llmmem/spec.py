@@ -249,6 +249,11 @@ class ModelSpec:
         return bool(self.kv_lora_rank)
 
     @property
+    def attention_head_dim(self) -> int:
+        """head_dim, or hidden_size / attention heads when the config gives none (transformers' default)."""
+        return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    @property
     def part_totals(self) -> dict[str, int]:
         """Parameters per part: text, and vision / projector when the model has them."""
         totals = {part: self.breakdown[part] for part in PART_KEYS if self.breakdown.get(part)}

@@ -144,7 +144,7 @@ class _Shape:
 
 def _shape(spec: ModelSpec, batch: int, tokens: int) -> _Shape:
     heads = spec.num_attention_heads
-    head_dim = spec.head_dim or spec.hidden_size // heads
+    head_dim = spec.attention_head_dim
     kv_heads = spec.num_kv_heads or heads
     return _Shape(
         n=batch * tokens,

@@ -157,7 +157,7 @@ def buffer_bytes(spec: ModelSpec) -> int:
     total = 0
     if fam.rotary:
         rotaries = 2 if spec.model_type == "gemma3_text" else 1
-        rope_dim = spec.qk_rope_head_dim or head_dim(spec)
+        rope_dim = spec.qk_rope_head_dim or spec.attention_head_dim
         total += rotaries * 2 * block_bytes(rope_dim // 2 * 4)
     total += fam.extra_buffers * BLOCK_ROUND
     return total
@@ -176,16 +176,12 @@ def parameter_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
     return total
 
 
-def head_dim(spec: ModelSpec) -> int:
-    return spec.head_dim or (spec.hidden_size // spec.num_attention_heads)
-
-
 def kv_token_layer_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
     """K and V of one token in one layer, as transformers caches them."""
     if spec.is_mla:
         return (spec.kv_lora_rank + (spec.qk_rope_head_dim or 0)) * dtype_bytes
     kv_heads = spec.num_kv_heads or spec.num_attention_heads
-    return 2 * kv_heads * head_dim(spec) * dtype_bytes
+    return 2 * kv_heads * spec.attention_head_dim * dtype_bytes
 
 
 def _sliding(spec: ModelSpec) -> list[bool]:
@@ -237,7 +233,7 @@ def attention_scores_bytes(spec: ModelSpec, batch: int, tokens: int, dtype_bytes
     """Score-sized tensors alive at once where attention materialises them; 0 for SDPA's fused kernels."""
     heads = spec.num_attention_heads
     width = batch * heads * tokens
-    hd = head_dim(spec)
+    hd = spec.attention_head_dim
     if implementation == "eager_sinks":
         # scores, scores + mask, cat([scores, sinks]) and its max-subtracted copy: 3 alive at most;
         # plus query and the repeat_kv copies of K and V, and the materialised causal masks.
@@ -260,7 +256,7 @@ def rotary_bytes(spec: ModelSpec, tokens: int, dtype_bytes: int) -> int:
     """cos and sin for the prompt positions (shared by the batch), in the model dtype."""
     if not family_of(spec).rotary:
         return 0
-    rope_dim = spec.qk_rope_head_dim or head_dim(spec)
+    rope_dim = spec.qk_rope_head_dim or spec.attention_head_dim
     sets = 2 if spec.model_type == "gemma3_text" else 1  # NOTE: Gemma 3: global and local rotary
     return sets * 2 * tokens * rope_dim * dtype_bytes
 

@@ -101,7 +101,7 @@ def rotary_cache_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
     if spec.is_mla:
         rotary_dim = spec.qk_rope_head_dim or 0
     else:
-        rotary_dim = spec.head_dim or (spec.hidden_size // spec.num_attention_heads)
+        rotary_dim = spec.attention_head_dim
     if spec.model_type in ("gpt2", "opt", "gpt_neox_japanese") or spec.breakdown.get("position_embedding"):
         return 0  # learned absolute positions: no rotary cache
     return spec.max_position_embeddings * rotary_dim * dtype_bytes
