@@ -407,7 +407,7 @@ def estimate_transformers_engine(spec: ModelSpec, options) -> "TransformersServi
     if options.tp != 1 or options.pp != 1:
         raise InputError("the transformers engine sizes one GPU (a plain `model(...)` or `generate()`): use tp 1 and pp 1")
     dtype = options.dtype
-    if options.quantization in ("fp32",):
+    if options.quantization == "fp32":
         dtype = "float32"
     elif options.quantization not in (None, "fp16"):
         raise InputError("the transformers engine sizes 16- or 32-bit weights: use --weights auto, fp16 or fp32 (or --engine vllm)")
