@@ -165,3 +165,20 @@ def test_cli_train_bad_input_is_one_line_exit_2(argv, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("llmmem:")
 
+
+
+def test_gpus_shard_weights_gradients_and_states_while_each_keeps_its_activations():
+    llama = spec("meta-llama__Llama-3.1-8B")
+    counts = lambda est: {row["gpu"]: row["count"] for row in est.gpus}  # noqa: E731
+    # seq 2048: the peak is the optimizer step, all of it shardable (80,302,612,480 bytes)
+    short = estimate_training(llama, TrainingOptions(first_in_process=False))
+    assert short.peak_bytes == 80_302_612_480
+    assert counts(short)["A100-40GB"] == 2  # 80.3e9 / 42,505,076,736 = 1.89
+    assert counts(short)["L4-24GB"] == 4  # 80.3e9 / 23,570,219,008 = 3.41
+    assert counts(short)["H100-80GB"] == 1
+    # seq 8192: the peak is the backward's start, 33,404,502,016 bytes of it per GPU whatever the sharding
+    long = estimate_training(llama, TrainingOptions(first_in_process=False, seq_len=8192))
+    assert (long.peak_moment, long.peak_bytes) == ("backward", 113_707_114_496)
+    assert counts(long)["A100-40GB"] == 9  # 80.3e9 / (42,505,076,736 - 33,404,502,016) = 8.82
+    assert counts(long)["H100-80GB"] == 2
+    assert counts(long)["L4-24GB"] is None  # the unshardable part alone is more than the card
