@@ -266,8 +266,8 @@ def test_checkpoint_larger_than_config_uses_checkpoint_count_and_says_both(fake)
     fake.add("acme/Vision-8B", LLAMA_CONFIG, safetensors={"BF16": LLAMA_8B + extra})
     resolved = resolve("acme/Vision-8B")
     assert resolved.spec.parameters == LLAMA_8B + extra
-    if resolved.spec.breakdown:
-        assert sum(resolved.spec.breakdown.values()) == LLAMA_8B + extra
+    assert resolved.spec.breakdown["other"] == extra  # the difference is put under "other", so the terms still add up
+    assert sum(resolved.spec.breakdown.values()) == LLAMA_8B + extra
     assert resolved.notes == (f"the checkpoint holds {LLAMA_8B + extra:,} parameters, {extra:,} more than config.json's model "
                               f"({LLAMA_8B:,}; e.g. a vision tower or MTP layers): weights use the checkpoint's count",)
 
