@@ -58,6 +58,8 @@ MiB = 2**20
 RECIPES = ("full", "mixed", "lora", "qlora")
 OPTIMIZERS = ("adamw", "adamw-fused", "adamw-8bit", "sgd")
 LORA_TARGETS = ("all-linear", "attention")
+# The GPUs an answer lists when none is asked for.
+LISTED_GPUS = ("A100-40GB", "A100-80GB", "H100-80GB", "H200-141GB", "L4-24GB", "RTX4090-24GB")
 
 # NOTE: measured, not derived (fitted on the fixture's first group only): the first training step of
 # a process leaves 96 MiB more allocated than weights + optimizer states (cuBLAS workspaces of 32 MiB
@@ -496,13 +498,13 @@ def estimate_training(spec: ModelSpec, options: TrainingOptions = TrainingOption
 def _gpus(peak: int, shardable: int, gpu: GPU | None) -> list[dict]:
     """Per GPU kind: GPUs needed (1 if the peak fits; else the FSDP shard count where it fits)."""
     rows = []
-    for g in ([gpu] if gpu else [get_gpu(name) for name in ("A100-40GB", "A100-80GB", "H100-80GB", "H200-141GB", "L4-24GB", "RTX4090-24GB")]):
-        rest = peak - shardable
-        count = None
+    rest = peak - shardable  # what every GPU holds however the model is sharded: its own activations
+    for g in [gpu] if gpu else [get_gpu(name) for name in LISTED_GPUS]:
         if peak <= g.memory_bytes:
             count = 1
         elif rest < g.memory_bytes:
-            count = -(-shardable // (g.memory_bytes - rest))
-            count = max(2, count)
+            count = max(2, -(-shardable // (g.memory_bytes - rest)))
+        else:
+            count = None
         rows.append({"gpu": g.name, "memory_bytes": g.memory_bytes, "count": count, "fits_one": peak <= g.memory_bytes})
     return rows
