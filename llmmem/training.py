@@ -498,7 +498,7 @@ def estimate_training(spec: ModelSpec, options: TrainingOptions = TrainingOption
 def _gpus(peak: int, shardable: int, gpu: GPU | None) -> list[dict]:
     """Per GPU kind: GPUs needed (1 if the peak fits; else the FSDP shard count where it fits)."""
     rows = []
-    rest = peak - shardable  # what every GPU holds however the model is sharded: its own activations
+    rest = peak - shardable  # what every GPU holds however the model is sharded: its activations, workspaces
     for g in [gpu] if gpu else [get_gpu(name) for name in LISTED_GPUS]:
         if peak <= g.memory_bytes:
             count = 1
