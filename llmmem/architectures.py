@@ -655,16 +655,25 @@ def hidden_features(raw: Mapping) -> list[str]:
 _TOWER_KEYS = ("vision_config", "audio_config", "speech_config", "vision_tower_config")
 
 
+def _transformers_count(config: Mapping, name: str | None, use_transformers: bool | None) -> tuple[ModelSpec | None, str | None]:
+    """(transformers' count, None) when the optional extra runs and succeeds; else (None, why it failed),
+    or (None, None) when it was not asked (use_transformers False, or None and the extra unavailable)."""
+    from llmmem import count_with_transformers  # NOTE: imports no torch itself; the child process does
+
+    if not (use_transformers or (use_transformers is None and count_with_transformers.available())):
+        return None, None
+    try:
+        return count_with_transformers.spec_from_transformers(config, name), None
+    except count_with_transformers.TransformersCountError as error:
+        return None, str(error)
+
+
 def _uncounted_tower(config: Mapping, towers: list[str], name: str | None, use_transformers: bool | None) -> ModelSpec:
     """A multimodal config whose tower llmmem cannot count: transformers' count, else a one-line refusal."""
-    from llmmem import count_with_transformers
-
-    hint = f"{EXTRA_NOTE}, or give a parameter count like 70B"
-    if use_transformers or (use_transformers is None and count_with_transformers.available()):
-        try:
-            return count_with_transformers.spec_from_transformers(config, name)
-        except count_with_transformers.TransformersCountError as error:
-            hint = str(error)
+    spec, failed = _transformers_count(config, name, use_transformers)
+    if spec is not None:
+        return spec
+    hint = failed or f"{EXTRA_NOTE}, or give a parameter count like 70B"
     raise ConfigError(
         f"{config.get('model_type') or 'this model'!r} has a {' and '.join(towers)} that llmmem does not count, and its"
         f" text model alone would fall short: {hint}"
@@ -674,15 +683,11 @@ def _uncounted_tower(config: Mapping, towers: list[str], name: str | None, use_t
 def _unknown_family(outer: Mapping, raw: Mapping, name: str | None, use_transformers: bool | None) -> ModelSpec:
     """No family row: transformers' count when the extra is there, else the generic formula when it
     sees everything, else a one-line refusal."""
-    from llmmem import count_with_transformers  # NOTE: imports no torch itself; the child process does
-
+    spec, failed = _transformers_count(outer, name, use_transformers)
+    if spec is not None:
+        return spec
     model_type = raw.get("model_type")
-    why_not = "the optional extra is not installed"
-    if use_transformers or (use_transformers is None and count_with_transformers.available()):
-        try:
-            return count_with_transformers.spec_from_transformers(outer, name)
-        except count_with_transformers.TransformersCountError as error:
-            why_not = str(error)
+    why_not = failed or "the optional extra is not installed"
     seen = hidden_features(raw)
     seen += [f for f in hidden_features({k: outer[k] for k in _SUB_CONFIG_KEYS if k in outer}) if f not in seen]
     if seen:
