@@ -114,6 +114,13 @@ class Report(Result):
     parameters: int
     active_parameters: int | None
     approximate: bool
+    # which path counted `parameters` (spec.counted_by: exact, transformers, generic, given) and its words
+    counted_by: str
+    count_label: str
+    # parameters per part: {"text": N} and, for multimodal models, "vision" and "projector"
+    parts: Mapping[str, int]
+    # what the count includes or leaves out (spec.notes: MTP layers not built, towers counted, no KV cache, ...)
+    count_notes: tuple[str, ...]
     revision: str | None
     checkpoint_dtypes: Mapping[str, int] | None
     architecture: Mapping | None
@@ -266,6 +273,10 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         parameters=spec.parameters,
         active_parameters=spec.active_parameters,
         approximate=spec.approximate,
+        counted_by=spec.counted_by,
+        count_label=spec.count_label,
+        parts=spec.part_totals,
+        count_notes=tuple(spec.notes),
         revision=resolved.revision,
         checkpoint_dtypes=dict(resolved.safetensors) if resolved.safetensors else None,
         architecture={f: getattr(spec, f) for f in _ARCHITECTURE_FIELDS if getattr(spec, f) is not None} if spec.has_shape else None,
@@ -342,7 +353,7 @@ def _headline(spec, request: Request, target: Target | None, plan_result: PlanRe
 
 def _notes(spec) -> list[str]:
     notes = []
-    if spec.approximate:
+    if spec.approximate and not any(note.startswith("approximate") for note in spec.notes):
         notes.append(f"approximate: {spec.model_type!r} is not a family llmmem knows exactly; a generic decoder formula was used")
     if not spec.has_shape:
         notes.append("only a parameter count is known: largest layer, KV cache, plans and tensor-parallel head checks need a config")
@@ -471,6 +482,7 @@ def format_table(report: dict, unit: str = "GB") -> str:
     lines = [
         f"{report['model']}: {report['parameters']:,} parameters ({format_count(report['parameters'])}{active})"
         f" [{report['source']}{', approximate' if report['approximate'] else ''}]",
+        *count_lines(report),
         "",
         line(headers),
         line(["-" * w for w in widths]),
@@ -487,6 +499,16 @@ def format_table(report: dict, unit: str = "GB") -> str:
     lines += ["", f"GPU memory as CUDA reports it: {gpus}.", f"{unit} = {'10^9' if unit == 'GB' else '2^30'} bytes."]
     lines += [f"note: {n}" for n in report["notes"]]
     return "\n".join(lines)
+
+
+def count_lines(report: dict) -> list[str]:
+    """Which path counted the model, its parts (multimodal: text / vision / projector), and the count's notes."""
+    if "count_label" not in report:  # legacy dicts (build_report)
+        return []
+    parts = report["parts"]
+    split = ", ".join(f"{name} {count:,} ({format_count(count)})" for name, count in parts.items()) if len(parts) > 1 else ""
+    return [f"counted: {report['count_label']}" + (f"; parts: {split}" if split else ""),
+            *(f"count: {note}" for note in report["count_notes"])]
 
 
 def format_plan(report: dict, unit: str = "GB") -> list[str]:
