@@ -172,6 +172,7 @@ def plan(
     allow_long_context: bool = False,
     tp: int | None = None,
     pp: int | None = None,
+    max_model_len: int | None = None,
 ) -> PlanResult:
     """Every configuration that serves the target, best first (see the module's docstring)."""
     if not spec.has_shape or not spec.breakdown:
@@ -188,8 +189,15 @@ def plan(
         problem = context_problem(spec, int(context), "--context")
         if problem and not allow_long_context:
             raise InputError(problem)
+    if max_model_len is not None and context != MAX and max_model_len < int(context):
+        raise InputError(f"max_model_len {max_model_len:,} is shorter than context {int(context):,}: raise --max-model-len or lower --context")
     context_cap = model_max if context == MAX else max(model_max, int(context))
+    if max_model_len is not None:
+        context_cap = max_model_len if context == MAX else min(context_cap, max_model_len)  # vLLM serves no longer sequence
     target_context = context_cap if context == MAX else int(context)
+    # NOTE: vLLM checks one sequence of max_model_len at start-up, so a longer --max-model-len than the
+    # target's context is what the engine is sized and launched with.
+    engine_len = max(target_context, max_model_len or 0)
     target_sequences = 1 if concurrency == MAX else int(concurrency)
     sequence_cap = max_num_seqs or DEFAULT_MAX_SEQS
     inverse = context == MAX or concurrency == MAX
@@ -202,7 +210,7 @@ def plan(
             gpu=gpu, engine=engine, tp=size, pp=stages, dtype=None if dtype == "auto" else dtype,
             quantization=None if fmt == "auto" else fmt, kv_cache_dtype=kv, context=target_context,
             batch=target_sequences, gpu_memory_utilization=gpu_memory_utilization,
-            max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=seqs, max_model_len=target_context,
+            max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=seqs, max_model_len=engine_len,
             allow_long_context=True,
         )
         try:
@@ -235,7 +243,7 @@ def plan(
         count = size * stages
         usd = price_of(gpu, prices)
         command = vllm_command(
-            model, tp=size, pp=stages, max_model_len=length or None, weights=fmt, kv_cache_dtype=kv, dtype=dtype,
+            model, tp=size, pp=stages, max_model_len=(length if context == MAX else engine_len) or None, weights=fmt, kv_cache_dtype=kv, dtype=dtype,
             gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=command_seqs,
             max_num_batched_tokens=max_num_batched_tokens,
         )

@@ -140,7 +140,7 @@ def _resolve(request: Request, token: str | None, allow_local_files: bool, prefe
 def target_context(spec: ModelSpec, request: Request) -> int | str:
     if request.context is not None:
         return request.context
-    return min(DEFAULT_CONTEXT, spec.max_position_embeddings or DEFAULT_CONTEXT)
+    return min(DEFAULT_CONTEXT, spec.max_position_embeddings or DEFAULT_CONTEXT, request.max_model_len or DEFAULT_CONTEXT)
 
 
 def serving_options(request: Request, gpu: GPU, tp: int, pp: int, context: int, concurrency: int,
@@ -180,7 +180,7 @@ def _plan(spec, request: Request, gpu: GPU, context, concurrency, weights=None, 
         max_gpus=request.max_gpus, weights=weights or request.weights, kv_cache_dtypes=request.kv_cache_dtype,
         prices=dict(request.prices), dtype=dtype or request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
-        allow_long_context=request.allow_long_context, **fixed_layout(request),
+        allow_long_context=request.allow_long_context, max_model_len=request.max_model_len, **fixed_layout(request),
     )
 
 
@@ -223,7 +223,7 @@ def _plan_terms(spec, request: Request, gpu: GPU, best, context, concurrency, dt
     length = best.max_context if context == MAX else context
     sequences = 1 if concurrency == MAX else concurrency
     options = serving_options(request, gpu, best.tp, best.pp, length, sequences, best.weights, best.kv_cache_dtype, dtype)
-    options = replace(options, max_model_len=length, allow_long_context=True,
+    options = replace(options, max_model_len=request.max_model_len if request.max_model_len and context != MAX else length, allow_long_context=True,
                       max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
     try:
         e = estimate_serving(spec, options)
@@ -258,7 +258,7 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
     rows = [_precision_row(spec, p, gpus, request, context, concurrency) for p in precisions]
     target = plan_result = serving = None
     if shaped:
-        default = request.context is None and request.concurrency == 1 and request.engine == "vllm" and tuple(request.gpus) == DEFAULT_GPUS
+        default = request.context is None and request.max_model_len is None and request.concurrency == 1 and request.engine == "vllm" and tuple(request.gpus) == DEFAULT_GPUS
         target = Target(request.engine, gpus[0].name, context, concurrency, default)
         plan_result = _plan(spec, request, gpus[0], context, concurrency, model=launch_name(resolved, request))
         serving = _serving(spec, request, gpus[0], plan_result, context, concurrency, notes)
@@ -588,7 +588,7 @@ def plan_request(request: Request, *, token: str | None = None, allow_local_file
         weights=request.weights, kv_cache_dtypes=request.kv_cache_dtype, prices=dict(request.prices),
         dtype=request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
-        allow_long_context=request.allow_long_context, **fixed_layout(request),
+        allow_long_context=request.allow_long_context, max_model_len=request.max_model_len, **fixed_layout(request),
     )
 
 

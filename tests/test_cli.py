@@ -312,3 +312,14 @@ def test_an_unknown_family_is_called_approximate_once(capsys, tmp_path):
     assert report["counted_by"] == "generic" and report["approximate"] is True
     every = list(report["count_notes"]) + list(report["notes"])
     assert sum(note.startswith("approximate") for note in every) == 1
+
+
+def test_max_model_len_alone_sets_the_target_and_caps_the_answer(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline", "--max-model-len", "4096", "--gpu", "H100-80GB")
+    assert report["target"] == {"engine": "vllm", "gpu": "H100-80GB", "context": 4096, "concurrency": 1, "default": False}
+    best = report["plan"]["plans"][0]
+    assert best["command"] == "vllm serve meta-llama/Llama-3.1-8B --max-model-len 4096"
+    assert (best["max_context"], best["kv_cache_tokens"], best["max_concurrency"]) == (4096, 443568, 108.29)
+    assert report["serving"]["max_model_len"] == 4096 and report["serving"]["max_concurrency"] == 108.29
+    assert_fails_cleanly(capsys, ["Llama-3.1-8B", "--offline", "--context", "8192", "--max-model-len", "4096"],
+                         "max_model_len 4,096 is shorter than context 8,192")

@@ -190,3 +190,23 @@ def test_generic_max_context_is_what_the_free_memory_holds():
     free = l4.memory_bytes - out.weights_bytes_per_gpu - out.activation_bytes - out.non_torch_bytes
     assert out.max_context == free // 131072
     assert plan(LLAMA_8B, engine="generic", gpus=[l4], context="max", max_gpus=1).best.max_context == out.max_context
+
+
+def test_a_longer_max_model_len_is_what_the_plan_is_sized_and_launched_with():
+    from llmmem.vllm_serve import check_vllm_serve
+
+    # 8,192-token sequences fit 2 x H100 at --max-model-len 8192 (10,096 KV tokens); but vLLM's start-up check
+    # needs one whole sequence of max_model_len: at 131,072 tokens (20 GiB of KV for the 70B) 2 GPUs stop, 3 start.
+    short = plan(LLAMA_70B, model="meta-llama/Llama-3.1-70B", gpus=[H100], context=8192).best
+    assert (short.count, short.kv_cache_tokens) == (2, 10096)
+    long = plan(LLAMA_70B, model="meta-llama/Llama-3.1-70B", gpus=[H100], context=8192, max_model_len=131072).best
+    assert (long.count, long.tp, long.pp) == (3, 1, 3)
+    assert long.command == "vllm serve meta-llama/Llama-3.1-70B --pipeline-parallel-size 3 --max-model-len 131072"
+    assert long.max_context == 131072 and long.kv_cache_tokens == 236096
+    check = check_vllm_serve(long.command, offline=True)
+    assert check.starts and check.estimate.kv_cache_tokens == long.kv_cache_tokens
+    # the longest context a plan reports never passes --max-model-len (vLLM serves no longer sequence)
+    capped = plan(LLAMA_8B, gpus=[H100], context=4096, max_model_len=16384).best
+    assert capped.max_context == 16384 and capped.command.endswith("--max-model-len 16384")
+    with pytest.raises(InputError, match="max_model_len 4,096 is shorter than context 8,192"):
+        plan(LLAMA_8B, gpus=[H100], context=8192, max_model_len=4096)
