@@ -566,6 +566,9 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
         f"  {kv_label:<27}{size('kv_cache_bytes_per_gpu')}  ({serving['kv_cache_bytes_per_token']:,} bytes per token)",
         f"  activations                {size('activation_bytes')}",
         f"  runtime (non-torch)        {size('non_torch_bytes')}",
+        # NOTE: vLLM's total is its budget (utilization x memory) plus the CUDA context created before it.
+        *([f"  CUDA context               {size('cuda_context_bytes')}  (outside the gpu_memory_utilization budget)"]
+          if serving.get("cuda_context_bytes") else []),
         f"  total per GPU              {size('total_bytes_per_gpu')}  of {format_bytes(serving['gpu_memory_bytes'], unit)}: {verdict}",
         f"  KV cache holds {serving['kv_cache_tokens']:,} tokens: max concurrency {serving['max_concurrency']:,}"
         f" at {context:,} tokens per sequence",

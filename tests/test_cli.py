@@ -323,3 +323,15 @@ def test_max_model_len_alone_sets_the_target_and_caps_the_answer(capsys):
     assert report["serving"]["max_model_len"] == 4096 and report["serving"]["max_concurrency"] == 108.29
     assert_fails_cleanly(capsys, ["Llama-3.1-8B", "--offline", "--context", "8192", "--max-model-len", "4096"],
                          "max_model_len 4,096 is shorter than context 8,192")
+
+
+def test_vllm_serving_terms_add_up_to_the_total_shown(capsys):
+    report = run_json(capsys, "meta-llama/Llama-3.1-70B", "--offline")
+    s = report["serving"]
+    terms = ("weights_bytes_per_gpu", "kv_cache_bytes_per_gpu", "activation_bytes", "non_torch_bytes", "cuda_context_bytes")
+    assert sum(s[k] for k in terms) == s["total_bytes_per_gpu"] == 77_073_733_386
+    assert s["cuda_context_bytes"] == 547_608_330  # 0.51 GiB, created before vLLM's 0.9 budget is measured
+    assert main(["meta-llama/Llama-3.1-70B", "--offline"]) == 0
+    text = capsys.readouterr().out
+    assert "  CUDA context                      0.55 GB  (outside the gpu_memory_utilization budget)\n" \
+           "  total per GPU                    77.07 GB  of 85.03 GB: starts" in text
