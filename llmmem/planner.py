@@ -6,6 +6,10 @@ the target (at least `concurrency` sequences of `context` tokens), and ranks the
 when every GPU has a price, else by GPU count, then fewer pipeline stages (tensor parallel inside a
 node, as vLLM advises), then headroom (sequences held beyond the target).
 
+Beyond one node a plan uses whole nodes of GPUS_PER_NODE GPUs: multi-node clusters are rented by the
+node, and without it the fewest GPUs is a deep pipeline of single GPUs (31 x H100 at pp 31 for a 1T model)
+where one more GPU gives tp 8 x pp 4. A layout fixed by both --tp and --pp is answered as given.
+
 Inverse questions: context="max" asks for the longest context (capped at the model's maximum)
 `concurrency` sequences can have; concurrency="max" for the most sequences of `context` tokens (capped
 at max_num_seqs, the most vLLM schedules at once). Plans then rank by that answer first, so the best
@@ -284,6 +288,8 @@ def plan(
             for kv in kv_dtypes:
                 kept: list[Plan] = []
                 for count in range(max(1, math.ceil(total / usable)), max_gpus + 1):
+                    if count > GPUS_PER_NODE and count % GPUS_PER_NODE and (tp is None or pp is None):
+                        continue  # beyond one node, whole nodes (see whole_nodes_only)
                     serving = [c.plan for c in (evaluate(gpu, t, p, fmt, kv) for t, p in layouts(spec, count, tp, pp)) if c and c.serves]
                     if not serving:
                         continue
@@ -309,7 +315,7 @@ def plan(
             unpriced = sorted({p.gpu for p in found if p.usd_per_hour is None})
             notes.append(f"ranked by GPU count, fewer pipeline stages, then headroom: no price for {', '.join(unpriced)} (give --price GPU=USD_PER_HOUR)")
         if any(p.nodes > 1 for p in found):
-            notes.append(f"multi-node plans: nodes of {GPUS_PER_NODE} GPUs, tensor parallel inside a node, pipeline stages across nodes")
+            notes.append(f"multi-node plans: whole nodes of {GPUS_PER_NODE} GPUs, tensor parallel inside a node, pipeline stages across nodes")
     else:
         notes.append(_why_nothing(spec, gpu_list, max_gpus, target_context, target_sequences, weights, tp, pp, usable_share))
     if context == MAX:

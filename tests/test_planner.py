@@ -210,3 +210,17 @@ def test_a_longer_max_model_len_is_what_the_plan_is_sized_and_launched_with():
     assert capped.max_context == 16384 and capped.command.endswith("--max-model-len 16384")
     with pytest.raises(InputError, match="max_model_len 4,096 is shorter than context 8,192"):
         plan(LLAMA_8B, gpus=[H100], context=8192, max_model_len=4096)
+
+
+def test_beyond_one_node_plans_use_whole_nodes():
+    from llmmem.resolve import resolve
+
+    kimi = resolve("moonshotai/Kimi-K2-Instruct", offline=True).spec  # 1,026,408,209,408 parameters in bf16
+    result = plan(kimi, gpus=[H100])
+    # 31 GPUs would hold it as a pipeline of 31 single GPUs; whole nodes give 32, and then tp 8 x pp 4 first.
+    assert [(p.count, p.tp, p.pp, p.nodes) for p in result.plans] == [(32, 8, 4, 4), (32, 4, 8, 4), (32, 2, 16, 4), (32, 1, 32, 4)]
+    assert "multi-node plans: whole nodes of 8 GPUs, tensor parallel inside a node, pipeline stages across nodes" in result.notes
+    # a layout fixed by both --tp and --pp is answered as given, whole nodes or not
+    llama405 = resolve("meta-llama/Llama-3.1-405B", offline=True).spec
+    assert [(p.count, p.tp, p.pp) for p in plan(llama405, gpus=[H100], tp=4, pp=3).plans] == [(12, 4, 3)]
+    assert plan(llama405, gpus=[H100]).best.count == 16
