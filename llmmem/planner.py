@@ -44,6 +44,24 @@ QUANTIZATION_FLAGS = {
     "bnb-nf4-single": "bitsandbytes", "mxfp4": "mxfp4",
 }
 
+# NOTE: vLLM quantizes a 16-bit checkpoint on load only to fp8 (Fp8Config) and bitsandbytes (in-flight);
+# every other format needs a checkpoint stored in it, else start-up stops (AWQ/GPTQ: "Cannot find the
+# config file for awq").
+QUANTIZED_ON_LOAD = frozenset({"fp8", "fp8-block", "bnb-nf4", "bnb-nf4-single"})
+
+
+def needs_stored_checkpoint(spec: ModelSpec, weights: str) -> bool:
+    """True when `--quantization` for `weights` needs a checkpoint stored in that format that `spec` is not."""
+    from .quantization import format_from_quantization_config
+
+    if weights in ("auto", "fp16", "fp32") or weights in QUANTIZED_ON_LOAD:
+        return False
+    try:
+        own = format_from_quantization_config(spec.quantization)
+    except InputError:
+        return False
+    return own is None or own.name != weights
+
 
 @dataclass(frozen=True)
 class Plan(Result):
@@ -318,6 +336,10 @@ def plan(
             notes.append(f"multi-node plans: whole nodes of {GPUS_PER_NODE} GPUs, tensor parallel inside a node, pipeline stages across nodes")
     else:
         notes.append(_why_nothing(spec, gpu_list, max_gpus, target_context, target_sequences, weights, tp, pp, usable_share))
+    for fmt in weights:
+        if any(p.weights == fmt for p in found) and needs_stored_checkpoint(spec, fmt):
+            notes.append(f"weights {fmt}: vLLM quantizes to {fmt} only from a checkpoint stored in it: replace {model} in the "
+                         f"command by such a checkpoint (vLLM quantizes on load only to fp8 and bitsandbytes)")
     if context == MAX:
         notes.append(f"context=max: the longest context {target_sequences} sequence(s) can have, capped at the model's {context_cap:,}")
     if concurrency == MAX:

@@ -22,6 +22,7 @@ from .engines import estimate_serving
 from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, valid_tp
+from .planner import needs_stored_checkpoint
 from .request import LIMITS, parse_float, parse_int
 from .results import Result
 from .serving import ServingOptions
@@ -187,7 +188,7 @@ def options_from(parsed: ParsedCommand, spec: ModelSpec, gpu: GPU) -> ServingOpt
     )
 
 
-def _config_failure(spec: ModelSpec, options: ServingOptions) -> dict | None:
+def _config_failure(spec: ModelSpec, options: ServingOptions, quantization_flag: str | None = None) -> dict | None:
     """The checks vLLM's config makes before any memory is touched, in its own words."""
     limit = spec.max_position_embeddings
     if limit and options.max_model_len > limit and not options.allow_long_context:
@@ -206,14 +207,21 @@ def _config_failure(spec: ModelSpec, options: ServingOptions) -> dict | None:
         return {"check": "tensor_parallel",
                 "message": f"tensor parallel size {options.tp} neither divides nor is a multiple of the {kv} KV heads "
                 "(QKVParallelLinear cannot split or replicate them evenly)."}
+    if options.quantization and needs_stored_checkpoint(spec, options.quantization):
+        # NOTE: AWQ/GPTQ look for their config file beside the weights (get_quant_config) and stop without it.
+        flag = quantization_flag or options.quantization
+        return {"check": "quantization",
+                "message": f"Cannot find the config file for {flag}" if options.quantization in ("awq", "gptq", "w4a16")
+                else f"the checkpoint's config.json has no {flag} quantization_config: vLLM loads {options.quantization} "
+                "weights only from a checkpoint stored in that format"}
     if options.pp > (spec.num_layers or 1):
         return {"check": "pipeline_parallel",
                 "message": f"pipeline parallel size {options.pp} is more than the model's {spec.num_layers} layers."}
     return None
 
 
-def predict(spec: ModelSpec, options: ServingOptions) -> tuple[VllmEstimate | None, dict | None]:
-    failure = _config_failure(spec, options)
+def predict(spec: ModelSpec, options: ServingOptions, quantization_flag: str | None = None) -> tuple[VllmEstimate | None, dict | None]:
+    failure = _config_failure(spec, options, quantization_flag)
     if failure is not None:
         return None, failure
     estimate = estimate_serving(spec, options)
@@ -235,6 +243,12 @@ def _with(parsed: ParsedCommand, flag: str, value: str, *, drop: tuple[str, ...]
         kept.append(tokens[i])
         i += 1
     return " ".join([*parsed.env, "vllm", "serve", parsed.model, *map(shlex.quote, kept), flag, value])
+
+
+def _without(parsed: ParsedCommand, flag: str) -> str:
+    """The original command without `flag` (every spelling of it)."""
+    command = _with(parsed, flag, "")
+    return command[: -len(f" {flag} ")]
 
 
 def _fixes(parsed: ParsedCommand, spec: ModelSpec, options: ServingOptions, estimate, failure, gpu: GPU) -> list[dict]:
@@ -260,6 +274,11 @@ def _fixes(parsed: ParsedCommand, spec: ModelSpec, options: ServingOptions, esti
     if check in ("max_seq_len",) and options.kv_cache_dtype != "fp8":
         candidates.append(("store the KV cache in fp8 (--kv-cache-dtype fp8)", _with(parsed, "--kv-cache-dtype", "fp8"),
                            replace(options, kv_cache_dtype="fp8")))
+    if check == "quantization":
+        candidates.append(("quantize the weights to fp8 on load instead (--quantization fp8)", _with(parsed, "--quantization", "fp8"),
+                           replace(options, quantization="fp8")))
+        candidates.append(("drop --quantization (serve the checkpoint's own weights)", _without(parsed, "--quantization"),
+                           replace(options, quantization=None)))
     if check == "tensor_parallel":
         for size in sorted({t for t in range(1, 9) if valid_tp(t, spec)}, key=lambda t: (abs(t - options.tp), -t)):
             candidates.append((f"use --tensor-parallel-size {size} (it splits the heads evenly)",
@@ -314,8 +333,11 @@ def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, 
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{parsed.model!r} is only a parameter count: the check needs the model's config.json or ID")
     options = options_from(parsed, spec, gpu)
-    estimate, failure = predict(spec, options)
+    estimate, failure = predict(spec, options, parsed.values.get("quantization"))
     notes = []
+    if failure is not None and failure["check"] == "quantization":
+        notes.append(f"--quantization {parsed.values['quantization']}: vLLM quantizes a 16-bit checkpoint on load only to fp8 "
+                     f"and bitsandbytes; {options.quantization} weights need a checkpoint stored in that format (its own repo)")
     defaults = [f"max_model_len {options.max_model_len} (the model's maximum)" if "max_model_len" not in parsed.values else None,
                 "gpu_memory_utilization 0.9" if "gpu_memory_utilization" not in parsed.values else None]
     if estimate is not None:

@@ -278,7 +278,8 @@ def test_prefer_catalog_answers_a_catalog_model_without_the_hub():
     from llmmem.request import make_request
 
     report = estimate_request(make_request(model="meta-llama/Llama-3.1-8B"), prefer_catalog=True, allow_local_files=False)
-    assert (report.source, report.parameters, report.notes) == ("catalog", 8_030_261_248, ())
+    assert (report.source, report.parameters) == ("catalog", 8_030_261_248)
+    assert [note for note in report.notes if "rows' commands need a checkpoint" not in note] == []  # nothing about the Hub
 
 
 def test_report_says_how_the_model_was_counted_and_its_parts(capsys):
@@ -335,3 +336,10 @@ def test_vllm_serving_terms_add_up_to_the_total_shown(capsys):
     text = capsys.readouterr().out
     assert "  CUDA context                      0.55 GB  (outside the gpu_memory_utilization budget)\n" \
            "  total per GPU                    77.07 GB  of 85.03 GB: starts" in text
+
+
+def test_rows_whose_commands_need_a_quantized_checkpoint_say_so(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline", "--precisions", "fp16,fp8,int8,int4", "--gpu", "H100")
+    assert [r["gpus"][0]["command"].split("--quantization ")[-1] for r in report["precisions"][1:]] == ["fp8", "compressed-tensors", "gptq_marlin"]
+    assert ("the int8 (w8a8), int4 (w4a16) rows' commands need a checkpoint stored in that format in place of the model named: "
+            "vLLM quantizes on load only to fp8 and bitsandbytes") in report["notes"]

@@ -224,3 +224,11 @@ def test_beyond_one_node_plans_use_whole_nodes():
     llama405 = resolve("meta-llama/Llama-3.1-405B", offline=True).spec
     assert [(p.count, p.tp, p.pp) for p in plan(llama405, gpus=[H100], tp=4, pp=3).plans] == [(12, 4, 3)]
     assert plan(llama405, gpus=[H100]).best.count == 16
+
+
+def test_a_format_vllm_cannot_quantize_to_on_load_is_said():
+    result = plan(LLAMA_8B, model="meta-llama/Llama-3.1-8B", gpus=[get_gpu("L4-24GB")], weights=("awq", "fp8"))
+    assert {p.weights for p in result.plans} == {"awq", "fp8"}
+    assert ("weights awq: vLLM quantizes to awq only from a checkpoint stored in it: replace meta-llama/Llama-3.1-8B in the "
+            "command by such a checkpoint (vLLM quantizes on load only to fp8 and bitsandbytes)") in result.notes
+    assert not any(note.startswith("weights fp8") for note in result.notes)

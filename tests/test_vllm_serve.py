@@ -167,3 +167,22 @@ def test_cli_json_is_the_engine_object_plus_starts_failure_fixes(capsys):
     text = capsys.readouterr().out
     assert "GPU KV cache size: 10,096 tokens" in text and "does not start (max_seq_len)" in text
     assert main(["vllm", "run", "x"]) == 2
+
+
+def test_awq_or_gptq_on_a_16_bit_checkpoint_does_not_start():
+    out = check("vllm serve meta-llama/Llama-3.1-8B -q awq --max-model-len 8192")
+    # vLLM's get_quant_config looks for AWQ's config file beside the weights and stops without it.
+    assert not out.starts and out.estimate is None
+    assert out.failure == {"check": "quantization", "message": "Cannot find the config file for awq"}
+    assert out.fixes == (
+        {"change": "quantize the weights to fp8 on load instead (--quantization fp8)",
+         "command": "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192 --quantization fp8"},
+        {"change": "drop --quantization (serve the checkpoint's own weights)",
+         "command": "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192"},
+    )
+    for fix in out.fixes:
+        assert check(fix["command"]).starts
+    assert check("vllm serve meta-llama/Llama-3.1-8B --quantization=gptq_marlin").failure["message"] == "Cannot find the config file for gptq_marlin"
+    # fp8 quantizes on load; a checkpoint stored in fp8 takes -q fp8 as its own format
+    assert check("vllm serve meta-llama/Llama-3.1-8B -q fp8 --max-model-len 8192").starts
+    assert check("vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 -q fp8 --max-model-len 8192").starts
