@@ -229,9 +229,9 @@ def state_tensors(spec: ModelSpec, kind: str, tp: int, dtype_bytes: int, state_d
                 StateTensor("conv", (m.conv_kernel - 1, inner), dtype_bytes),
                 StateTensor("ssm", (inner, m.state_size), ssm_bytes),
             )
+        heads = _split(m.num_heads or 1, tp, "Mamba-2 heads")
         groups = m.n_groups if m.n_groups % tp == 0 else m.n_groups + tp - m.n_groups  # NOTE: groups replicated to follow the head shards
         conv_dim = _split(m.intermediate + 2 * groups * m.state_size, tp, "Mamba-2 conv channels")
-        heads = _split(m.num_heads or 1, tp, "Mamba-2 heads")
         return (
             StateTensor("conv", (m.conv_kernel - 1, conv_dim), dtype_bytes),
             StateTensor("ssm", (heads, m.head_dim or 0, m.state_size), ssm_bytes),
@@ -252,6 +252,17 @@ def state_tensors(spec: ModelSpec, kind: str, tp: int, dtype_bytes: int, state_d
             raise InputError(f"{spec.name} has short-conv layers but no mixer dims: give its config.json")
         return (StateTensor("conv", (s.l_cache - 1, _split(s.hidden, tp, "short-conv channels")), dtype_bytes),)
     raise ValueError(f"{kind!r} keeps no fixed state")
+
+
+def state_tp_problem(spec: ModelSpec, tp: int) -> str | None:
+    """The line a tensor-parallel size gets when it does not split a fixed-state mixer's channels
+    (vLLM's `divide` asserts in MambaStateShapeCalculator), else None."""
+    for kind in sorted(set(layer_kinds(spec)) & STATE_KINDS):
+        try:
+            state_tensors(spec, kind, tp, 2)
+        except InputError as error:
+            return str(error)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

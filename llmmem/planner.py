@@ -19,7 +19,7 @@ plan is the cheapest one that reaches the cap, or the one that comes closest wit
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from .engines import engine_function
@@ -239,6 +239,11 @@ def plan(
             estimate = function(spec, options)
         except InputError:
             return None
+        if (isinstance(estimate, VllmEstimate) and max_num_seqs is None and estimate.failure
+                and estimate.failure["check"] == "mamba_cache_blocks" and estimate.num_blocks >= target_sequences):
+            # NOTE: hybrids: vLLM refuses more sequences than state blocks; the plan lowers --max-num-seqs to fit.
+            seqs = estimate.num_blocks
+            estimate = function(spec, replace(options, max_num_seqs=seqs))
         if isinstance(estimate, VllmEstimate):
             reach = max_context_for(spec, estimate, target_sequences, context_cap)
             if context == MAX:
@@ -247,9 +252,9 @@ def plan(
                 failure = estimate.failure
                 serves = reach >= 1 and (failure is None or failure["check"] == "max_seq_len")
             else:
-                serves = estimate.starts and estimate.num_blocks >= target_sequences * blocks_for_requests(spec, per_kind, target_context, estimate.max_num_batched_tokens)
+                serves = estimate.starts and estimate.num_blocks >= target_sequences * blocks_for_requests(spec, per_kind, target_context, estimate.max_num_batched_tokens, estimate.kv_cache_block_size)
             length = reach if context == MAX else target_context
-            need = blocks_for_requests(spec, per_kind, length or 1, estimate.max_num_batched_tokens)
+            need = blocks_for_requests(spec, per_kind, length or 1, estimate.max_num_batched_tokens, estimate.kv_cache_block_size)
             held = round(estimate.num_blocks / need, 2)  # sequences of `length` tokens, as vLLM logs it
             command_seqs = seqs
         elif isinstance(estimate, GenericEstimate):

@@ -577,6 +577,18 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
         f"  KV cache holds {serving['kv_cache_tokens']:,} tokens: max concurrency {serving['max_concurrency']:,}"
         f" at {context:,} tokens per sequence",
     ]
+    if serving.get("state_bytes_per_sequence"):
+        state_layers = sum(k["layers"] for k in serving.get("cache_layers", ()) if k["state_bytes_per_layer"])
+        lines.insert(3, f"  fixed state per sequence   {format_bytes(serving['state_bytes_per_sequence'], unit).rjust(14)}"
+                        f"  (conv + SSM state of {state_layers} layers, whatever the length)")
+        if not serving["kv_cache_bytes_per_token"]:
+            # NOTE: attention-free: nothing grows with length; vLLM logs state blocks x max_model_len as tokens.
+            lines[-1] += (" (no attention: vLLM counts one state block per sequence as max_model_len tokens)"
+                          if serving["engine"] == "vllm" else " (no attention: only sequences cost memory, not tokens)")
+    if serving.get("kv_cache_groups") and len(serving["kv_cache_groups"]) > 1 or serving.get("state_page_padding_bytes"):
+        lines.append(f"  hybrid KV allocator: blocks of {serving['kv_cache_block_size']:,} tokens, "
+                     f"{sum(serving['kv_cache_groups'].values())} groups of {serving['kv_cache_group_size']} layers "
+                     f"({', '.join(f'{n} {kind}' for kind, n in serving['kv_cache_groups'].items())})")
     if serving.get("failure"):
         lines.append(f"  vLLM would stop with: {serving['failure']['message']}")
     return lines

@@ -8,14 +8,17 @@ Every term is a small pure function, in bytes (ints).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from .errors import InputError
 from .gpus import GPU
 from .quantization import FORMATS, WeightFormat, format_from_quantization_config, get_format
 from .results import Result
-from .spec import QUANTIZABLE_KEYS, SLIDING_ATTENTION, ModelSpec
+from . import kv_cache
+from .kv_cache import CacheLayout, attention_bytes_per_token, cache_layout
+from .kv_cache import kv_heads_per_rank  # noqa: F401  (re-exported: engines and tests import it from here)
+from .spec import ATTENTION_KINDS, PART_KEYS, QUANTIZABLE_KEYS, STATE_KINDS, ModelSpec
 
 GiB = 2**30
 
@@ -116,13 +119,6 @@ def stage_layer_range(num_layers: int, pp: int, stage: int) -> tuple[int, int]:
     return start, start + counts[stage]
 
 
-def kv_heads_per_rank(spec: ModelSpec, tp: int) -> int:
-    """KV heads each tensor-parallel rank holds: split while tp <= KV heads, else each rank keeps one
-    replicated head (vLLM QKVParallelLinear: num_kv_heads = max(1, total_num_kv_heads // tp))."""
-    kv_heads = spec.num_kv_heads or spec.num_attention_heads or 1
-    return max(1, kv_heads // tp)
-
-
 def padded_vocab(vocab_size: int, padding: int = VOCAB_PADDING) -> int:
     return -(-vocab_size // padding) * padding
 
@@ -131,9 +127,24 @@ def padded_vocab(vocab_size: int, padding: int = VOCAB_PADDING) -> int:
 # weights
 
 
+# Parameter groups that live only in layers of some kinds (hybrids): their pipeline share follows those layers.
+_KIND_KEYS = {
+    "attention_qo": ATTENTION_KINDS, "attention_kv": ATTENTION_KINDS, "attention_replicated": ATTENTION_KINDS,
+    "ssm_proj": STATE_KINDS, "ssm_other": STATE_KINDS,
+}
+# Vision-tower / projector sub-groups (spec.parts) vLLM shards by tensor parallelism (QKVParallelLinear,
+# Column/RowParallelLinear in its SigLIP, Qwen-VL, Pixtral, Llama 4 towers and mergers; the default
+# --mm-encoder-tp-mode "weights"); patch / position embeddings and norms stay whole on every rank.
+_SPLIT_PART_KEYS = frozenset({"attention", "mlp", "adapter", "merger", "linear"})
+
+
 def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> tuple[int, int]:
     """Share (numerator, denominator) of a per-layer parameter group held by decoder layers [start, end)."""
     layers = spec.num_layers or 1
+    if key in _KIND_KEYS and spec.is_hybrid:
+        kinds = kv_cache.layer_kinds(spec)
+        here = sum(kind in _KIND_KEYS[key] for kind in kinds[start:end])
+        return here, max(1, sum(kind in _KIND_KEYS[key] for kind in kinds))
     dense = spec.num_dense_layers or 0
     if spec.is_moe and dense and key in ("mlp", "experts", "shared_experts", "router"):
         dense_here = max(0, min(end, dense) - start)
@@ -146,8 +157,13 @@ def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> tuple[in
 def _tp_fraction(spec: ModelSpec, key: str, tp: int) -> tuple[int, int]:
     """Share (numerator, denominator) of a parameter group one tensor-parallel rank holds (vLLM linear.py /
     vocab_parallel_embedding.py)."""
-    if key in ("attention_qo", "mlp", "experts", "shared_experts", "embedding", "lm_head"):
-        return 1, tp
+    if key in ("attention_qo", "mlp", "experts", "shared_experts", "embedding", "lm_head", "ssm_proj", "ssm_other"):
+        return 1, tp  # NOTE: Mamba / gated delta-net projections, conv1d, A, D and dt_bias are sharded too
+    if key in PART_KEYS and spec.parts.get(key):
+        sub = spec.parts[key]
+        split = sum(n for name, n in sub.items() if name in _SPLIT_PART_KEYS)
+        total = sum(sub.values())
+        return split + (total - split) * tp, total * tp
     if key == "attention_kv":
         kv_heads = spec.num_kv_heads or spec.num_attention_heads or 1
         return kv_heads_per_rank(spec, tp), kv_heads
@@ -178,6 +194,8 @@ def weights_terms(
             continue
         if key in ("embedding", "position_embedding"):
             share = (1, 1) if first else (0, 1)
+        elif key in PART_KEYS:
+            share = (1, 1)  # NOTE: vLLM builds the vision tower and projector on every pipeline rank
         elif key == "lm_head":
             share = (1, 1) if last else (0, 1)
         elif key == "norms":
@@ -210,47 +228,56 @@ def weights_terms(
 # KV cache
 
 
-def kv_bytes_per_token_per_layer(spec: ModelSpec, tp: int, kv_bytes: int) -> int:
-    """KV cache bytes one token takes in one attention layer on one GPU.
+def kv_bytes_per_token_per_layer(spec: ModelSpec, tp: int, kv_bytes: int, kv_cache_dtype: str = "auto") -> int:
+    """KV cache bytes one token takes in one attention layer on one GPU (kv_cache.attention_bytes_per_token).
 
     Standard attention: K and V, each KV heads per rank x head_dim (config's head_dim when given).
     MLA (DeepSeek V2/V3, Kimi): one compressed latent of kv_lora_rank + qk_rope_head_dim per token,
-    the same on every rank (vLLM MLAAttentionSpec: num_kv_heads 1, not split by tensor parallelism).
+    the same on every rank (vLLM MLAAttentionSpec: num_kv_heads 1, not split by tensor parallelism);
+    DeepSeek-V3.2 adds its indexer key.
     """
-    if spec.is_mla:
-        return (spec.kv_lora_rank + (spec.qk_rope_head_dim or 0)) * kv_bytes
-    head_dim = spec.head_dim or (spec.hidden_size // spec.num_attention_heads)
-    return 2 * kv_heads_per_rank(spec, tp) * head_dim * kv_bytes
+    return attention_bytes_per_token(spec, tp, kv_bytes, kv_cache_dtype)
 
 
 def layer_kinds(spec: ModelSpec, start: int = 0, end: int | None = None) -> list[str]:
-    """Attention kind of each decoder layer in [start, end): "full_attention" unless the spec says
-    which layers use a sliding window."""
-    layers = spec.num_layers or 0
-    end = layers if end is None else end
-    kinds = list(spec.layer_types) if len(spec.layer_types) == layers else ["full_attention"] * layers
-    if spec.sliding_window is None:
-        kinds = ["full_attention"] * layers
-    return kinds[start:end]
+    """The kind of each decoder layer in [start, end) (spec.LAYER_KINDS: attention kinds, fixed-state
+    mixers, no cache); every layer full attention when the spec does not say."""
+    kinds = kv_cache.layer_kinds(spec)
+    return kinds[start : len(kinds) if end is None else end]
 
 
-def kv_cache_bytes_per_token(spec: ModelSpec, tp: int, kv_bytes: int, pp: int = 1, stage: int = 0) -> int:
+def stage_cache_layout(
+    spec: ModelSpec, tp: int, kv_bytes: int, pp: int = 1, stage: int = 0, *, dtype_bytes: int = 2, kv_cache_dtype: str = "auto"
+) -> CacheLayout:
+    """What the layers of pipeline stage `stage` keep on one GPU: KV per token (attention layers) and
+    fixed state per sequence (Mamba / gated delta-net / short-conv layers): kv_cache.cache_layout."""
+    start, end = stage_layer_range(spec.num_layers or 0, pp, stage)
+    return cache_layout(
+        spec, tp=tp, kv_bytes=kv_bytes, dtype_bytes=dtype_bytes, kv_cache_dtype=kv_cache_dtype, layers=range(start, end)
+    )
+
+
+def kv_cache_bytes_per_token(spec: ModelSpec, tp: int, kv_bytes: int, pp: int = 1, stage: int = 0, kv_cache_dtype: str = "auto") -> int:
     """KV bytes one token of context takes on one GPU of `stage`, every attention layer counted
-    (sliding-window layers hold at most `sliding_window` tokens: see kv_cache_bytes)."""
-    start, end = stage_layer_range(spec.num_layers, pp, stage)
-    return (end - start) * kv_bytes_per_token_per_layer(spec, tp, kv_bytes)
+    (sliding-window / chunked layers hold at most their window: see kv_cache_bytes); layers with a
+    fixed state or no cache take none."""
+    return stage_cache_layout(spec, tp, kv_bytes, pp, stage, kv_cache_dtype=kv_cache_dtype).kv_bytes_per_token
 
 
-def kv_cache_bytes(spec: ModelSpec, tokens: int, sequences: int, tp: int, kv_bytes: int, pp: int = 1, stage: int = 0) -> int:
-    """KV cache bytes on one GPU for `sequences` sequences of `tokens` tokens each: full-attention
-    layers keep every token, sliding-window layers at most the window."""
-    start, end = stage_layer_range(spec.num_layers, pp, stage)
-    per_layer = kv_bytes_per_token_per_layer(spec, tp, kv_bytes)
-    total = 0
-    for kind in layer_kinds(spec, start, end):
-        kept = min(tokens, spec.sliding_window) if kind == SLIDING_ATTENTION and spec.sliding_window else tokens
-        total += kept * per_layer
-    return total * sequences
+def state_bytes_per_sequence(spec: ModelSpec, tp: int, pp: int = 1, stage: int = 0, *, dtype_bytes: int = 2) -> int:
+    """Fixed state bytes (conv + SSM / recurrent) one sequence holds on one GPU of `stage`."""
+    return stage_cache_layout(spec, tp, dtype_bytes, pp, stage, dtype_bytes=dtype_bytes).state_bytes_per_sequence
+
+
+def kv_cache_bytes(
+    spec: ModelSpec, tokens: int, sequences: int, tp: int, kv_bytes: int, pp: int = 1, stage: int = 0,
+    *, dtype_bytes: int = 2, kv_cache_dtype: str = "auto",
+) -> int:
+    """Cache bytes on one GPU for `sequences` sequences of `tokens` tokens each: full-attention
+    layers keep every token, sliding-window layers at most the window, chunked layers at most one
+    chunk, fixed-state layers their state (conv states in the model dtype `dtype_bytes`)."""
+    layout = stage_cache_layout(spec, tp, kv_bytes, pp, stage, dtype_bytes=dtype_bytes, kv_cache_dtype=kv_cache_dtype)
+    return layout.bytes_per_sequence(tokens) * sequences
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,7 +339,12 @@ def check_layout(spec: ModelSpec, options: ServingOptions) -> None:
 
 
 def tp_problem(spec: ModelSpec, tp: int) -> str | None:
-    """vLLM's message when `tp` does not split the heads, else None."""
+    """vLLM's message when `tp` does not split the heads (or a fixed-state mixer's channels), else None."""
+    state = kv_cache.state_tp_problem(spec, tp)
+    if state:
+        return state
+    if not spec.layers_of_kind(*ATTENTION_KINDS) and not spec.num_attention_heads:
+        return None  # NOTE: attention-free (Mamba-only): vLLM counts 0 attention heads, which any tp divides
     heads = spec.num_attention_heads or 1
     if heads % tp:
         return (f"tensor parallelism {tp} does not divide the {heads} attention heads (vLLM: Total number of "
@@ -374,3 +406,8 @@ class ServingEstimate(Result):
     fits: bool
     stages: tuple | None
     notes: tuple[str, ...]
+    # What the cache holds besides KV per token (kv_cache.CacheLayout): the fixed conv + SSM /
+    # recurrent state one sequence keeps in Mamba-style layers, per GPU (0 for attention-only models),
+    # and each layer kind's share (kind, layers, KV bytes per token per layer, window, state bytes).
+    state_bytes_per_sequence: int = field(default=0, kw_only=True)
+    cache_layers: tuple = field(default=(), kw_only=True)

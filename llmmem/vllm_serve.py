@@ -8,6 +8,7 @@ would stop, the failing check is named in vLLM's own words:
   tensor_parallel  ModelConfig.verify_with_parallel_config: heads not divisible by tensor parallel size
   model_loading  CUDA out of memory while the weights load
   no_available_memory / max_seq_len  kv_cache_utils.check_enough_kv_cache_memory
+  mamba_cache_blocks  hybrids: max_num_seqs above the state blocks (one per decode sequence)
 and the smallest changes that make it start are given as corrected commands, each checked again.
 """
 
@@ -263,7 +264,11 @@ def _fixes(parsed: ParsedCommand, spec: ModelSpec, options: ServingOptions, esti
         length = estimate.estimated_max_model_len
         candidates.append((f"lower --max-model-len to {length} (vLLM's estimated maximum model length)",
                            _with(parsed, "--max-model-len", str(length)), replace(options, max_model_len=length)))
-    if check in ("max_seq_len", "no_available_memory"):
+    if check == "mamba_cache_blocks" and estimate is not None and estimate.num_blocks > 0:
+        seqs = estimate.num_blocks
+        candidates.append((f"lower --max-num-seqs to {seqs} (one state block per running sequence)",
+                           _with(parsed, "--max-num-seqs", str(seqs)), replace(options, max_num_seqs=seqs)))
+    if check in ("max_seq_len", "no_available_memory", "mamba_cache_blocks"):
         step = round(options.gpu_memory_utilization + 0.01, 2)
         while step <= MAX_UTILIZATION:
             trial = replace(options, gpu_memory_utilization=step)

@@ -184,3 +184,165 @@ def test_multimodal_profiling_holds_one_budget_of_embeddings():
 
     assert encoder_cache_bytes(spec("google__gemma-3-4b-it"), 8192, 2) == 8192 * 2560 * 2 == 41_943_040
     assert encoder_cache_bytes(spec("Qwen__Qwen3-Next-80B-A3B-Thinking"), 8192, 2) == 0
+
+
+def test_longest_lengths_follow_the_hybrid_blocks():
+    """Nemotron-3-Nano, page 2,146,304, group size 6, 4 state groups.
+    One request in 14 pages per pool: 4 go to the states, 10 attention blocks of 2096 -> 20,960 tokens
+    (_estimate_max_model_len_from_groups). 100 requests in 3335 blocks: 33 blocks each, 29 attention
+    blocks -> 60,784 tokens each."""
+    s = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    cfg = kv_cache_config(s, max_model_len=262_144)
+    assert cfg.memory_for_one_request(s, 20_960, 8192) == 6 * 2_146_304 * 14
+    assert cfg.estimated_max_model_len(s, 6 * 2_146_304 * 14, 262_144, 8192) == 20_960
+    assert cfg.estimated_max_model_len(s, 6 * 2_146_304 * 4, 262_144, 8192) == 0
+    assert cfg.longest_context_for(s, 3335, 100, 262_144, 8192) == 29 * 2096 == 60_784
+
+
+# ----------------------------------------------------------------------------- wired into the engines
+
+
+def test_vllm_engine_follows_the_hybrid_allocator():
+    """Nemotron-3-Nano on one H100 at vLLM's defaults (max_model_len 8192): the available memory is cut
+    into 2,146,304-byte pages, 6 layers per group, 5 groups; a request takes 4 attention blocks
+    (cdiv(8192, 2096)) + 4 state blocks."""
+    from llmmem.engines import estimate_serving
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    s = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    out = estimate_serving(s, ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", max_model_len=8192))
+    blocks = out.kv_cache_bytes_per_gpu // 2_146_304 // 6
+    assert out.num_blocks == blocks
+    assert out.kv_cache_tokens == blocks // 5 * 2096
+    assert out.max_concurrency == round(blocks / 8, 2)
+    assert (out.kv_cache_block_size, out.kv_cache_page_bytes, out.kv_cache_group_size) == (2096, 2_146_304, 6)
+    assert dict(out.kv_cache_groups) == {STATE_KIND: 4, FULL_ATTENTION: 1}
+    assert out.kv_cache_bytes_per_token == 6 * 1024 and out.state_bytes_per_sequence == 23 * 2_134_016
+    data = out.to_dict()
+    for key in ("kv_cache_bytes_per_token", "state_bytes_per_sequence", "cache_layers", "kv_cache_block_size",
+                "kv_cache_page_bytes", "state_page_padding_bytes", "kv_cache_groups", "encoder_cache_bytes"):
+        assert key in data
+    assert {k["kind"]: k["layers"] for k in data["cache_layers"]} == {"mamba": 23, "full_attention": 6}
+
+
+def test_generic_engine_charges_states_per_sequence():
+    """Generic estimate, Qwen3-Next at tp=4 on H100s, 4 sequences of 32k tokens: per GPU each sequence
+    keeps 32,768 x 12,288 bytes of KV (12 attention layers x 1024) + 36 x 274,432 bytes of state."""
+    from llmmem.engines import estimate_serving
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    s = spec("Qwen__Qwen3-Next-80B-A3B-Thinking")
+    out = estimate_serving(s, ServingOptions(gpu=get_gpu("H100-80GB"), tp=4, context=32_768, batch=4))
+    per_sequence = 32_768 * 12_288 + 36 * 274_432
+    assert out.kv_cache_bytes_per_gpu == 4 * per_sequence
+    assert out.state_bytes_per_sequence == 36 * 274_432 and out.kv_cache_bytes_per_token == 12_288
+    free = out.gpu_memory_bytes - (out.weights_bytes_per_gpu + out.activation_bytes + out.non_torch_bytes)
+    assert out.max_concurrency == free // per_sequence
+    assert out.kv_cache_tokens == (free - 4 * 36 * 274_432) // 12_288
+
+
+def test_cli_text_shows_state_and_allocator(capsys):
+    from llmmem.cli import main
+
+    code = main([str(NEW / "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json"), "--engine", "vllm", "--gpu", "H100-80GB"])
+    text = capsys.readouterr().out
+    assert code in (0, None)
+    assert "fixed state per sequence" in text and "(conv + SSM state of 23 layers" in text
+    assert "hybrid KV allocator: blocks of 2,096 tokens, 5 groups of 6 layers (4 mamba_state, 1 full_attention)" in text
+    assert "(6,144 bytes per token)" in text
+
+
+def test_mamba_only_model_serves_under_tensor_parallelism():
+    """Mamba-Codestral has no attention heads: any tp that splits its 128 heads and conv channels is
+    allowed (vLLM counts 0 attention heads); tp=3 is refused by the state split, in one line."""
+    import pytest
+
+    from llmmem.engines import estimate_serving
+    from llmmem.errors import InputError
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    s = spec("mistralai__Mamba-Codestral-7B-v0.1")
+    out = estimate_serving(s, ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", tp=2, max_model_len=8192))
+    # tp=2: conv (8192 + 2 x 8 x 128) / 2 = 5120 channels x 3 x 2 bytes; ssm 64 x 64 x 128 x 2 bytes.
+    assert out.state_bytes_per_sequence == 64 * (3 * 5120 * 2 + 64 * 64 * 128 * 2)
+    assert out.kv_cache_tokens == out.num_blocks * 8192 and out.max_concurrency == out.num_blocks
+    with pytest.raises(InputError, match="does not divide the 128 Mamba-2 heads"):
+        estimate_serving(s, ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", tp=3, max_model_len=8192))
+
+
+def test_deepseek_v32_on_h200_counts_the_indexer():
+    """DeepSeek-V3.2-Exp at tp=8 on H200s: 61 layers x (1152 latent + 132 indexer) bytes per token on every
+    GPU (MLA is not split); blocks of 64 tokens: tokens = available // (64 x 1284 x 61) x 64."""
+    from llmmem.engines import estimate_serving
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    s = spec("deepseek-ai__DeepSeek-V3.2-Exp")
+    out = estimate_serving(s, ServingOptions(gpu=get_gpu("H200-141GB"), engine="vllm", tp=8, max_model_len=32_768))
+    assert out.kv_cache_bytes_per_token == 61 * 1284 and out.kv_cache_block_size == 64
+    assert out.kv_cache_tokens == out.kv_cache_bytes_per_gpu // (64 * 1284) // 61 * 64
+
+
+def test_hybrid_and_vision_weights_split_as_vllm_shards_them():
+    """Weights of hybrids and multimodal models per GPU:
+    - Mamba / gated delta-net projections and conv/A/D/dt_bias are sharded by tp (like attention);
+    - under pipeline parallelism attention weights follow the attention layers, mixer weights the
+      mixer layers: Nemotron-3-Nano pp=2 puts layers 0-25 on stage 0, with 3 of the 6 attention
+      layers: 5, 12, 19 (26 and 33, 42 are on stage 1) and 12 of the 23 Mamba layers;
+    - gemma-3's SigLIP attention and MLP are split by tp, its patch / position embeddings and norms
+      are whole on every rank; the tower sits on every pipeline stage."""
+    from llmmem.quantization import FORMATS
+    from llmmem.serving import weights_terms
+
+    nemo = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    tp2 = weights_terms(nemo, FORMATS["fp16"], 2, tp=2)
+    assert tp2["ssm_proj"] == 890_265_600 // 2 * 2 and tp2["ssm_other"] == 805_184 // 2 * 2
+    stage0 = weights_terms(nemo, FORMATS["fp16"], 2, pp=2, stage=0)
+    assert stage0["attention_qo"] == 132_120_576 * 3 // 6 * 2
+    assert stage0["ssm_proj"] == 890_265_600 * 12 // 23 * 2 == 928_972_800  # 23 x 38,707,200 per layer
+
+    gemma = spec("google__gemma-3-4b-it")
+    part = gemma.parts["vision"]
+    split = part["attention"] + part["mlp"]
+    whole = part["patch_embedding"] + part["position_embedding"] + part["norms"]
+    assert weights_terms(gemma, FORMATS["fp16"], 2, tp=2)["vision"] == (split // 2 + whole) * 2
+    assert weights_terms(gemma, FORMATS["fp16"], 2, pp=2, stage=1)["vision"] == 416_866_032 * 2
+
+
+def test_hybrid_refused_when_max_num_seqs_exceeds_state_blocks():
+    """vLLM 0.19 captures FULL decode CUDA graphs for max_num_seqs sequences of a hybrid, one state block
+    each, and refuses to start when the pool has fewer blocks (vllm-project/vllm#38270; the same error
+    recipes report for Qwen3.6-27B-FP8 on one H100: "max_num_seqs (1024) exceeds available Mamba cache
+    blocks (856)"). Nemotron-3-Nano at its full 262,144 tokens on one H100 has fewer than 1024 blocks;
+    --max-num-seqs at the block count starts, and the planner and the vllm serve check say so."""
+    from llmmem.engines import estimate_serving
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+    from llmmem.vllm_serve import check_vllm_serve
+
+    s = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    h100 = get_gpu("H100-80GB")
+    out = estimate_serving(s, ServingOptions(gpu=h100, engine="vllm", max_model_len=262_144))
+    assert out.num_blocks < 1024 and not out.starts
+    assert out.failure["check"] == "mamba_cache_blocks"
+    assert out.failure["message"].startswith(f"max_num_seqs (1024) exceeds available Mamba cache blocks ({out.num_blocks})")
+    lowered = estimate_serving(s, ServingOptions(gpu=h100, engine="vllm", max_model_len=262_144, max_num_seqs=out.num_blocks))
+    assert lowered.starts
+    check = check_vllm_serve(["vllm", "serve", str(NEW / "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json")], gpu="H100-80GB")
+    assert not check.starts and check.fixes[0]["command"].endswith(f"--max-num-seqs {out.num_blocks}")
+    # A dense model never hits this check.
+    dense = estimate_serving(spec("google__gemma-3-4b-it"), ServingOptions(gpu=h100, engine="vllm", max_model_len=8192, max_num_seqs=100_000))
+    assert dense.failure is None or dense.failure["check"] != "mamba_cache_blocks"
+
+
+def test_planner_lowers_max_num_seqs_for_hybrids():
+    from llmmem.gpus import get_gpu
+    from llmmem.planner import plan
+
+    s = spec("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    result = plan(s, model="nemotron", engine="vllm", gpus=[get_gpu("H100-80GB")], context=262_144, concurrency=4, max_gpus=1)
+    # One H100 holds 804 state blocks at 262,144 tokens (test above): the plan's command says so.
+    assert result.plans[0].command == "vllm serve nemotron --max-model-len 262144 --max-num-seqs 804"

@@ -60,3 +60,28 @@ def test_marlin_pads_hidden_and_intermediate():
     layout = mxfp4_expert_layout(oss(), tp=1, gpu_name="A100-80GB")
     assert (layout.intermediate, layout.hidden) == (2944, 3072)
     assert layout.bytes == 32 * (5888 * 1536 + 5888 * 96 + 5888 * 2 + 3072 * 1472 + 3072 * 92 + 3072 * 2) == 461_815_808
+
+
+def test_gpt_oss_120b_weights_match_published_vllm_logs():
+    """openai/gpt-oss-120b on one H100 80GB, measured by vLLM itself:
+    - v0.14.1, "Using Triton backend", "Model loading took 64.38 GiB memory"
+      (github.com/vllm-project/vllm/issues/33155);
+    - v0.10.1 with the Marlin MXFP4 kernel ("Weight-only FP4 compression will be used leveraging the
+      Marlin kernel"), "Model loading took 65.9651 GiB" (github.com/vllm-project/vllm/issues/23278).
+    Counting the checkpoint's 17/32 byte per expert weight gives 60.73 GiB (-5.7%); the layouts above
+    give 64.32 and 65.91 GiB (both within 0.1%). The other weights are the same in both cases."""
+    from llmmem.engines import estimate_serving
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    catalog = Path(__file__).resolve().parent.parent / "llmmem" / "catalog" / "configs" / "openai__gpt-oss-120b.json"
+    big = spec_from_config(json.loads(catalog.read_text()), name="gpt-oss-120b")
+    out = estimate_serving(big, ServingOptions(gpu=get_gpu("H100-80GB"), engine="vllm", max_model_len=131072))
+    triton = out.weights_bytes_per_gpu
+    assert abs(triton / 2**30 - 64.38) / 64.38 < 0.002
+    experts = out.weights_breakdown_bytes["experts"]
+    assert experts == 36 * mxfp4_expert_layout(big, 1, "H100-80GB").bytes
+    marlin = triton - experts + 36 * mxfp4_expert_layout(big, 1, "H100-80GB", backend=MARLIN).bytes
+    assert abs(marlin / 2**30 - 65.9651) / 65.9651 < 0.002
+    checkpoint_only = triton - experts + big.breakdown["experts"] * 17 // 32
+    assert checkpoint_only / 2**30 < 61

@@ -12,12 +12,11 @@ from ..serving import (
     ServingOptions,
     activation_dtype_bytes,
     forward_activation_bytes,
-    kv_cache_bytes,
-    kv_cache_bytes_per_token,
     kv_dtype_bytes,
     layout_fields,
     logits_bytes,
     runtime_overhead_bytes,
+    stage_cache_layout,
     weight_format,
     weights_terms,
 )
@@ -43,13 +42,20 @@ class _Layout:
         self.kv_bytes = kv_dtype_bytes(options.kv_cache_dtype, self.dtype_bytes)
         self.fmt = weight_format(spec, options.quantization, self.dtype_bytes)
         self.weights = [weights_terms(spec, self.fmt, self.dtype_bytes, options.tp, options.pp, s) for s in range(options.pp)]
+        self.caches = [
+            stage_cache_layout(
+                spec, options.tp, self.kv_bytes, options.pp, s, dtype_bytes=self.dtype_bytes, kv_cache_dtype=options.kv_cache_dtype
+            )
+            for s in range(options.pp)
+        ]
         self.overhead = runtime_overhead_bytes(options.tp)
 
     def stage(self, stage: int, context: int, batch: int) -> dict:
         spec, options = self.spec, self.options
         tp, pp = options.tp, options.pp
         weights_total = sum(self.weights[stage].values())
-        kv = kv_cache_bytes(spec, context, batch, tp, self.kv_bytes, pp, stage)
+        cache = self.caches[stage]
+        kv = cache.bytes_per_sequence(context) * batch
         # NOTE: engines prefill in chunks (vLLM's default 8192 tokens on big GPUs), so the forward
         # pass never holds more than one chunk of activations, however long the context.
         chunk = min(context * batch, options.max_num_batched_tokens or DEFAULT_CHUNK_TOKENS)
@@ -57,18 +63,23 @@ class _Layout:
         if stage == pp - 1:
             activations = max(activations, logits_bytes(spec, batch) + chunk * (spec.hidden_size or 0) * self.dtype_bytes)
         total = weights_total + kv + activations + self.overhead
-        per_token = kv_cache_bytes_per_token(spec, tp, self.kv_bytes, pp, stage)
+        per_token = cache.kv_bytes_per_token
+        state = cache.state_bytes_per_sequence
         free = options.gpu.memory_bytes - (weights_total + activations + self.overhead)
+        per_sequence = cache.bytes_per_sequence(context)
         return {
             "stage": stage,
             "weights_bytes": weights_total,
             "weights_breakdown_bytes": self.weights[stage],
             "kv_cache_bytes": kv,
             "kv_cache_bytes_per_token": per_token,
+            "state_bytes_per_sequence": state,
             "activation_bytes": activations,
             "overhead_bytes": self.overhead,
             "total_bytes": total,
-            "kv_tokens_that_fit": max(0, free // per_token) if per_token else 0,
+            # NOTE: tokens of KV the memory left holds once the `batch` sequences' fixed states are in
+            "kv_tokens_that_fit": max(0, (free - state * batch) // per_token) if per_token else 0,
+            "sequences_that_fit": max(0, free // per_sequence) if per_sequence else None,
         }
 
     def fits(self, context: int, batch: int) -> bool:
@@ -104,10 +115,10 @@ def estimate_generic(spec: ModelSpec, options: ServingOptions) -> GenericEstimat
     worst = max(stages, key=lambda s: s["total_bytes"])
     first = stages[0]
     tokens_fit = min(s["kv_tokens_that_fit"] for s in stages)
-    # NOTE: a sequence needs `context` tokens of KV in full-attention layers; sliding-window layers
-    # need less, which kv_cache_bytes already counts, so scale by the real per-sequence need.
-    per_sequence = max(s["kv_cache_bytes"] / batch / s["kv_cache_bytes_per_token"] for s in stages if s["kv_cache_bytes_per_token"])
-    concurrency = int(tokens_fit // per_sequence) if per_sequence else 0
+    # NOTE: a sequence needs `context` tokens of KV in full-attention layers, at most the window in
+    # sliding / chunked ones, and its fixed state in Mamba-style layers: CacheLayout.bytes_per_sequence.
+    # A stage (or model: encoders) that caches nothing does not bound concurrency.
+    concurrency = min((s["sequences_that_fit"] for s in stages if s["sequences_that_fit"] is not None), default=0)
     return GenericEstimate(
         **layout_fields(options, layout.dtype_bytes, layout.fmt),
         weights_bytes_per_gpu=first["weights_bytes"],
@@ -116,6 +127,8 @@ def estimate_generic(spec: ModelSpec, options: ServingOptions) -> GenericEstimat
         non_torch_bytes=first["overhead_bytes"],
         kv_cache_bytes_per_gpu=first["kv_cache_bytes"],
         kv_cache_bytes_per_token=first["kv_cache_bytes_per_token"],
+        state_bytes_per_sequence=first["state_bytes_per_sequence"],
+        cache_layers=tuple(layout.caches[0].to_dict()["layer_kinds"]),
         kv_cache_tokens=tokens_fit,
         max_concurrency=concurrency,
         total_bytes_per_gpu=worst["total_bytes"],
@@ -124,8 +137,9 @@ def estimate_generic(spec: ModelSpec, options: ServingOptions) -> GenericEstimat
         notes=(
             "weights: linear layers in the format's bytes (scales included), the rest in the serving dtype; "
             "vocab padded to 64 and split by tp; first pipeline stage shown",
-            "KV cache: layers x 2 x KV heads per rank x head_dim x dtype per token (MLA: one latent per layer); "
-            "sliding-window layers hold at most the window",
+            "KV cache: attention layers x 2 x KV heads per rank x head_dim x dtype per token (MLA: one latent per "
+            "layer, plus DeepSeek-V3.2's indexer key); sliding-window and chunked layers hold at most their window; "
+            "Mamba / gated delta-net / short-conv layers hold a fixed conv + SSM state per sequence instead",
             "activations: one prefill chunk (min(context x batch, 8192) tokens) through the largest layer, "
             "or the last stage's logits, whichever is larger",
             "overhead: CUDA context 0.51 GiB, plus ~2 GiB NCCL/all-reduce buffers when tp > 1 (vLLM 0.19 on H100)",

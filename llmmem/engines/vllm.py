@@ -7,10 +7,12 @@ vLLM sizes its KV cache in gpu_worker.determine_available_memory():
                 forward of max_num_batched_tokens tokens, then the sampler on max_num_seqs rows)
               + non-torch memory added during profiling (NCCL / custom all-reduce buffers)
   available   = requested - non_kv          ("Available KV cache memory")
-then kv_cache_utils.get_kv_cache_config: blocks of 16 tokens, one page per layer,
+then kv_cache_utils.get_kv_cache_config (engines/vllm_kv.py): blocks of 16 tokens (raised for
+Mamba-style hybrids so one attention page holds a layer's fixed state), one page per layer,
   num_blocks  = available // (page_size x layers per group), the minimum over all workers
-  tokens      = num_blocks // groups x 16  ("GPU KV cache size: N tokens")
-  concurrency = num_blocks / blocks one max_model_len request needs ("Maximum concurrency ...").
+  tokens      = num_blocks // groups x block size  ("GPU KV cache size: N tokens")
+  concurrency = num_blocks / blocks one max_model_len request needs, one per state group
+                ("Maximum concurrency ...").
 The CUDA context that exists before the model loads is not charged (vLLM 0.19 measures the
 non-torch increase from its start-up snapshot), so it appears in the output but not in the sum.
 """
@@ -30,19 +32,20 @@ from ..serving import (
     activation_dtype_bytes,
     context_problem,
     forward_activation_bytes,
-    kv_bytes_per_token_per_layer,
     kv_dtype_bytes,
-    layer_kinds,
     layout_fields,
     padded_vocab,
+    stage_cache_layout,
     stage_layer_range,
     weight_format,
     weights_terms,
 )
-from ..spec import SLIDING_ATTENTION, ModelSpec
+from ..spec import ModelSpec
+from .vllm_kv import BLOCK_SIZE, STATE_KIND, KVCacheGroup, VllmKVConfig, group_blocks, group_layers, kv_cache_config
+from .vllm_mm import encoder_cache_bytes, encoder_cache_note
+from .vllm_mxfp4 import mxfp4_expert_layout
 
 GiB = 2**30
-BLOCK_SIZE = 16  # vLLM CacheConfig.block_size default on CUDA
 
 # NOTE: vLLM 0.19 arg_utils defaults for `vllm serve` (OPENAI_API_SERVER usage context): GPUs with
 # >= 70 GiB (H100, H200, MI300X; not A100) get 8192 batched tokens and 1024 sequences, others
@@ -223,28 +226,20 @@ def profile_peak_bytes(
 
 
 def kv_groups(kinds: list[str]) -> tuple[int, int, dict[str, int]]:
-    """vLLM's hybrid KV grouping (kv_cache_utils._get_kv_cache_groups_uniform_page_size): layers of
-    one attention kind are split into groups of `group_size` layers (the smallest kind's count, or the
-    largest when max < 1.5 x min), the last group of a kind padded. Returns (group_size, number of
-    groups, groups per kind). One kind: a single group of all layers."""
-    counts: dict[str, int] = {}
-    for kind in kinds:
-        counts[kind] = counts.get(kind, 0) + 1
-    if len(counts) <= 1:
-        return len(kinds), 1, {k: 1 for k in counts}
-    smallest, largest = min(counts.values()), max(counts.values())
-    group_size = largest if largest < smallest * 1.5 else smallest
-    per_kind = {kind: -(-n // group_size) for kind, n in counts.items()}
-    return group_size, sum(per_kind.values()), per_kind
+    """vLLM's KV grouping (kv_cache_utils._get_kv_cache_groups_uniform_page_size, vllm_kv.group_layers):
+    (group_size, number of groups, groups per kind). Layers that cache nothing are left out; every
+    fixed-state kind is one kind, vllm_kv.STATE_KIND. One kind: a single group of all its layers."""
+    size, groups = group_layers(kinds)
+    per_kind: dict[str, int] = {}
+    for kind, _ in groups:
+        per_kind[kind] = per_kind.get(kind, 0) + 1
+    return size, len(groups), per_kind
 
 
-def blocks_per_request(spec: ModelSpec, kind: str, max_model_len: int, max_num_batched_tokens: int) -> int:
-    """Blocks one request of max_model_len needs in a group of this kind (FullAttentionSpec /
-    SlidingWindowSpec.max_memory_usage_bytes)."""
-    if kind == SLIDING_ATTENTION and spec.sliding_window:
-        tokens = min(spec.sliding_window - 1 + max_num_batched_tokens, max_model_len)
-        return -(-tokens // BLOCK_SIZE) + 1
-    return -(-max_model_len // BLOCK_SIZE)
+def blocks_per_request(spec: ModelSpec, kind: str, max_model_len: int, max_num_batched_tokens: int, block_size: int = BLOCK_SIZE) -> int:
+    """Blocks one request of max_model_len needs in a group of this kind (vllm_kv.group_blocks:
+    FullAttentionSpec / SlidingWindowSpec / ChunkedLocalAttentionSpec / MambaSpec.max_memory_usage_bytes)."""
+    return group_blocks(spec, KVCacheGroup(kind, (), block_size), max_model_len, max_num_batched_tokens)
 
 
 @dataclass(frozen=True)
@@ -263,6 +258,16 @@ class VllmEstimate(ServingEstimate):
     num_blocks: int
     starts: bool
     failure: Mapping[str, str] | None
+    # The hybrid allocator (vllm_kv): tokens per attention block (raised for Mamba-style hybrids),
+    # one layer's page in every group, the padding added to each fixed-state page, layers per group
+    # and groups per kind ("mamba_state" for every fixed-state kind).
+    kv_cache_block_size: int
+    kv_cache_page_bytes: int
+    state_page_padding_bytes: int
+    kv_cache_group_size: int
+    kv_cache_groups: Mapping[str, int]
+    # Embeddings multimodal profiling holds out of the KV budget (0 for text-only models).
+    encoder_cache_bytes: int
 
 
 def format_gib(nbytes: int) -> str:
@@ -270,52 +275,31 @@ def format_gib(nbytes: int) -> str:
     return f"{nbytes / GiB:.2f}"
 
 
-def request_kv_bytes(spec: ModelSpec, kinds: list[str], per_layer: int, max_model_len: int, max_num_batched_tokens: int) -> int:
-    """KV bytes one request of max_model_len needs on a worker holding layers of `kinds`:
-    kv_cache_utils.max_memory_usage_bytes, the sum over layers of blocks x page size."""
-    page = BLOCK_SIZE * per_layer
-    return sum(blocks_per_request(spec, kind, max_model_len, max_num_batched_tokens) for kind in kinds) * page
+def blocks_for_requests(spec: ModelSpec, per_kind: dict[str, int], length: int, max_num_batched_tokens: int, block_size: int = BLOCK_SIZE) -> int:
+    """Blocks of the shared pool one request of `length` tokens takes (every group counted; `block_size`
+    is the attention block size, VllmEstimate.kv_cache_block_size)."""
+    return sum(blocks_per_request(spec, kind, length, max_num_batched_tokens, block_size) * n for kind, n in per_kind.items())
 
 
-def estimate_max_model_len(spec: ModelSpec, kinds: list[str], per_layer: int, available: int, max_model_len: int, max_num_batched_tokens: int) -> int:
-    """kv_cache_utils.estimate_max_model_len: binary search over [1, max_model_len] for the longest
-    length whose one-request KV fits `available` bytes (0 when even one token does not)."""
-
-    def fits(length: int) -> bool:
-        return request_kv_bytes(spec, kinds, per_layer, length, max_num_batched_tokens) <= available
-
-    if not fits(1):
-        return 0
-    low, high, result = 1, max_model_len, 1
-    while low <= high:
-        mid = (low + high) // 2
-        if fits(mid):
-            result, low = mid, mid + 1
-        else:
-            high = mid - 1
-    return result
-
-
-def blocks_for_requests(spec: ModelSpec, per_kind: dict[str, int], length: int, max_num_batched_tokens: int) -> int:
-    """Blocks of the shared pool one request of `length` tokens takes (every group counted)."""
-    return sum(blocks_per_request(spec, kind, length, max_num_batched_tokens) * n for kind, n in per_kind.items())
+def estimate_kv_config(spec: ModelSpec, estimate: VllmEstimate) -> VllmKVConfig:
+    """The KV cache configuration behind an estimate (rebuilt from its fields)."""
+    dtype_bytes = estimate.dtype_bits // 8
+    return kv_cache_config(
+        spec, tp=estimate.tp, kv_bytes=kv_dtype_bytes(estimate.kv_cache_dtype, dtype_bytes), dtype_bytes=dtype_bytes,
+        kv_cache_dtype=estimate.kv_cache_dtype, max_model_len=estimate.max_model_len,
+    )
 
 
 def max_context_for(spec: ModelSpec, estimate: VllmEstimate, sequences: int, cap: int) -> int:
     """Longest context `sequences` requests can hold at once in this start-up's block pool, capped."""
-    _, _, per_kind = kv_groups(layer_kinds(spec))
-    blocks = estimate.num_blocks
-    tokens = estimate.max_num_batched_tokens
-    if sequences < 1 or sequences * blocks_for_requests(spec, per_kind, 1, tokens) > blocks:
-        return 0
-    low, high = 1, cap
-    while low < high:
-        mid = (low + high + 1) // 2
-        if sequences * blocks_for_requests(spec, per_kind, mid, tokens) <= blocks:
-            low = mid
-        else:
-            high = mid - 1
-    return low
+    cfg = estimate_kv_config(spec, estimate)
+    return cfg.longest_context_for(spec, estimate.num_blocks, sequences, cap, estimate.max_num_batched_tokens)
+
+
+def moe_layers_in(spec: ModelSpec, start: int, end: int) -> int:
+    """MoE layers among decoder layers [start, end) (the leading num_dense_layers are dense)."""
+    dense = spec.num_dense_layers or 0
+    return max(0, end - max(start, dense))
 
 
 def _failure(spec, stages, max_model_len, gpu_bytes) -> dict | None:
@@ -366,31 +350,37 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
     kv_bytes = kv_dtype_bytes(options.kv_cache_dtype, dtype_bytes)
     fmt = weight_format(spec, options.quantization, dtype_bytes)
     requested = int(util * gpu_bytes)
-    per_layer = kv_bytes_per_token_per_layer(spec, tp, kv_bytes)
-    page = BLOCK_SIZE * per_layer
+    kv_cfg = kv_cache_config(
+        spec, tp=tp, kv_bytes=kv_bytes, dtype_bytes=dtype_bytes, kv_cache_dtype=options.kv_cache_dtype, max_model_len=max_model_len
+    )
+    per_kind = kv_cfg.groups_per_kind
+    encoder = encoder_cache_bytes(spec, tokens, dtype_bytes)
 
     rotary = rotary_cache_bytes(spec, dtype_bytes)
     non_torch = non_torch_forward_bytes(tp, pp)
-    kinds_all = layer_kinds(spec)
-    group_size, n_groups, per_kind = kv_groups(kinds_all)
 
     stages = []
     for stage in range(pp):
         last = stage == pp - 1
         weights = weights_terms(spec, fmt, dtype_bytes, tp, pp, stage)
         start, end = stage_layer_range(spec.num_layers, pp, stage)
+        if fmt.name == "mxfp4" and weights.get("experts"):
+            # NOTE: the experts as vLLM's MXFP4 MoE backend lays them out on this GPU (vllm_mxfp4).
+            weights["experts"] = mxfp4_expert_layout(spec, tp, options.gpu.name).bytes * moe_layers_in(spec, start, end)
         up_proj = mla_dequantized_up_proj_bytes(spec, fmt, dtype_bytes, tp, end - start)
         weights_total = sum(weights.values()) + rotary + up_proj
         peak = profile_peak_bytes(spec, tokens, num_reqs, dtype_bytes, tp, last, max_model_len, max_num_seqs)
-        non_kv = weights_total + peak["peak_bytes"] + non_torch
+        activation = peak["peak_bytes"] + encoder
+        non_kv = weights_total + activation + non_torch
         available = requested - non_kv
-        stage_group_size = group_size if n_groups > 1 else end - start
-        if n_groups > 1 and pp > 1:
-            stage_group_size = -(-group_size // pp)
-        num_blocks = max(0, available) // (page * stage_group_size) if page else 0
-        kinds = kinds_all[start:end]
-        needed = request_kv_bytes(spec, kinds, per_layer, max_model_len, tokens)
-        estimated = estimate_max_model_len(spec, kinds, per_layer, available, max_model_len, tokens) if 0 < available < needed else (max_model_len if available > 0 else 0)
+        group_size = kv_cfg.stage_group_size(start, end)
+        num_blocks = kv_cfg.num_blocks(available, start, end)
+        needed = kv_cfg.memory_for_one_request(spec, max_model_len, tokens, group_size)
+        if 0 < available < needed:
+            estimated = kv_cfg.estimated_max_model_len(spec, available, max_model_len, tokens, group_size)
+        else:
+            estimated = max_model_len if available > 0 else 0
+        cache = stage_cache_layout(spec, tp, kv_bytes, pp, stage, dtype_bytes=dtype_bytes, kv_cache_dtype=options.kv_cache_dtype)
         stages.append(
             {
                 "stage": stage,
@@ -400,24 +390,30 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
                 "forward_peak_bytes": peak["forward_bytes"],
                 "sampler_peak_bytes": peak["sampler_bytes"],
                 "moe_workspace_bytes": peak["moe_workspace_bytes"],
-                "activation_bytes": peak["peak_bytes"],
+                "encoder_cache_bytes": encoder,
+                "activation_bytes": activation,
                 "non_torch_bytes": non_torch,
                 "non_kv_bytes": non_kv,
                 "available_kv_bytes": available,
                 "kv_bytes_needed": needed,
                 "estimated_max_model_len": estimated,
+                "kv_cache_group_size": group_size,
                 "num_blocks": num_blocks,
+                "kv_cache_bytes_per_token": cache.kv_bytes_per_token,
+                "state_bytes_per_sequence": cache.state_bytes_per_sequence,
+                "cache_layers": cache,
             }
         )
 
     first = stages[0]
-    num_blocks = min(s["num_blocks"] for s in stages)  # vLLM keeps the smallest worker's count
-    kv_tokens = num_blocks // n_groups * BLOCK_SIZE
-    need = blocks_for_requests(spec, per_kind, max_model_len, tokens)
-    max_concurrency = num_blocks / need if need else 0.0
-    stage_layers = first["layers"]
-    per_token_gpu = stage_layers * per_layer
-    failure = _failure(spec, stages, max_model_len, gpu_bytes)
+    # NOTE: vLLM keeps the smallest worker's count; a stage whose layers cache nothing has no pool.
+    num_blocks = min((s["num_blocks"] for s in stages if s["kv_cache_group_size"]), default=0)
+    kv_tokens = kv_cfg.tokens(num_blocks)
+    max_concurrency = kv_cfg.max_concurrency(spec, num_blocks, max_model_len, tokens)
+    first_cache = first.pop("cache_layers")
+    for s in stages[1:]:
+        s.pop("cache_layers")
+    failure = _failure(spec, stages, max_model_len, gpu_bytes) or state_blocks_failure(kv_cfg, num_blocks, max_num_seqs)
     tightest = min(stages, key=lambda s: (s["available_kv_bytes"] - s["kv_bytes_needed"]))
     notes = [
         f"weights ({fmt.label}): linear layers in the format, embeddings/norms/LM head/routers in "
@@ -428,11 +424,20 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
         "the fused-MoE workspace allocated through both, MLA layers add their profiling kv_b_proj buffer",
         "non-torch: memory added during profiling (0.25 GiB on one GPU, ~2 GiB NCCL/all-reduce when tp > 1); "
         f"the CUDA context ({CUDA_CONTEXT_BYTES / GiB:.2f} GiB) predates profiling and is not charged",
-        f"KV cache: {util} x GPU memory - (weights + activation peak + non-torch); blocks of {BLOCK_SIZE} "
-        "tokens, the smallest stage's block count",
+        f"KV cache: {util} x GPU memory - (weights + activation peak + non-torch); blocks of "
+        f"{kv_cfg.pages.block_size} tokens, the smallest stage's block count",
     ]
-    if n_groups > 1:
-        notes.append(f"hybrid KV allocator: {n_groups} groups of {group_size} layers ({per_kind})")
+    notes.extend(kv_allocator_notes(kv_cfg, max_num_seqs))
+    if fmt.name == "mxfp4" and spec.breakdown.get("experts"):
+        layout = mxfp4_expert_layout(spec, tp, options.gpu.name)
+        notes.append(
+            f"MXFP4 experts as vLLM's {layout.backend} MoE backend allocates them on {options.gpu.name}: "
+            f"intermediate padded to {layout.intermediate} per GPU, hidden {layout.hidden}"
+            + (", scales swizzled for Hopper and also kept as loaded, biases in fp32" if layout.backend == "triton" else "")
+        )
+    mm_note = encoder_cache_note(spec, tokens)
+    if mm_note:
+        notes.append(mm_note)
     if spec.max_position_embeddings and max_model_len > spec.max_position_embeddings:
         notes.append(
             f"max_model_len {max_model_len:,} is beyond the model's {spec.max_position_embeddings:,} positions "
@@ -445,7 +450,9 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
         activation_bytes=first["activation_bytes"],
         non_torch_bytes=first["non_torch_bytes"],
         kv_cache_bytes_per_gpu=max(0, first["available_kv_bytes"]),
-        kv_cache_bytes_per_token=per_token_gpu,
+        kv_cache_bytes_per_token=first["kv_cache_bytes_per_token"],
+        state_bytes_per_sequence=first["state_bytes_per_sequence"],
+        cache_layers=tuple(first_cache.to_dict()["layer_kinds"]),
         kv_cache_tokens=kv_tokens,
         max_concurrency=round(max_concurrency, 2),
         total_bytes_per_gpu=first["non_kv_bytes"] + max(0, first["available_kv_bytes"]) + CUDA_CONTEXT_BYTES,
@@ -464,4 +471,51 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
         num_blocks=num_blocks,
         starts=failure is None,
         failure=failure,
+        kv_cache_block_size=kv_cfg.pages.block_size,
+        kv_cache_page_bytes=kv_cfg.page_bytes,
+        state_page_padding_bytes=kv_cfg.pages.state_padding_bytes,
+        kv_cache_group_size=kv_cfg.group_size,
+        kv_cache_groups=per_kind,
+        encoder_cache_bytes=encoder,
     )
+
+
+def state_blocks_failure(cfg: VllmKVConfig, num_blocks: int, max_num_seqs: int) -> dict | None:
+    """Models with fixed-state layers capture FULL decode CUDA graphs for up to max_num_seqs sequences,
+    each needing one state block: vLLM 0.19 refuses to start when the pool has fewer blocks
+    (GPUModelRunner._check_and_update_cudagraph_mode, vllm-project/vllm#38270, merged 2026-03-26,
+    a week before the 0.19.0 release; the same error in later logs: "max_num_seqs (1024) exceeds
+    available Mamba cache blocks (856)", Qwen3.6-27B-FP8 on one H100). Not yet checked against a
+    0.19.0 log of our own."""
+    if not any(g.kind == STATE_KIND for g in cfg.groups) or max_num_seqs <= num_blocks:
+        return None
+    return {
+        "check": "mamba_cache_blocks",
+        "message": f"max_num_seqs ({max_num_seqs}) exceeds available Mamba cache blocks ({num_blocks}). Each decode "
+        "sequence requires one Mamba cache block, so CUDA graph capture cannot proceed. Please lower max_num_seqs to "
+        f"at most {num_blocks} or increase gpu_memory_utilization.",
+    }
+
+
+def kv_allocator_notes(cfg: VllmKVConfig, max_num_seqs: int) -> list[str]:
+    """What the hybrid allocator did, in words (nothing for a model with one kind of layer)."""
+    notes = []
+    if cfg.pages.state_page_bytes and cfg.pages.attention_page_bytes:
+        notes.append(
+            f"hybrid: one page for every layer: the attention block is raised to {cfg.pages.block_size} tokens so its "
+            f"page ({cfg.page_bytes:,} bytes) holds one layer's fixed state ({cfg.pages.state_page_bytes:,} bytes, "
+            f"padded by {cfg.pages.state_padding_bytes:,}); each running sequence holds one state block per state group, "
+            f"and at most max_num_seqs={max_num_seqs} run at once"
+        )
+    elif cfg.pages.state_page_bytes:
+        notes.append(
+            "attention-free model: each sequence's state is one block (block size = max_model_len, so vLLM's token "
+            f"count is blocks x max_model_len); at most max_num_seqs={max_num_seqs} run at once"
+        )
+    if len(cfg.groups) > 1:
+        notes.append(
+            f"hybrid KV allocator: {len(cfg.groups)} groups of {cfg.group_size} layers ({cfg.groups_per_kind}"
+            + (f", {cfg.padding_layers} padding layer(s)" if cfg.padding_layers else "")
+            + "); vLLM's token count is blocks // groups x block size"
+        )
+    return notes

@@ -142,6 +142,41 @@ class VllmKVConfig:
         size = self.group_size if group_size is None else group_size
         return size * self.page_bytes * self.blocks_per_request(spec, max_model_len, max_num_batched_tokens)
 
+    def estimated_max_model_len(
+        self, spec: ModelSpec, available_bytes: int, max_model_len: int, max_num_batched_tokens: int, group_size: int | None = None
+    ) -> int:
+        """_estimate_max_model_len_from_groups: the longest length in [1, max_model_len] whose one
+        request fits `available_bytes` on a worker with `group_size` layers per group (0: not even 1)."""
+
+        def fits(length: int) -> bool:
+            return self.memory_for_one_request(spec, length, max_num_batched_tokens, group_size) <= available_bytes
+
+        if not self.groups:
+            return max_model_len
+        if not fits(1):
+            return 0
+        low, high, result = 1, max_model_len, 1
+        while low <= high:
+            mid = (low + high) // 2
+            if fits(mid):
+                result, low = mid, mid + 1
+            else:
+                high = mid - 1
+        return result
+
+    def longest_context_for(self, spec: ModelSpec, num_blocks: int, sequences: int, cap: int, max_num_batched_tokens: int) -> int:
+        """Longest context `sequences` requests can hold at once in `num_blocks` blocks (0: none), capped."""
+        if sequences < 1 or sequences * self.blocks_per_request(spec, 1, max_num_batched_tokens) > num_blocks:
+            return 0
+        low, high = 1, cap
+        while low < high:
+            mid = (low + high + 1) // 2
+            if sequences * self.blocks_per_request(spec, mid, max_num_batched_tokens) <= num_blocks:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
 
 def group_blocks(spec: ModelSpec, group: KVCacheGroup, max_model_len: int, max_num_batched_tokens: int) -> int:
     """Blocks one request needs in one group.

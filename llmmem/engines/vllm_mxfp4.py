@@ -72,10 +72,11 @@ def _hopper_scale_bytes(experts: int, rows: int, cols: int) -> int:
     return experts * round_up(rows, 2 * TRITON_NUM_WARPS * 2 * 8) * round_up(cols, 2)
 
 
-def mxfp4_expert_layout(spec: ModelSpec, tp: int, gpu_name: str) -> Mxfp4ExpertLayout:
+def mxfp4_expert_layout(spec: ModelSpec, tp: int, gpu_name: str, backend: str | None = None) -> Mxfp4ExpertLayout:
     """What one MoE layer's experts take on one GPU under tensor parallelism (experts split by
-    intermediate size, as FusedMoE does without expert parallelism)."""
-    backend = mxfp4_backend(gpu_name)
+    intermediate size, as FusedMoE does without expert parallelism). `backend` overrides the GPU's
+    default (e.g. MARLIN: VLLM_MXFP4_USE_MARLIN=1, or builds without triton_kernels)."""
+    backend = backend or mxfp4_backend(gpu_name)
     experts = spec.num_experts or 1
     inter = -(-(spec.moe_intermediate_size or spec.intermediate_size or 0) // tp)
     hidden = spec.hidden_size or 0
