@@ -22,14 +22,14 @@ import math
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
-from .engines import engine_function
+from .engines import engine_function, estimate_serving
 from .engines.generic import GenericEstimate
 from .engines.vllm import VllmEstimate, blocks_for_requests, kv_groups, max_context_for, vllm_defaults
 from .errors import InputError
 from .gpus import GPU, GPUS, GPUS_PER_NODE, valid_tp
 from .results import Result
 from .serving import ServingOptions, activation_dtype_bytes, context_problem, layer_kinds, weight_format, weights_terms
-from .spec import ModelSpec
+from .spec import NO_CACHE, ModelSpec
 
 MAX = "max"
 MAX_TP = GPUS_PER_NODE  # tensor parallelism stays inside one node; pipeline stages span nodes
@@ -150,6 +150,30 @@ def scheduler_seqs(engine: str, gpu: GPU, sequences: int, max_num_seqs: int | No
     return max_num_seqs
 
 
+def has_no_cache(spec: ModelSpec) -> bool:
+    """True when no layer keeps anything per token or per sequence (encoder-only models)."""
+    return bool(spec.layer_types) and all(kind == NO_CACHE for kind in spec.layer_types)
+
+
+def options_default_seqs(gpu: GPU) -> int:
+    """vLLM's default --max-num-seqs on `gpu`."""
+    return vllm_defaults(gpu.memory_bytes, gpu.name)[1]
+
+
+def fitted_estimate(spec: ModelSpec, options: ServingOptions, max_num_seqs: int | None, function=None):
+    """The engine's estimate at `options`; for vLLM hybrids whose state blocks are fewer than the scheduler's
+    max_num_seqs (vLLM stops: "max_num_seqs (1024) exceeds available Mamba cache blocks"), the estimate at
+    --max-num-seqs lowered to the blocks there are, unless the user set max_num_seqs. The planner, the
+    report's serving block and its table all size a plan with this, so they agree."""
+    function = function or estimate_serving
+    estimate = function(spec, options)
+    if (isinstance(estimate, VllmEstimate) and max_num_seqs is None and estimate.failure
+            and estimate.failure["check"] == "mamba_cache_blocks" and estimate.num_blocks >= options.batch):
+        # NOTE: hybrids: vLLM refuses more sequences than state blocks; the plan lowers --max-num-seqs to fit.
+        estimate = function(spec, replace(options, max_num_seqs=estimate.num_blocks))
+    return estimate
+
+
 def layouts(spec: ModelSpec, count: int, tp: int | None = None, pp: int | None = None) -> list[tuple[int, int]]:
     """(tp, pp) pairs using exactly `count` GPUs that vLLM accepts: tp splits the attention heads and
     the KV heads split or replicate evenly (gpus.valid_tp), tp within one node, pp at most the layers."""
@@ -225,6 +249,7 @@ def plan(
     inverse = context == MAX or concurrency == MAX
     notes: list[str] = []
     per_kind = kv_groups(layer_kinds(spec))[2]
+    no_cache = has_no_cache(spec)
 
     def evaluate(gpu: GPU, size: int, stages: int, fmt: str, kv: str) -> _Candidate | None:
         seqs = scheduler_seqs(engine, gpu, target_sequences, max_num_seqs)
@@ -236,15 +261,19 @@ def plan(
             allow_long_context=True,
         )
         try:
-            estimate = function(spec, options)
+            estimate = fitted_estimate(spec, options, max_num_seqs, function)
         except InputError:
             return None
-        if (isinstance(estimate, VllmEstimate) and max_num_seqs is None and estimate.failure
-                and estimate.failure["check"] == "mamba_cache_blocks" and estimate.num_blocks >= target_sequences):
-            # NOTE: hybrids: vLLM refuses more sequences than state blocks; the plan lowers --max-num-seqs to fit.
-            seqs = estimate.num_blocks
-            estimate = function(spec, replace(options, max_num_seqs=seqs))
-        if isinstance(estimate, VllmEstimate):
+        if isinstance(estimate, VllmEstimate) and seqs is None and estimate.max_num_seqs != options_default_seqs(gpu):
+            seqs = estimate.max_num_seqs  # lowered by fitted_estimate: the command must say so
+        if no_cache:
+            # NOTE: nothing is cached (encoder-only): no sequence holds memory beyond one batch's activations,
+            # so the scheduler's cap bounds concurrency and the position table bounds the context.
+            reach, length = context_cap, (context_cap if context == MAX else target_context)
+            serves = bool(getattr(estimate, "starts", None) if isinstance(estimate, VllmEstimate) else estimate.fits)
+            held = float(estimate.max_num_seqs if isinstance(estimate, VllmEstimate) else sequence_cap)
+            command_seqs = seqs if isinstance(estimate, VllmEstimate) else None
+        elif isinstance(estimate, VllmEstimate):
             reach = max_context_for(spec, estimate, target_sequences, context_cap)
             if context == MAX:
                 # NOTE: sized at the model's maximum, the max-seq-len check may fail; the plan's own
@@ -345,6 +374,9 @@ def plan(
         if any(p.weights == fmt for p in found) and needs_stored_checkpoint(spec, fmt):
             notes.append(f"weights {fmt}: vLLM quantizes to {fmt} only from a checkpoint stored in it: replace {model} in the "
                          f"command by such a checkpoint (vLLM quantizes on load only to fp8 and bitsandbytes)")
+    if no_cache:
+        notes.append("no KV cache (encoder-only: each request is one forward pass): max concurrency is the scheduler's "
+                     "max_num_seqs and max context the position table; memory left after the activations stays unused")
     if context == MAX:
         notes.append(f"context=max: the longest context {target_sequences} sequence(s) can have, capped at the model's {context_cap:,}")
     if concurrency == MAX:

@@ -15,7 +15,7 @@ from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
-from .planner import MAX, PlanResult, needs_stored_checkpoint, plan, scheduler_seqs
+from .planner import MAX, PlanResult, fitted_estimate, has_no_cache, needs_stored_checkpoint, plan, scheduler_seqs
 from .precisions import PRECISIONS, Precision, parse_precisions
 from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, Request
 from .resolve import Resolved, resolve
@@ -226,7 +226,7 @@ def _plan_terms(spec, request: Request, gpu: GPU, best, context, concurrency, dt
     options = replace(options, max_model_len=request.max_model_len if request.max_model_len and context != MAX else length, allow_long_context=True,
                       max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
     try:
-        e = estimate_serving(spec, options)
+        e = fitted_estimate(spec, options, request.max_num_seqs)
     except LlmmemError:
         return {}
     return {"kv_cache_bytes_per_gpu": e.kv_cache_bytes_per_gpu, "activation_bytes": e.activation_bytes,
@@ -313,7 +313,7 @@ def _serving(spec, request: Request, gpu: GPU, plan_result: PlanResult, context,
     kv = best.kv_cache_dtype if best is not None and not request.layout_given else request.kv_cache_dtype[0]
     options = serving_options(request, gpu, tp, pp, length, sequences, weights, kv)
     options = replace(options, max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
-    return estimate_serving(spec, options)
+    return fitted_estimate(spec, options, request.max_num_seqs)
 
 
 def _row_totals(spec, request: Request, rows: list[PrecisionRow], serving: ServingEstimate | None, gpu: GPU) -> list[PrecisionRow]:
@@ -350,8 +350,9 @@ def _headline(spec, request: Request, target: Target | None, plan_result: PlanRe
         return f"{spec.name} with {target.engine} on {target.gpu}, {sequences} of {length}: {plan_result.notes[0]}"
     layout = f"tp {best.tp}" + (f", pp {best.pp}" if best.pp > 1 else "")
     nodes = f" over {best.nodes} nodes of 8" if best.nodes > 1 else ""
+    holds = "it keeps no KV cache (encoder-only)" if has_no_cache(spec) else f"its KV cache holds {best.kv_cache_tokens:,} tokens"
     return (f"{spec.name} on {best.count} x {best.gpu} ({layout}{nodes}, weights {best.weights}) serves {sequences} of {length} "
-            f"with {target.engine}: its KV cache holds {best.kv_cache_tokens:,} tokens, {best.max_concurrency:g} sequences at "
+            f"with {target.engine}: {holds}, {best.max_concurrency:g} sequences at "
             f"{best.max_context if target.context == MAX else target.context:,} tokens; launch with `{best.command}`")
 
 
@@ -528,7 +529,9 @@ def format_plan(report: dict, unit: str = "GB") -> list[str]:
         head,
         f"  {best['count']} x {best['gpu']}: tp {best['tp']}, pp {best['pp']}, {best['nodes']} node(s){price}; "
         f"weights {best['weights']}, {format_bytes(best['weights_bytes_per_gpu'], unit)} per GPU; KV cache {best['kv_cache_dtype']}",
-        f"  KV cache holds {best['kv_cache_tokens']:,} tokens: {capacity_words(best, target['context'], target['concurrency'])}",
+        f"  KV cache holds {best['kv_cache_tokens']:,} tokens: {capacity_words(best, target['context'], target['concurrency'])}"
+        if best["kv_cache_tokens"] else f"  no KV cache (encoder-only): max concurrency {best['max_concurrency']:g} (the scheduler's cap), "
+        f"max context {best['max_context']:,} (the model's positions)",
         f"  {best['command']}",
     ]
 
@@ -585,6 +588,9 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
             # NOTE: attention-free: nothing grows with length; vLLM logs state blocks x max_model_len as tokens.
             lines[-1] += (" (no attention: vLLM counts one state block per sequence as max_model_len tokens)"
                           if serving["engine"] == "vllm" else " (no attention: only sequences cost memory, not tokens)")
+    elif not serving["kv_cache_bytes_per_token"]:
+        lines[-1] = (f"  no KV cache (encoder-only): nothing is kept per token or per sequence, so the "
+                     f"{kv_label} above stays unused; each request is one forward pass")
     if serving.get("kv_cache_groups") and len(serving["kv_cache_groups"]) > 1 or serving.get("state_page_padding_bytes"):
         lines.append(f"  hybrid KV allocator: blocks of {serving['kv_cache_block_size']:,} tokens, "
                      f"{sum(serving['kv_cache_groups'].values())} groups of {serving['kv_cache_group_size']} layers "

@@ -343,3 +343,23 @@ def test_rows_whose_commands_need_a_quantized_checkpoint_say_so(capsys):
     assert [r["gpus"][0]["command"].split("--quantization ")[-1] for r in report["precisions"][1:]] == ["fp8", "compressed-tensors", "gptq_marlin"]
     assert ("the int8 (w8a8), int4 (w4a16) rows' commands need a checkpoint stored in that format in place of the model named: "
             "vLLM quantizes on load only to fp8 and bitsandbytes") in report["notes"]
+
+
+def test_the_serving_block_is_the_plan_it_follows_for_a_hybrid(capsys):
+    report = run_json(capsys, "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "--offline")
+    best, serving = report["plan"]["plans"][0], report["serving"]
+    assert best["command"].endswith("--max-num-seqs 804")
+    assert serving["starts"] and serving["max_num_seqs"] == 804
+    assert (serving["kv_cache_tokens"], serving["max_concurrency"]) == (best["kv_cache_tokens"], best["max_concurrency"]) == (350032, 104.62)
+    column = report["precisions"][1]["gpus"][0]  # fp16 row on H100: the same plan and terms
+    assert (column["command"], column["fits"], column["activation_bytes"]) == (best["command"], True, serving["activation_bytes"])
+
+
+def test_an_encoder_report_says_it_keeps_no_kv_cache(capsys):
+    report = run_json(capsys, "google-bert/bert-base-multilingual-cased", "--offline")
+    assert report["serving"]["kv_cache_bytes_per_token"] == 0 and report["plan"]["plans"][0]["kv_cache_tokens"] == 0
+    assert "it keeps no KV cache (encoder-only), 1024 sequences at 512 tokens" in report["headline"]
+    assert main(["google-bert/bert-base-multilingual-cased", "--offline"]) == 0
+    text = capsys.readouterr().out
+    assert "  no KV cache (encoder-only): max concurrency 1024 (the scheduler's cap), max context 512 (the model's positions)\n" in text
+    assert "KV cache holds" not in text

@@ -232,3 +232,30 @@ def test_a_format_vllm_cannot_quantize_to_on_load_is_said():
     assert ("weights awq: vLLM quantizes to awq only from a checkpoint stored in it: replace meta-llama/Llama-3.1-8B in the "
             "command by such a checkpoint (vLLM quantizes on load only to fp8 and bitsandbytes)") in result.notes
     assert not any(note.startswith("weights fp8") for note in result.notes)
+
+
+@pytest.mark.parametrize("engine", ["vllm", "generic"])
+def test_an_encoder_keeps_no_kv_cache_and_is_capped_by_the_scheduler(engine):
+    from llmmem.resolve import resolve
+
+    bert = resolve("google-bert/bert-base-multilingual-cased", offline=True).spec  # every layer "no_cache"
+    result = plan(bert, engine=engine, gpus=[H100])
+    best = result.best
+    # nothing cached: 0 KV tokens; concurrency is the scheduler's cap (vLLM's 1024 on an H100), context the 512 positions
+    assert (best.count, best.kv_cache_tokens, best.max_concurrency, best.max_context) == (1, 0, 1024.0, 512)
+    assert any(note.startswith("no KV cache (encoder-only") for note in result.notes)
+    most = plan(bert, engine=engine, gpus=[H100], concurrency="max").best
+    assert (most.count, most.max_concurrency) == (1, 1024.0)
+
+
+def test_a_hybrid_plan_lowers_max_num_seqs_and_the_check_agrees():
+    from llmmem.resolve import resolve
+    from llmmem.vllm_serve import check_vllm_serve
+
+    nemotron = resolve("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", offline=True).spec
+    best = plan(nemotron, model="nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", gpus=[H100], context=8192).best
+    # at vLLM's default 1,024 sequences there are only 804 Mamba state blocks: vLLM stops; at 804 it starts
+    assert best.command == "vllm serve nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16 --max-model-len 8192 --max-num-seqs 804"
+    check = check_vllm_serve(best.command, offline=True)
+    assert check.starts and (check.estimate.kv_cache_tokens, check.estimate.max_concurrency) == (best.kv_cache_tokens, best.max_concurrency) == (350032, 104.62)
+    assert check_vllm_serve(best.command.replace(" --max-num-seqs 804", ""), offline=True).failure["check"] == "mamba_cache_blocks"
