@@ -12,8 +12,10 @@ where one more GPU gives tp 8 x pp 4. A layout fixed by both --tp and --pp is an
 
 Inverse questions: context="max" asks for the longest context (capped at the model's maximum)
 `concurrency` sequences can have; concurrency="max" for the most sequences of `context` tokens (capped
-at max_num_seqs, the most vLLM schedules at once). Plans then rank by that answer first, so the best
-plan is the cheapest one that reaches the cap, or the one that comes closest within max_gpus.
+at max_num_seqs, the most vLLM schedules at once). Each is asked of the fewest GPUs of each type that
+serve one such sequence (more GPUs always hold more, so "the most" only has a meaning for a setup:
+climbing to the cap sized 64 x H100 for the most 8k sequences of a 13B model); ask a number
+(--context N, --concurrency N) to size for more. Plans then rank by that answer first, then cost.
 """
 
 from __future__ import annotations
@@ -322,9 +324,6 @@ def plan(
             return min(math.floor(p.max_concurrency), sequence_cap)
         return 0
 
-    def reached(p: Plan) -> bool:
-        return answer(p) >= (context_cap if context == MAX else sequence_cap)
-
     found: list[Plan] = []
     weights = tuple(weights) or ("auto",)
     kv_dtypes = tuple(kv_cache_dtypes) or ("auto",)
@@ -346,8 +345,7 @@ def plan(
                     if not serving:
                         continue
                     kept += serving
-                    if not inverse or any(reached(p) for p in serving):
-                        break
+                    break  # the fewest GPUs that serve (inverse questions too: see the module's docstring)
                 if inverse:
                     kept = sorted(kept, key=lambda p: (-answer(p), p.count, -p.max_concurrency))[:PLANS_PER_SETUP]
                 found += kept
@@ -378,9 +376,11 @@ def plan(
         notes.append("no KV cache (encoder-only: each request is one forward pass): max concurrency is the scheduler's "
                      "max_num_seqs and max context the position table; memory left after the activations stays unused")
     if context == MAX:
-        notes.append(f"context=max: the longest context {target_sequences} sequence(s) can have, capped at the model's {context_cap:,}")
+        notes.append(f"context=max: the longest context {target_sequences} sequence(s) can have on the fewest GPUs that serve one, "
+                     f"capped at {context_cap:,}; give --context N to size for a longer one")
     if concurrency == MAX:
-        notes.append(f"concurrency=max: the most sequences of {target_context:,} tokens, capped at max_num_seqs {sequence_cap:,}")
+        notes.append(f"concurrency=max: the most sequences of {target_context:,} tokens on the fewest GPUs that serve one, "
+                     f"capped at max_num_seqs {sequence_cap:,}; give --concurrency N to size for more")
     return PlanResult(
         model=model, parameters=spec.parameters, engine=engine, context=context, concurrency=concurrency,
         plans=tuple(found), notes=tuple(notes),

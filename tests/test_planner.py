@@ -259,3 +259,16 @@ def test_a_hybrid_plan_lowers_max_num_seqs_and_the_check_agrees():
     check = check_vllm_serve(best.command, offline=True)
     assert check.starts and (check.estimate.kv_cache_tokens, check.estimate.max_concurrency) == (best.kv_cache_tokens, best.max_concurrency) == (350032, 104.62)
     assert check_vllm_serve(best.command.replace(" --max-num-seqs 804", ""), offline=True).failure["check"] == "mamba_cache_blocks"
+
+
+def test_inverse_questions_are_asked_of_the_fewest_gpus_that_serve():
+    from llmmem.resolve import resolve
+
+    # "the most 8k sequences" of a 13B model: one H100 holds 7.31 (it used to climb to 64 x H100 for 697)
+    codellama = resolve("codellama/CodeLlama-13b-hf", offline=True).spec
+    result = plan(codellama, gpus=[H100], context=8192, concurrency="max")
+    assert [(p.count, p.tp, p.pp, p.max_concurrency) for p in result.plans] == [(1, 1, 1, 7.31)]
+    assert result.notes[-1].endswith("give --concurrency N to size for more")
+    # the longest context of the 70B: on 2 x H100, the layout that holds most first (pp 2: 23,024 tokens)
+    longest = plan(LLAMA_70B, gpus=[H100], context="max")
+    assert [(p.count, p.tp, p.pp, p.max_context) for p in longest.plans] == [(2, 1, 2, 23024), (2, 2, 1, 10096)]
