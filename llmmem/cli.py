@@ -172,6 +172,12 @@ SUBCOMMANDS = {"plan": _plan, "vllm": _vllm, "train": _train}
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        return SUBCOMMANDS[argv[0]](argv[1:])
-    return _estimate(argv)
+    try:
+        code = SUBCOMMANDS[argv[0]](argv[1:]) if argv and argv[0] in SUBCOMMANDS else _estimate(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # NOTE: the reader left early (`... | head`): not an error; stop writing to the closed pipe quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

@@ -363,3 +363,13 @@ def test_an_encoder_report_says_it_keeps_no_kv_cache(capsys):
     text = capsys.readouterr().out
     assert "  no KV cache (encoder-only): max concurrency 1024 (the scheduler's cap), max context 512 (the model's positions)\n" in text
     assert "KV cache holds" not in text
+
+
+@pytest.mark.parametrize("argv", [["plan", "Llama-3.1-8B"], ["vllm", "serve", "Llama-3.1-8B"], ["Llama-3.1-8B"]])
+def test_a_reader_that_leaves_early_gets_no_traceback(argv):
+    # `python -m llmmem ... | head -3`: the pipe closes before llmmem writes
+    process = subprocess.Popen([sys.executable, "-m", "llmmem", *argv, "--offline"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=Path(__file__).resolve().parents[1])
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0 and err == ""
