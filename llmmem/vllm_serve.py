@@ -381,9 +381,11 @@ def format_check(check: StartupCheck) -> str:
             "predicted start-up (per GPU, as vLLM logs it):",
             f"  Model loading took {gib(e.weights_bytes_per_gpu)}",
             f"  activation peak {gib(e.activation_bytes)}, non-torch {gib(e.non_torch_bytes)} (CUDA context {gib(e.cuda_context_bytes)} not charged)",
-            f"  Available KV cache memory: {gib(max(0, e.kv_cache_bytes_per_gpu))}",
-            f"  GPU KV cache size: {e.kv_cache_tokens:,} tokens",
-            f"  Maximum concurrency for {e.max_model_len:,} tokens per request: {e.max_concurrency:.2f}x",
+            *([f"  Available KV cache memory: {gib(max(0, e.kv_cache_bytes_per_gpu))}",
+               f"  GPU KV cache size: {e.kv_cache_tokens:,} tokens",
+               f"  Maximum concurrency for {e.max_model_len:,} tokens per request: {e.max_concurrency:.2f}x"]
+              if e.kv_cache_bytes_per_token or getattr(e, "state_bytes_per_sequence", 0) else
+              ["  no KV cache: no layer keeps anything per token or per sequence (encoder-only); each request is one forward pass"]),
             "",
         ]
     if check.starts:

@@ -186,3 +186,10 @@ def test_awq_or_gptq_on_a_16_bit_checkpoint_does_not_start():
     # fp8 quantizes on load; a checkpoint stored in fp8 takes -q fp8 as its own format
     assert check("vllm serve meta-llama/Llama-3.1-8B -q fp8 --max-model-len 8192").starts
     assert check("vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 -q fp8 --max-model-len 8192").starts
+
+
+def test_an_encoder_start_up_says_it_keeps_no_kv_cache(capsys):
+    assert main(["vllm", "serve", "google-bert/bert-base-multilingual-cased", "--offline"]) == 0
+    text = capsys.readouterr().out
+    assert "  no KV cache: no layer keeps anything per token or per sequence (encoder-only); each request is one forward pass\n" in text
+    assert "GPU KV cache size" not in text and text.count("\nstarts\n") == 1
