@@ -373,3 +373,22 @@ def test_a_reader_that_leaves_early_gets_no_traceback(argv):
     process.stdout.close()
     err = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0 and err == ""
+
+
+def test_plan_and_vllm_serve_json_are_the_library_objects_byte_for_byte(capsys):
+    from llmmem.report import plan_request
+    from llmmem.request import make_request
+    from llmmem.vllm_serve import check_vllm_serve
+
+    request = make_request(model="meta-llama/Llama-3.1-70B", gpus=["H100-80GB", "L40S"], context="32768", concurrency="8", offline=True)
+    library = json.dumps(plan_request(request).to_dict(), indent=2)
+    assert main(["plan", "meta-llama/Llama-3.1-70B", "--gpu", "H100-80GB", "--gpu", "L40S", "--context", "32768",
+                 "--concurrency", "8", "--offline", "--json"]) == 0
+    assert capsys.readouterr().out == library + "\n"
+    best = json.loads(library)["plans"][0]
+    check = check_vllm_serve(best["command"], gpu=best["gpu"], offline=True)
+    assert main(["vllm", "serve", *best["command"].split()[2:], "--gpu", best["gpu"], "--offline", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert out == json.dumps(check.to_dict(), indent=2) + "\n"
+    served = json.loads(out)
+    assert served["starts"] and (served["kv_cache_tokens"], served["tp"], served["pp"]) == (best["kv_cache_tokens"], best["tp"], best["pp"])
