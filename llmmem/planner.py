@@ -350,20 +350,27 @@ def plan(
                     kept = sorted(kept, key=lambda p: (-answer(p), p.count, -p.max_concurrency))[:PLANS_PER_SETUP]
                 found += kept
 
-    priced = bool(found) and all(p.usd_per_hour is not None for p in found)
+    some_priced = any(p.usd_per_hour is not None for p in found)
+
     def rank(p: Plan) -> tuple:
-        cost = p.usd_per_hour if priced else p.count
+        # NOTE: priced plans first, by cost: an unpriced GPU must not win by count alone (192 GB MI300X
+        # would top every whole-catalog plan); unpriced plans follow by count.
+        unpriced = p.usd_per_hour is None
+        cost = p.count if unpriced else p.usd_per_hour
         # NOTE: fewer pipeline stages first: vLLM's guidance is tensor parallelism inside a node and
         # pipeline stages across nodes (a pipeline inside a node holds more KV but adds latency).
-        return (-answer(p), cost, p.count, p.pp, -p.max_concurrency, -p.kv_cache_tokens)
+        return (-answer(p), unpriced, cost, p.count, p.pp, -p.max_concurrency, -p.kv_cache_tokens)
 
     found.sort(key=rank)
     if found:
-        if priced:
+        unpriced = ", ".join(sorted({p.gpu for p in found if p.usd_per_hour is None}))
+        if not unpriced:
             notes.append("ranked by cost per hour (catalog prices or --price), then GPU count, fewer pipeline stages, headroom")
+        elif some_priced:
+            notes.append("ranked by cost per hour (catalog prices or --price), then GPU count, fewer pipeline stages, headroom; "
+                         f"GPUs without a price follow, by GPU count: {unpriced} (give --price GPU=USD_PER_HOUR)")
         else:
-            unpriced = sorted({p.gpu for p in found if p.usd_per_hour is None})
-            notes.append(f"ranked by GPU count, fewer pipeline stages, then headroom: no price for {', '.join(unpriced)} (give --price GPU=USD_PER_HOUR)")
+            notes.append(f"ranked by GPU count, fewer pipeline stages, then headroom: no price for {unpriced} (give --price GPU=USD_PER_HOUR)")
         if any(p.nodes > 1 for p in found):
             notes.append(f"multi-node plans: whole nodes of {GPUS_PER_NODE} GPUs, tensor parallel inside a node, pipeline stages across nodes")
     else:

@@ -76,9 +76,19 @@ def test_prices_rank_by_cost_per_hour():
 
 def test_without_prices_rank_by_count_and_say_so():
     t4, mi300x = get_gpu("T4-16GB"), get_gpu("MI300X-192GB")  # no catalog price
-    result = plan(LLAMA_8B, gpus=[H100, t4, mi300x], context=8192)
-    assert [p.count for p in result.plans[:2]] == [1, 1] and result.plans[-1].gpu == "T4-16GB"
+    result = plan(LLAMA_8B, gpus=[t4, mi300x], context=8192)
+    assert [(p.gpu, p.count) for p in result.plans][:1] == [("MI300X-192GB", 1)] and result.plans[-1].gpu == "T4-16GB"
     assert "ranked by GPU count, fewer pipeline stages, then headroom: no price for MI300X-192GB, T4-16GB" in result.notes[0]
+
+
+def test_priced_gpus_rank_first_and_unpriced_ones_follow_by_count():
+    t4, mi300x = get_gpu("T4-16GB"), get_gpu("MI300X-192GB")  # no catalog price
+    result = plan(LLAMA_8B, gpus=[H100, t4, mi300x], context=8192)
+    # 1 x MI300X is as few GPUs as 1 x H100, but only the H100 has a price (4.176 $/h): it is the answer
+    assert [(p.gpu, p.count, p.usd_per_hour) for p in result.plans] == [
+        ("H100-80GB", 1, 4.176), ("MI300X-192GB", 1, None), ("T4-16GB", 2, None), ("T4-16GB", 2, None)]
+    assert result.notes[0] == ("ranked by cost per hour (catalog prices or --price), then GPU count, fewer pipeline stages, "
+                               "headroom; GPUs without a price follow, by GPU count: MI300X-192GB, T4-16GB (give --price GPU=USD_PER_HOUR)")
 
 
 def test_concurrency_target_is_kept():
