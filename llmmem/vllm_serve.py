@@ -32,6 +32,9 @@ from .spec import ModelSpec
 DEFAULT_GPU = "H100-80GB"
 MAX_UTILIZATION = 0.95  # the highest --gpu-memory-utilization a fix proposes
 LONG_ENV = "VLLM_ALLOW_LONG_MAX_MODEL_LEN"
+# NOTE: vLLM's _get_and_verify_max_len: a config naming no maximum length (Mamba) is "Assuming the model's
+# maximum length is 2048" unless --max-model-len is given (then any length is taken).
+VLLM_DEFAULT_MAX_LEN = 2048
 
 # vLLM flag -> (our field, parser). Every spelling vLLM accepts: dashes or underscores, short forms.
 _VALUE_FLAGS = {
@@ -184,7 +187,7 @@ def options_from(parsed: ParsedCommand, spec: ModelSpec, gpu: GPU) -> ServingOpt
         gpu_memory_utilization=parse_float("gpu_memory_utilization", v.get("gpu_memory_utilization", 0.9)),
         max_num_batched_tokens=parse_int("max_num_batched_tokens", v.get("max_num_batched_tokens")),
         max_num_seqs=parse_int("max_num_seqs", v.get("max_num_seqs")),
-        max_model_len=_length(v["max_model_len"]) if "max_model_len" in v else (spec.max_position_embeddings or 4096),
+        max_model_len=_length(v["max_model_len"]) if "max_model_len" in v else (spec.max_position_embeddings or VLLM_DEFAULT_MAX_LEN),
         allow_long_context=any(e in (f"{LONG_ENV}=1", f"{LONG_ENV}=true", f"{LONG_ENV}=True") for e in parsed.env),
     )
 
@@ -343,7 +346,8 @@ def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, 
     if failure is not None and failure["check"] == "quantization":
         notes.append(f"--quantization {parsed.values['quantization']}: vLLM quantizes a 16-bit checkpoint on load only to fp8 "
                      f"and bitsandbytes; {options.quantization} weights need a checkpoint stored in that format (its own repo)")
-    defaults = [f"max_model_len {options.max_model_len} (the model's maximum)" if "max_model_len" not in parsed.values else None,
+    default_len = "the model's maximum" if spec.max_position_embeddings else "vLLM's default when config.json names no maximum length"
+    defaults = [f"max_model_len {options.max_model_len} ({default_len})" if "max_model_len" not in parsed.values else None,
                 "gpu_memory_utilization 0.9" if "gpu_memory_utilization" not in parsed.values else None]
     if estimate is not None:
         defaults += [f"max_num_seqs {estimate.max_num_seqs}" if "max_num_seqs" not in parsed.values else None,

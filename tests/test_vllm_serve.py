@@ -193,3 +193,12 @@ def test_an_encoder_start_up_says_it_keeps_no_kv_cache(capsys):
     text = capsys.readouterr().out
     assert "  no KV cache: no layer keeps anything per token or per sequence (encoder-only); each request is one forward pass\n" in text
     assert "GPU KV cache size" not in text and text.count("\nstarts\n") == 1
+
+
+def test_a_config_without_a_maximum_length_gets_vllms_2048():
+    out = check("vllm serve mistralai/Mamba-Codestral-7B-v0.1 --max-num-seqs 256")
+    # Mamba-2 configs name no max_position_embeddings: vLLM assumes 2048 unless --max-model-len is given
+    assert out.starts and out.estimate.max_model_len == 2048
+    assert out.notes[0] == ("vLLM's defaults on H100-80GB: max_model_len 2048 (vLLM's default when config.json names no maximum "
+                            "length), gpu_memory_utilization 0.9, max_num_batched_tokens 8192")
+    assert check("vllm serve mistralai/Mamba-Codestral-7B-v0.1 --max-num-seqs 256 --max-model-len 65536").estimate.max_model_len == 65536
