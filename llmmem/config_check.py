@@ -27,9 +27,10 @@ MAX_CONFIG_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 32
 
-# Generous stated maxima: far beyond any published model (largest today: ~200 layers, hidden 25,600,
+# Generous stated maxima: far beyond any published model (largest today: ~130 layers, hidden 25,600,
 # vocab 262,144, 384 experts, 10M positions), small enough that no count or loop can explode.
-MAX_LAYERS = 10_000
+# NOTE: 2,048 layers is 10x any model published; some per-layer layouts cost O(layers^2) (0.3 s at 2,048).
+MAX_LAYERS = 2_048
 MAX_HIDDEN = 2**20
 MAX_HEADS = 2**16
 MAX_HEAD_DIM = 2**16
@@ -128,13 +129,16 @@ class Text(Rule):
 class ListOf(Rule):
     item: Rule
     max_length: int = MAX_LIST
+    min_length: int = 0
 
     @property
     def expected(self) -> str:
+        if self.min_length == self.max_length:
+            return f"a list of {self.max_length} items, each {self.item.expected}"
         return f"a list of at most {_n(self.max_length)} items, each {self.item.expected}"
 
     def problem(self, value, path):
-        if not isinstance(value, list) or len(value) > self.max_length:
+        if not isinstance(value, list) or not self.min_length <= len(value) <= self.max_length:
             return _refused(path, value, self.expected)
         for index, item in enumerate(value):
             if item is None or self.item.problem(item, f"{path}[{index}]"):
@@ -328,6 +332,12 @@ FIELDS: dict[str, Rule] = {
     **dict.fromkeys(("layers_block_type", "mlp_layer_types"), LAYER_TYPES),
     **dict.fromkeys(("full_attn_idxs", "no_rope_layers"), LAYER_LIST),
     **dict.fromkeys(("mamba_ssm_cache_dtype", "mamba_ssm_dtype"), Text(32)),
+    # from the hostile branch: keys the blocks above do not list
+    "is_encoder_decoder": BOOL,
+    "kv_n_heads": HEADS,
+    **dict.fromkeys(("moe_top_k", "num_shared_experts"), EXPERTS),
+    # NOTE: vision towers, projectors and encoders (multimodal.py, encoders.py) check their own fields,
+    # with their own bounds and messages, before any count.
     # sub-dicts
     "quantization_config": QUANTIZATION,
     "ffn_config": Table({"moe_num_experts": EXPERTS, "moe_top_k": EXPERTS, "ffn_hidden_size": INTERMEDIATE}),

@@ -4,9 +4,11 @@ Three parts, in order of cost:
 - parse_model_ref: what the user typed -> ModelRef(repo_id, revision). Pure; refuses bad input before
   any network call and never imports huggingface_hub.
 - fetch: ModelRef -> HubModel (the Hub's facts: config.json, safetensors counts by dtype, commit).
-  huggingface_hub is imported here, only when the Hub is really asked. Results live in a small
-  in-memory cache keyed on (repo, revision, sha256 of the token), so one user's token never serves
-  another. Nothing is written to disk: no token, no gated file.
+  huggingface_hub is imported here, only when the Hub is really asked. Every answer is bounded: model
+  info and config.json are streamed with a size cap, one resolution has an overall deadline (connect and
+  every read together, redirects included), and redirect loops are refused. Results live in a small
+  in-memory cache bounded in entries and bytes, keyed on (repo, revision, sha256 of the token), so one
+  user's token never serves another. Nothing is written to disk: no token, no gated file.
 - spec_from_hub: HubModel -> (ModelSpec, notes). Pure: the config gives the shape, the safetensors
   total the parameter count, and the notes say where they disagree.
 """
@@ -22,6 +24,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Mapping
@@ -365,10 +368,28 @@ def _download_config(call: _Call, revision: str | None, *, url: str, safetensors
     try:
         config = json.loads(body.decode("utf-8"))
     except (ValueError, RecursionError):
-        raise ConfigError(f"config.json of {ref} on the Hub is not valid JSON: give a config.json file or a parameter count instead") from None
+        raise ConfigError(f"config.json of {ref} on the Hub is not valid JSON: give {_alternative()} instead") from None
     if not isinstance(config, dict):
-        raise ConfigError(f"config.json of {ref} on the Hub is not a JSON object: give a config.json file or a parameter count instead")
+        raise ConfigError(f"config.json of {ref} on the Hub is not a JSON object: give {_alternative()} instead")
     return config, len(body)
+
+
+# NOTE: a server (allow_local_files=False) must not advise its visitors to give a local file.
+_OFFER_FILES: ContextVar[bool] = ContextVar("llmmem_offer_files", default=True)
+
+
+@contextmanager
+def local_files_offered(allowed: bool):
+    """Within this block, error messages suggest a config.json file only when `allowed`."""
+    marker = _OFFER_FILES.set(allowed)
+    try:
+        yield
+    finally:
+        _OFFER_FILES.reset(marker)
+
+
+def _alternative() -> str:
+    return "a config.json file or a parameter count" if _OFFER_FILES.get() else "a parameter count like 70B"
 
 
 # --- One bounded GET ------------------------------------------------------------------------------------
@@ -404,10 +425,10 @@ def _get(call: _Call, url: str, *, limit: int, what: str, params: Mapping | None
                     request = response.next_request
                     if str(request.url) in visited:
                         raise HubUnavailableError(f"the Hub's answer for the {what} of {call.ref} redirects in a loop: "
-                                                  "try again later, or give a config.json file or a parameter count")
+                                                  f"try again later, or give {_alternative()}")
                     if len(visited) > MAX_REDIRECTS:
                         raise HubUnavailableError(f"the Hub's answer for the {what} of {call.ref} redirected more than "
-                                                  f"{MAX_REDIRECTS} times: try again later, or give a config.json file")
+                                                  f"{MAX_REDIRECTS} times: try again later, or give {_alternative()}")
                     continue
                 failed = response.status_code >= 400
                 body = _read_body(response, _ERROR_BODY_LIMIT if failed else limit, call, what)
@@ -434,7 +455,7 @@ def _read_body(response, limit: int, call: _Call, what: str) -> bytes:
         raise HubUnavailableError(f"the Hub sent the {what} of {call.ref} in an encoding llmmem does not read ({encoding[:20]}): try again")
     declared = response.headers.get("content-length", "")
     too_big = ConfigError(f"the {what} of {call.ref} on the Hub is more than {limit:,} bytes, larger than any real one: "
-                          "give a config.json file or a parameter count instead")
+                          f"give {_alternative()} instead")
     if encoding != "gzip" and declared.isdigit() and int(declared) > limit:
         raise too_big
     inflate = zlib.decompressobj(wbits=31) if encoding == "gzip" else None
@@ -548,7 +569,7 @@ def _translate(exc: Exception, call: _Call, *, what: str, safetensors: Mapping[s
     if isinstance(exc, hf_errors.RevisionNotFoundError):
         return ModelNotFoundError(f"{ref}: revision {ref.revision!r} not found: check the branch, tag or commit")
     if isinstance(exc, hf_errors.RemoteEntryNotFoundError):
-        return ConfigError(f"{ref} has no config.json on the Hub (not a transformers model?): give a config.json file or a parameter count")
+        return ConfigError(f"{ref} has no config.json on the Hub (not a transformers model?): give {_alternative()}")
     if isinstance(exc, hf_errors.RepositoryNotFoundError):
         private = "" if token else " (a private model also needs a token)"
         return ModelNotFoundError(f"{ref} not found on the Hub: check the spelling{private}")
@@ -557,7 +578,7 @@ def _translate(exc: Exception, call: _Call, *, what: str, safetensors: Mapping[s
             return HubUnavailableError(f"the Hub is rate-limiting requests (HTTP 429) for {ref}: wait a minute and try again")
         if status >= 500:
             return HubUnavailableError(f"the Hub answered HTTP {status} for {ref}: try again in a moment")
-        return HubUnavailableError(f"the Hub answered HTTP {status} for the {what} of {ref}: try again, or give a config.json file")
+        return HubUnavailableError(f"the Hub answered HTTP {status} for the {what} of {ref}: try again, or give {_alternative()}")
     if isinstance(exc, hf_errors.OfflineModeIsEnabled):
         return HubUnavailableError(f"HF_HUB_OFFLINE is set, so the Hub was not asked about {ref}: unset it and try again")
     name = type(exc).__name__
@@ -576,7 +597,7 @@ def _translate(exc: Exception, call: _Call, *, what: str, safetensors: Mapping[s
 def spec_from_hub(model: HubModel) -> tuple[ModelSpec, tuple[str, ...]]:
     """config.json gives the shape; the safetensors total gives the count unless the checkpoint is quantized."""
     if not model.config:
-        raise ConfigError(f"{model.repo_id} has no config.json on the Hub: give a config.json file or a parameter count")
+        raise ConfigError(f"{model.repo_id} has no config.json on the Hub: give {_alternative()}")
     try:
         spec = spec_from_config(model.config, name=model.repo_id)
     except ConfigError as exc:

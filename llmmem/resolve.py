@@ -2,6 +2,9 @@
 
 The one path both app.py and cli.py call. Cheap checks come first, so a parameter count or a local
 file never waits on the network, and huggingface_hub is imported only when the Hub is really asked.
+All of it is bounded: the text's length first, then a linear count scanner; local files (CLI and library
+only: a server passes allow_local_files=False and the text never reaches the file system) must be regular
+files of at most MAX_CONFIG_BYTES; every config.json passes config_check before any count.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Mapping
 from .architectures import spec_from_config
 from .config_check import MAX_CONFIG_BYTES
 from .errors import ConfigError, GatedModelError, HubUnavailableError, InputError, ModelNotFoundError
+from .hub import clean_token  # NOTE: hub imports huggingface_hub only inside fetch()
 from .spec import ModelSpec
 
 SOURCES = ("config", "catalog", "hub", "parameter-count")
@@ -183,7 +187,7 @@ def load_config_file(path: Path) -> dict:
                 raise ConfigError(f"{_shown(str(path.parent))} has no config.json: point to the model's config.json or its folder")
         raw = _read_regular_file(path, MAX_CONFIG_BYTES)
     except OSError as exc:
-        raise ConfigError(f"cannot read {_shown(str(path))}: {exc.__class__.__name__}; check the path and permissions") from None
+        raise ConfigError(f"cannot read {_shown(str(path))}: {_why(exc)}; check the path and permissions") from None
     try:
         config = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -234,14 +238,13 @@ def resolve(
     only a Hub ID or URL, a catalog name or a count is accepted, and anything else gets LOCAL_FILES_REFUSED.
     """
     if not isinstance(text, str) or not text.strip():
-        raise InputError("no model given: type a model ID like meta-llama/Llama-3.1-8B, a config.json path, or a count like 70B")
+        path = "a config.json path, " if allow_local_files else "a huggingface.co URL, "
+        raise InputError(f"no model given: type a model ID like meta-llama/Llama-3.1-8B, {path}or a count like 70B")
     limit = MAX_PATH_TEXT if allow_local_files else MAX_MODEL_TEXT
     if len(text) > limit:
         raise InputError(f"the model is {len(text):,} characters long, more than {limit}: give a model ID like "
                          "meta-llama/Llama-3.1-8B, a huggingface.co URL or a count like 70B")
     text = text.strip()
-    from .hub import clean_token
-
     token = clean_token(token)  # bounded and checked before anything else, never quoted back
     if revision is not None and (not isinstance(revision, str) or len(revision) > 255):
         raise InputError("the revision must be a branch, tag or commit of at most 255 characters")
@@ -252,13 +255,19 @@ def resolve(
         path = _existing_path(text)
         if path is not None:
             config = load_config_file(path)
-            return Resolved(spec_from_config(config, name=_name_from_path(path)), "config")
+            return Resolved(_bounded(spec_from_config(config, name=_name_from_path(path))), "config")
     if looks_like_parameter_count(text):
         count = parse_parameter_count(text)
         return Resolved(ModelSpec(name=f"{text} parameters", parameters=count), "parameter-count")
     if allow_local_files and text.endswith(".json") and not _is_hub_url(text):
         raise ConfigError(f"no such file: {_shown(text)}; check the path to the config.json")
-    return _resolve_model_id(text, token=token, offline=offline, revision=revision, prefer_catalog=prefer_catalog)
+    return _resolve_model_id(text, token=token, offline=offline, revision=revision, prefer_catalog=prefer_catalog,
+                             allow_local_files=allow_local_files)
+
+
+def _why(exc: Exception) -> str:
+    """The OS's reason without the path it names ("File name too long", "Permission denied")."""
+    return getattr(exc, "strerror", None) or exc.__class__.__name__
 
 
 def _existing_path(text: str) -> Path | None:
@@ -269,7 +278,15 @@ def _existing_path(text: str) -> Path | None:
     except RuntimeError:  # "~user" for a user this machine does not know
         return None
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a folder we may not enter
-        raise ConfigError(f"cannot read {_shown(text)}: {exc.__class__.__name__}; check the path and permissions") from None
+        raise ConfigError(f"cannot read {_shown(text)}: {_why(exc)}; check the path and permissions") from None
+
+
+def _bounded(spec: ModelSpec) -> ModelSpec:
+    """Each config field has its own generous limit; their product may still describe an absurd model."""
+    if spec.parameters > MAX_PARAMETERS:
+        raise ConfigError(f"config.json describes {spec.parameters:.3g} parameters, more than 10^15: "
+                          "check its sizes, or give a parameter count like 70B")
+    return spec
 
 
 def _name_from_path(path: Path) -> str:
@@ -277,7 +294,8 @@ def _name_from_path(path: Path) -> str:
     return path.stem if path.is_file() and path.name != "config.json" else folder.name or str(path)
 
 
-def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: str | None, prefer_catalog: bool) -> Resolved:
+def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: str | None, prefer_catalog: bool,
+                      allow_local_files: bool = True) -> Resolved:
     """A catalog name, a Hub ID or URL. Full IDs ask the Hub first; the catalog answers when it cannot."""
     from . import catalog, hub  # NOTE: hub imports huggingface_hub only inside fetch()
 
@@ -285,7 +303,7 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
     if ref.is_bare:
         entry = catalog.find(ref.repo_id)
         if entry is None:
-            raise ModelNotFoundError(f"{text!r} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: give the full Hub ID (org/name), a config.json or a count like 70B")
+            raise ModelNotFoundError(f"{text!r} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: give the full Hub ID (org/name), {'a config.json' if allow_local_files else 'a Hub URL'} or a count like 70B")
         return _from_catalog(entry, notes=(f"revision {ref.revision} not checked: the catalog holds one version",) if ref.revision else ())
     if prefer_catalog and ref.revision is None:
         entry = catalog.find(ref.repo_id)
@@ -295,9 +313,15 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
     if why_offline:
         entry = catalog.find(ref.repo_id)
         if entry is None:
-            raise HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give its config.json or a count like 70B")
+            raise HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give {'its config.json' if allow_local_files else 'a catalog model'} or a count like 70B")
         return _from_catalog(entry, notes=(f"{why_offline}: showing the bundled entry{_unchecked(ref)}",))
-    token = hub.clean_token(token)
+    with hub.local_files_offered(allow_local_files):
+        return _from_hub(ref, token=token)
+
+
+def _from_hub(ref, *, token: str | None) -> Resolved:
+    from . import catalog, hub
+
     try:
         model = hub.fetch(ref, token=token)
     except HubUnavailableError as exc:
@@ -312,7 +336,7 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
         reason, _, advice = str(exc).partition(": ")
         return _from_catalog(entry, notes=(f"{reason}: showing the bundled entry{_unchecked(ref)}; for the repo's own files, {advice}",))
     spec, notes = hub.spec_from_hub(model)
-    return Resolved(spec, "hub", notes, revision=model.sha, safetensors=model.safetensors)
+    return Resolved(_bounded(spec), "hub", notes, revision=model.sha, safetensors=model.safetensors)
 
 
 def _from_catalog(entry, notes: tuple[str, ...] = ()) -> Resolved:
@@ -321,7 +345,7 @@ def _from_catalog(entry, notes: tuple[str, ...] = ()) -> Resolved:
     spec = spec_from_config(catalog.load_config(entry), name=entry.repo_id)
     if entry.shares_config:
         notes = notes + (f"architecture from {entry.config_repo_id}'s config.json (same shapes)",)
-    return Resolved(spec, "catalog", notes)
+    return Resolved(_bounded(spec), "catalog", notes)
 
 
 def _unchecked(ref) -> str:

@@ -135,7 +135,9 @@ class FakeHub:
     # --- life ---
     def __enter__(self) -> "FakeHub":
         handler = type("Handler", (_Handler,), {"hub": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        # NOTE: a listen backlog of 128, not socketserver's 5: concurrent tests must not wait on SYN retries
+        server = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
+        self._server = server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
