@@ -531,7 +531,7 @@ def format_plan(report: dict, unit: str = "GB") -> list[str]:
         f"weights {best['weights']}, {format_bytes(best['weights_bytes_per_gpu'], unit)} per GPU; KV cache {best['kv_cache_dtype']}",
         f"  KV cache holds {best['kv_cache_tokens']:,} tokens: {capacity_words(best, target['context'], target['concurrency'])}"
         if best["kv_cache_tokens"] else f"  no KV cache (encoder-only): max concurrency {best['max_concurrency']:g} (the scheduler's cap), "
-        f"max context {best['max_context']:,} (the model's positions)",
+        f"max context {best['max_context']:,} tokens (the model's positions)",
         f"  {best['command']}",
     ]
 
@@ -547,7 +547,7 @@ def capacity_words(plan: dict, context, concurrency) -> str:
     length = plan["max_context"] if context == MAX else context
     sequences = 1 if concurrency == MAX else concurrency
     return (f"max concurrency {plan['max_concurrency']:g} at {length:,} tokens, "
-            f"max context {plan['max_context']:,} at {sequences:,} sequence(s)")
+            f"max context {plan['max_context']:,} tokens at {sequences:,} sequence(s)")
 
 
 def format_serving(serving: dict, unit: str = "GB") -> list[str]:

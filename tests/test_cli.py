@@ -336,6 +336,7 @@ def test_vllm_serving_terms_add_up_to_the_total_shown(capsys):
     text = capsys.readouterr().out
     assert "  CUDA context                      0.55 GB  (outside the gpu_memory_utilization budget)\n" \
            "  total per GPU                    77.07 GB  of 85.03 GB: starts" in text
+    assert "  KV cache holds 10,096 tokens: max concurrency 1.23 at 8,192 tokens, max context 10,096 tokens at 1 sequence(s)\n" in text
 
 
 def test_rows_whose_commands_need_a_quantized_checkpoint_say_so(capsys):
@@ -361,7 +362,7 @@ def test_an_encoder_report_says_it_keeps_no_kv_cache(capsys):
     assert "it keeps no KV cache (encoder-only), 1024 sequences at 512 tokens" in report["headline"]
     assert main(["google-bert/bert-base-multilingual-cased", "--offline"]) == 0
     text = capsys.readouterr().out
-    assert "  no KV cache (encoder-only): max concurrency 1024 (the scheduler's cap), max context 512 (the model's positions)\n" in text
+    assert "  no KV cache (encoder-only): max concurrency 1024 (the scheduler's cap), max context 512 tokens (the model's positions)\n" in text
     assert "KV cache holds" not in text
 
 
