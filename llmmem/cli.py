@@ -53,9 +53,9 @@ def _add_engine_flags(group, *, many: bool) -> None:
     group.add_argument("--pp", default=None, help="pipeline-parallel size (default: the planner's)")
     group.add_argument("--max-gpus", default=None, help="most GPUs a plan may use (default 64)")
     group.add_argument("--gpu-memory-utilization", default=None, help="vLLM's fraction of GPU memory (default 0.9)")
-    group.add_argument("--max-num-batched-tokens", default=None)
-    group.add_argument("--max-num-seqs", default=None)
-    group.add_argument("--max-model-len", default=None)
+    group.add_argument("--max-num-batched-tokens", default=None, help="vLLM's prefill chunk (default: vLLM's per-GPU default)")
+    group.add_argument("--max-num-seqs", default=None, help="vLLM's scheduler cap (default: vLLM's per-GPU default)")
+    group.add_argument("--max-model-len", default=None, help="vLLM's max_model_len (default: the context); longer sizes the plan for it")
     group.add_argument("--allow-long-context", action="store_true",
                        help="allow a context beyond the model's max_position_embeddings (vLLM: VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
 
@@ -138,6 +138,8 @@ def _plan(argv: list[str]) -> int:
 
 
 def _vllm(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        argv = ["serve", "--help"]
     if not argv or argv[0] != "serve":
         print("llmmem: only `python -m llmmem vllm serve MODEL [vLLM flags]` is known: write vllm serve", file=sys.stderr)
         return EXIT_USAGE

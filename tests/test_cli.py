@@ -393,3 +393,8 @@ def test_plan_and_vllm_serve_json_are_the_library_objects_byte_for_byte(capsys):
     assert out == json.dumps(check.to_dict(), indent=2) + "\n"
     served = json.loads(out)
     assert served["starts"] and (served["kv_cache_tokens"], served["tp"], served["pp"]) == (best["kv_cache_tokens"], best["tp"], best["pp"])
+
+
+def test_vllm_help_is_help(capsys):
+    assert main(["vllm", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m llmmem vllm serve MODEL [vLLM flags]")
