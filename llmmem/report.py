@@ -594,7 +594,9 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
     if serving.get("kv_cache_groups") and len(serving["kv_cache_groups"]) > 1 or serving.get("state_page_padding_bytes"):
         lines.append(f"  hybrid KV allocator: blocks of {serving['kv_cache_block_size']:,} tokens, "
                      f"{sum(serving['kv_cache_groups'].values())} groups of {serving['kv_cache_group_size']} layers "
-                     f"({', '.join(f'{n} {kind}' for kind, n in serving['kv_cache_groups'].items())})")
+                     f"({', '.join(f'{n} {kind}' for kind, n in serving['kv_cache_groups'].items())}); the tokens it holds "
+                     f"are blocks / {sum(serving['kv_cache_groups'].values())} groups x {serving['kv_cache_block_size']:,}, "
+                     "as vLLM logs them, while each sequence takes blocks in every group")
     if serving.get("failure"):
         lines.append(f"  vLLM would stop with: {serving['failure']['message']}")
     return lines

@@ -398,3 +398,16 @@ def test_plan_and_vllm_serve_json_are_the_library_objects_byte_for_byte(capsys):
 def test_vllm_help_is_help(capsys):
     assert main(["vllm", "--help"]) == 0
     assert capsys.readouterr().out.startswith("usage: python -m llmmem vllm serve MODEL [vLLM flags]")
+
+
+def test_a_hybrid_says_how_vllm_counts_its_kv_tokens(capsys):
+    report = run_json(capsys, "ai21labs/AI21-Jamba-1.5-Mini", "--offline", "--precisions", "fp16")
+    s = report["serving"]
+    # vLLM logs blocks // groups x block size as "tokens", while one 8,192-token sequence takes
+    # ceil(8192 / 80) attention blocks plus one block in each of the 7 state groups
+    assert (s["kv_cache_block_size"], s["kv_cache_groups"]) == (80, {"mamba_state": 7, "full_attention": 1})
+    assert s["kv_cache_tokens"] == s["num_blocks"] // 8 * 80 == 319280
+    assert s["max_concurrency"] == round(s["num_blocks"] / (8192 // 80 + 1 + 7), 2) == 290.26
+    assert main(["ai21labs/AI21-Jamba-1.5-Mini", "--offline", "--precisions", "fp16"]) == 0
+    assert ("the tokens it holds are blocks / 8 groups x 80, as vLLM logs them, while each sequence takes blocks in every group"
+            in capsys.readouterr().out)
