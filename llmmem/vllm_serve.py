@@ -328,7 +328,7 @@ def _starts(spec: ModelSpec, options: ServingOptions) -> bool:
 def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, token: str | None = None,
                      allow_local_files: bool = True, offline: bool = False, prefer_catalog: bool = False) -> StartupCheck:
     """Predict `vllm serve ...` on `gpu` (default H100-80GB): its start-up figures, whether it starts, and fixes."""
-    from .report import _resolve
+    from .report import _resolve, launch_name
     from .request import make_request
 
     text = command if isinstance(command, str) else shlex.join(command)
@@ -337,12 +337,17 @@ def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, 
     parsed = parse_command(command)
     gpu = gpu if isinstance(gpu, GPU) else get_gpu(gpu or DEFAULT_GPU)
     request = make_request(model=parsed.model, revision=parsed.values.get("revision"), offline=offline)
-    spec = _resolve(request, token, allow_local_files, prefer_catalog).spec
+    resolved = _resolve(request, token, allow_local_files, prefer_catalog)
+    spec = resolved.spec
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{parsed.model!r} is only a parameter count: the check needs the model's config.json or ID")
     options = options_from(parsed, spec, gpu)
+    launch = launch_name(resolved, request)
+    renamed = launch != parsed.model
+    if renamed:  # a URL or a bare catalog name: vLLM needs the repo ID, so the fixes name it
+        parsed = replace(parsed, model=launch)
     estimate, failure = predict(spec, options, parsed.values.get("quantization"))
-    notes = []
+    notes = [f"vLLM loads a Hub repo ID or a local folder: write {launch}, not {request.model}"] if renamed else []
     if failure is not None and failure["check"] == "quantization":
         notes.append(f"--quantization {parsed.values['quantization']}: vLLM quantizes a 16-bit checkpoint on load only to fp8 "
                      f"and bitsandbytes; {options.quantization} weights need a checkpoint stored in that format (its own repo)")

@@ -202,3 +202,15 @@ def test_a_config_without_a_maximum_length_gets_vllms_2048():
     assert out.notes[0] == ("vLLM's defaults on H100-80GB: max_model_len 2048 (vLLM's default when config.json names no maximum "
                             "length), gpu_memory_utilization 0.9, max_num_batched_tokens 8192")
     assert check("vllm serve mistralai/Mamba-Codestral-7B-v0.1 --max-num-seqs 256 --max-model-len 65536").estimate.max_model_len == 65536
+
+
+def test_a_url_or_catalog_name_is_fixed_to_the_repo_id_vllm_loads():
+    out = check("vllm serve https://huggingface.co/meta-llama/Llama-3.1-70B -tp 2")
+    assert out.command == "vllm serve https://huggingface.co/meta-llama/Llama-3.1-70B -tp 2"  # as typed
+    assert out.notes[0] == "vLLM loads a Hub repo ID or a local folder: write meta-llama/Llama-3.1-70B, not https://huggingface.co/meta-llama/Llama-3.1-70B"
+    assert out.fixes[0]["command"] == "vllm serve meta-llama/Llama-3.1-70B -tp 2 --max-model-len 10096"
+    assert all(fix["command"].startswith("vllm serve meta-llama/Llama-3.1-70B ") for fix in out.fixes)
+    bare = check("vllm serve Llama-3.1-8B -tp 3")
+    assert bare.fixes == ({"change": "use --tensor-parallel-size 4 (it splits the heads evenly)",
+                           "command": "vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 4"},)
+    assert not any(note.startswith("vLLM loads") for note in check("vllm serve meta-llama/Llama-3.1-8B").notes)
