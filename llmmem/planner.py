@@ -52,17 +52,39 @@ QUANTIZATION_FLAGS = {
 QUANTIZED_ON_LOAD = frozenset({"fp8", "fp8-block", "bnb-nf4", "bnb-nf4-single"})
 
 
-def needs_stored_checkpoint(spec: ModelSpec, weights: str) -> bool:
-    """True when `--quantization` for `weights` needs a checkpoint stored in that format that `spec` is not."""
+# Formats vLLM treats as one (a checkpoint in one serves with -q of another: gptq -> gptq_marlin, ...).
+_FAMILIES = {"fp8": "fp8", "fp8-block": "fp8", "fp8-dynamic": "fp8", "w8a8": "int8", "w4a16": "gptq", "gptq": "gptq",
+             "awq": "awq", "bnb-nf4": "bnb", "bnb-nf4-single": "bnb", "mxfp4": "mxfp4"}
+
+
+def checkpoint_format(spec: ModelSpec) -> str | None:
+    """The format the checkpoint is stored in (its quantization_config), None for 16-bit weights."""
     from .quantization import format_from_quantization_config
 
-    if weights in ("auto", "fp16", "fp32") or weights in QUANTIZED_ON_LOAD:
-        return False
     try:
         own = format_from_quantization_config(spec.quantization)
     except InputError:
+        return None
+    return own.name if own else None
+
+
+def needs_stored_checkpoint(spec: ModelSpec, weights: str) -> bool:
+    """True when serving `weights` needs another checkpoint than `spec`'s: vLLM quantizes 16-bit weights on
+    load only to fp8 and bitsandbytes, and serves a quantized checkpoint in its own format only."""
+    own = checkpoint_format(spec)
+    if weights == "auto":
         return False
-    return own is None or own.name != weights
+    if own is None:
+        return weights not in ("fp16", "fp32") and weights not in QUANTIZED_ON_LOAD
+    return _FAMILIES.get(weights) != _FAMILIES.get(own)
+
+
+def stored_checkpoint_words(spec: ModelSpec) -> str:
+    """Why another checkpoint is needed, for notes."""
+    own = checkpoint_format(spec)
+    if own is None:
+        return "vLLM quantizes 16-bit weights on load only to fp8 and bitsandbytes"
+    return f"this checkpoint is stored in {own}, which vLLM serves as it is (no dequantizing or re-quantizing on load)"
 
 
 @dataclass(frozen=True)
@@ -377,8 +399,8 @@ def plan(
         notes.append(_why_nothing(spec, gpu_list, max_gpus, target_context, target_sequences, weights, tp, pp, usable_share))
     for fmt in weights:
         if any(p.weights == fmt for p in found) and needs_stored_checkpoint(spec, fmt):
-            notes.append(f"weights {fmt}: vLLM quantizes to {fmt} only from a checkpoint stored in it: replace {model} in the "
-                         f"command by such a checkpoint (vLLM quantizes on load only to fp8 and bitsandbytes)")
+            notes.append(f"weights {fmt}: replace {model} in the command by a checkpoint stored in {fmt}: "
+                         f"{stored_checkpoint_words(spec)}")
     if no_cache:
         notes.append("no KV cache (encoder-only: each request is one forward pass): max concurrency is the scheduler's "
                      "max_num_seqs and max context the position table; memory left after the activations stays unused")

@@ -15,7 +15,8 @@ from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
-from .planner import MAX, PlanResult, fitted_estimate, has_no_cache, needs_stored_checkpoint, plan, scheduler_seqs
+from .planner import (MAX, PlanResult, fitted_estimate, has_no_cache, needs_stored_checkpoint, plan, scheduler_seqs,
+                      stored_checkpoint_words)
 from .precisions import PRECISIONS, Precision, parse_precisions
 from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, Request
 from .resolve import Resolved, resolve
@@ -259,7 +260,7 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
     stored = [r for r in rows if any(c.command for c in r.gpus) and needs_stored_checkpoint(spec, r.weights_format)]
     if stored:
         notes.append("the " + ", ".join(f"{r.name} ({r.weights_format})" for r in stored) + " rows' commands need a checkpoint "
-                     "stored in that format in place of the model named: vLLM quantizes on load only to fp8 and bitsandbytes")
+                     f"stored in that format in place of the model named: {stored_checkpoint_words(spec)}")
     target = plan_result = serving = None
     if shaped:
         default = request.context is None and request.max_model_len is None and request.concurrency == 1 and request.engine == "vllm" and tuple(request.gpus) == DEFAULT_GPUS

@@ -23,7 +23,7 @@ from .engines import estimate_serving
 from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, valid_tp
-from .planner import needs_stored_checkpoint
+from .planner import needs_stored_checkpoint, stored_checkpoint_words
 from .request import LIMITS, parse_float, parse_int
 from .results import Result
 from .serving import ServingOptions
@@ -214,10 +214,15 @@ def _config_failure(spec: ModelSpec, options: ServingOptions, quantization_flag:
     if options.quantization and needs_stored_checkpoint(spec, options.quantization):
         # NOTE: AWQ/GPTQ look for their config file beside the weights (get_quant_config) and stop without it.
         flag = quantization_flag or options.quantization
-        return {"check": "quantization",
-                "message": f"Cannot find the config file for {flag}" if options.quantization in ("awq", "gptq", "w4a16")
-                else f"the checkpoint's config.json has no {flag} quantization_config: vLLM loads {options.quantization} "
-                "weights only from a checkpoint stored in that format"}
+        if spec.quantization:  # ModelConfig._verify_quantization
+            message = (f"Quantization method specified in the model config ({spec.quantization.get('quant_method')}) does not "
+                       f"match the quantization method specified in the `quantization` argument ({flag}).")
+        elif options.quantization in ("awq", "gptq", "w4a16"):
+            message = f"Cannot find the config file for {flag}"
+        else:
+            message = (f"the checkpoint's config.json has no {flag} quantization_config: vLLM loads {options.quantization} "
+                       "weights only from a checkpoint stored in that format")
+        return {"check": "quantization", "message": message}
     if options.pp > (spec.num_layers or 1):
         return {"check": "pipeline_parallel",
                 "message": f"pipeline parallel size {options.pp} is more than the model's {spec.num_layers} layers."}
@@ -349,8 +354,8 @@ def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, 
     estimate, failure = predict(spec, options, parsed.values.get("quantization"))
     notes = [f"vLLM loads a Hub repo ID or a local folder: write {launch}, not {request.model}"] if renamed else []
     if failure is not None and failure["check"] == "quantization":
-        notes.append(f"--quantization {parsed.values['quantization']}: vLLM quantizes a 16-bit checkpoint on load only to fp8 "
-                     f"and bitsandbytes; {options.quantization} weights need a checkpoint stored in that format (its own repo)")
+        notes.append(f"--quantization {parsed.values['quantization']}: {stored_checkpoint_words(spec)}; "
+                     f"{options.quantization} weights need a checkpoint stored in that format (its own repo)")
     default_len = "the model's maximum" if spec.max_position_embeddings else "vLLM's default when config.json names no maximum length"
     defaults = [f"max_model_len {options.max_model_len} ({default_len})" if "max_model_len" not in parsed.values else None,
                 "gpu_memory_utilization 0.9" if "gpu_memory_utilization" not in parsed.values else None]

@@ -343,7 +343,7 @@ def test_rows_whose_commands_need_a_quantized_checkpoint_say_so(capsys):
     report = run_json(capsys, "Llama-3.1-8B", "--offline", "--precisions", "fp16,fp8,int8,int4", "--gpu", "H100")
     assert [r["gpus"][0]["command"].split("--quantization ")[-1] for r in report["precisions"][1:]] == ["fp8", "compressed-tensors", "gptq_marlin"]
     assert ("the int8 (w8a8), int4 (w4a16) rows' commands need a checkpoint stored in that format in place of the model named: "
-            "vLLM quantizes on load only to fp8 and bitsandbytes") in report["notes"]
+            "vLLM quantizes 16-bit weights on load only to fp8 and bitsandbytes") in report["notes"]
 
 
 def test_the_serving_block_is_the_plan_it_follows_for_a_hybrid(capsys):

@@ -239,8 +239,8 @@ def test_beyond_one_node_plans_use_whole_nodes():
 def test_a_format_vllm_cannot_quantize_to_on_load_is_said():
     result = plan(LLAMA_8B, model="meta-llama/Llama-3.1-8B", gpus=[get_gpu("L4-24GB")], weights=("awq", "fp8"))
     assert {p.weights for p in result.plans} == {"awq", "fp8"}
-    assert ("weights awq: vLLM quantizes to awq only from a checkpoint stored in it: replace meta-llama/Llama-3.1-8B in the "
-            "command by such a checkpoint (vLLM quantizes on load only to fp8 and bitsandbytes)") in result.notes
+    assert ("weights awq: replace meta-llama/Llama-3.1-8B in the command by a checkpoint stored in awq: "
+            "vLLM quantizes 16-bit weights on load only to fp8 and bitsandbytes") in result.notes
     assert not any(note.startswith("weights fp8") for note in result.notes)
 
 
@@ -282,3 +282,15 @@ def test_inverse_questions_are_asked_of_the_fewest_gpus_that_serve():
     # the longest context of the 70B: on 2 x H100, the layout that holds most first (pp 2: 23,024 tokens)
     longest = plan(LLAMA_70B, gpus=[H100], context="max")
     assert [(p.count, p.tp, p.pp, p.max_context) for p in longest.plans] == [(2, 1, 2, 23024), (2, 2, 1, 10096)]
+
+
+def test_a_quantized_checkpoint_is_served_in_its_own_format():
+    from llmmem.planner import needs_stored_checkpoint
+    from llmmem.resolve import resolve
+
+    fp8 = resolve("Qwen/Qwen3-235B-A22B-FP8", offline=True).spec  # quant_method fp8, 128 x 128 blocks
+    assert [w for w in ("auto", "fp8", "fp8-block", "fp16", "fp32", "w4a16", "awq") if needs_stored_checkpoint(fp8, w)] == [
+        "fp16", "fp32", "w4a16", "awq"]
+    result = plan(fp8, model="Qwen/Qwen3-235B-A22B-FP8", gpus=[H100], weights=("auto", "fp16"))
+    assert ("weights fp16: replace Qwen/Qwen3-235B-A22B-FP8 in the command by a checkpoint stored in fp16: this checkpoint "
+            "is stored in fp8-block, which vLLM serves as it is (no dequantizing or re-quantizing on load)") in result.notes

@@ -214,3 +214,12 @@ def test_a_url_or_catalog_name_is_fixed_to_the_repo_id_vllm_loads():
     assert bare.fixes == ({"change": "use --tensor-parallel-size 4 (it splits the heads evenly)",
                            "command": "vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 4"},)
     assert not any(note.startswith("vLLM loads") for note in check("vllm serve meta-llama/Llama-3.1-8B").notes)
+
+
+def test_another_format_than_a_quantized_checkpoints_own_does_not_start():
+    out = check("vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 -q awq --max-model-len 8192")
+    assert out.failure == {"check": "quantization", "message": (
+        "Quantization method specified in the model config (fp8) does not match the quantization method specified in "
+        "the `quantization` argument (awq).")}
+    assert [fix["command"] for fix in out.fixes] == ["vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 --max-model-len 8192 --quantization fp8",
+                                                     "vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 --max-model-len 8192"]
