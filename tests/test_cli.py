@@ -411,3 +411,10 @@ def test_a_hybrid_says_how_vllm_counts_its_kv_tokens(capsys):
     assert main(["ai21labs/AI21-Jamba-1.5-Mini", "--offline", "--precisions", "fp16"]) == 0
     assert ("the tokens it holds are blocks / 8 groups x 80, as vLLM logs them, while each sequence takes blocks in every group"
             in capsys.readouterr().out)
+
+
+def test_a_best_plan_that_needs_another_checkpoint_says_so_in_the_report(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline", "--weights", "awq", "--precisions", "fp16", "--gpu", "L4")
+    assert report["plan"]["plans"][0]["command"] == "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192 --quantization awq"
+    assert ("weights awq: replace meta-llama/Llama-3.1-8B in the command by a checkpoint stored in awq: vLLM quantizes 16-bit "
+            "weights on load only to fp8 and bitsandbytes") in report["notes"]
