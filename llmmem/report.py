@@ -267,7 +267,8 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         target = Target(request.engine, gpus[0].name, context, concurrency, default)
         plan_result = _plan(spec, request, gpus[0], context, concurrency, model=launch_name(resolved, request))
         # the best plan's command may need another checkpoint (--weights awq on a 16-bit repo): say so here too
-        notes += [n for n in plan_result.notes if n.startswith("weights ") and plan_result.best and n.startswith(f"weights {plan_result.best.weights}:")]
+        if plan_result.best is not None:
+            notes += [n for n in plan_result.notes if n.startswith(f"weights {plan_result.best.weights}:")]
         serving = _serving(spec, request, gpus[0], plan_result, context, concurrency, notes)
         rows = _row_totals(spec, request, rows, serving, gpus[0])
     headline = _headline(spec, request, target, plan_result, rows, gpus)
