@@ -35,6 +35,7 @@ LONG_ENV = "VLLM_ALLOW_LONG_MAX_MODEL_LEN"
 # NOTE: vLLM's _get_and_verify_max_len: a config naming no maximum length (Mamba) is "Assuming the model's
 # maximum length is 2048" unless --max-model-len is given (then any length is taken).
 VLLM_DEFAULT_MAX_LEN = 2048
+LLMMEM_ONLY_FORMATS = frozenset({"fp8-dynamic", "fp8-block", "w8a8", "w4a16", "bnb-nf4", "bnb-nf4-single"})
 
 # vLLM flag -> (our field, parser). Every spelling vLLM accepts: dashes or underscores, short forms.
 _VALUE_FLAGS = {
@@ -211,7 +212,10 @@ def _config_failure(spec: ModelSpec, options: ServingOptions, quantization_flag:
         return {"check": "tensor_parallel",
                 "message": f"tensor parallel size {options.tp} neither divides nor is a multiple of the {kv} KV heads "
                 "(QKVParallelLinear cannot split or replicate them evenly)."}
-    if options.quantization and needs_stored_checkpoint(spec, options.quantization):
+    # NOTE: llmmem's own format names (w4a16, w8a8, fp8-block, ...) are not vLLM flags: `-q w4a16` describes a
+    # checkpoint stored in that format (bench/accuracy.py feeds measured runs so), so only vLLM's names are checked.
+    described = (quantization_flag or "").strip().lower() in LLMMEM_ONLY_FORMATS
+    if options.quantization and not described and needs_stored_checkpoint(spec, options.quantization):
         # NOTE: AWQ/GPTQ look for their config file beside the weights (get_quant_config) and stop without it.
         flag = quantization_flag or options.quantization
         if spec.quantization:  # ModelConfig._verify_quantization

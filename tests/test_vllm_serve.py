@@ -223,3 +223,11 @@ def test_another_format_than_a_quantized_checkpoints_own_does_not_start():
         "the `quantization` argument (awq).")}
     assert [fix["command"] for fix in out.fixes] == ["vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 --max-model-len 8192 --quantization fp8",
                                                      "vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 --max-model-len 8192"]
+
+
+def test_llmmem_format_names_describe_the_checkpoint_and_are_not_refused():
+    # `-q w4a16` is not a vLLM flag value: it says the checkpoint is stored in w4a16 (how the accuracy bench
+    # replays measured runs of quantized repos on their base config), so it is sized, not refused
+    out = check("vllm serve meta-llama/Llama-3.1-8B -q w4a16 --max-model-len 8192")
+    assert out.starts and out.estimate.weights_format == "w4a16"
+    assert check("vllm serve meta-llama/Llama-3.1-8B -q gptq_marlin --max-model-len 8192").failure["check"] == "quantization"
