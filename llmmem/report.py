@@ -18,7 +18,7 @@ from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes
 from .planner import (MAX, PlanResult, fitted_estimate, has_no_cache, needs_stored_checkpoint, plan, scheduler_seqs,
                       stored_checkpoint_words)
 from .precisions import PRECISIONS, Precision, parse_precisions
-from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, Request
+from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, DEFAULT_MAX_GPUS, Request
 from .resolve import Resolved, resolve
 from .results import Result
 from .serving import ServingEstimate, ServingOptions, context_problem
@@ -244,8 +244,10 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
     precisions = parse_precisions(list(request.precisions) if request.precisions else None)
     notes = list(resolved.notes) + _notes(spec)
     shaped = spec.has_shape and bool(spec.breakdown)
-    if not shaped and _asks_for_serving(request):
-        raise InputError(f"{request.model!r} is only a parameter count: a serving estimate needs the model's config.json or ID")
+    flag = None if shaped else _serving_flag(request)
+    if flag:
+        raise InputError(f"{request.model!r} is only a parameter count: {flag} asks for a serving estimate, which needs the "
+                         "model's config.json or ID (a count alone gives the table)")
     context = target_context(spec, request)
     concurrency = request.concurrency
     if shaped and context != MAX and not request.allow_long_context:
@@ -297,8 +299,18 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
     )
 
 
-def _asks_for_serving(request: Request) -> bool:
-    return request.layout_given or request.engine != "vllm" or request.max_model_len is not None or request.context is not None
+def _serving_flag(request: Request) -> str | None:
+    """The first flag of the request that only a serving estimate answers (None: the table alone)."""
+    asked = (
+        ("--tp", request.tp is not None), ("--pp", request.pp is not None), ("--engine", request.engine != "vllm"),
+        ("--context", request.context is not None), ("--concurrency", request.concurrency != 1),
+        ("--max-model-len", request.max_model_len is not None), ("--weights", request.weights != ("auto",)),
+        ("--kv-cache-dtype", request.kv_cache_dtype != ("auto",)), ("--dtype", request.dtype != "auto"),
+        ("--gpu-memory-utilization", request.gpu_memory_utilization != 0.9),
+        ("--max-num-seqs", request.max_num_seqs is not None), ("--max-num-batched-tokens", request.max_num_batched_tokens is not None),
+        ("--max-gpus", request.max_gpus != DEFAULT_MAX_GPUS), ("--allow-long-context", request.allow_long_context),
+    )
+    return next((flag for flag, given in asked if given), None)
 
 
 def _serving(spec, request: Request, gpu: GPU, plan_result: PlanResult, context, concurrency, notes: list) -> ServingEstimate | None:

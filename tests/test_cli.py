@@ -418,3 +418,9 @@ def test_a_best_plan_that_needs_another_checkpoint_says_so_in_the_report(capsys)
     assert report["plan"]["plans"][0]["command"] == "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192 --quantization awq"
     assert ("weights awq: replace meta-llama/Llama-3.1-8B in the command by a checkpoint stored in awq: vLLM quantizes 16-bit "
             "weights on load only to fp8 and bitsandbytes") in report["notes"]
+
+
+@pytest.mark.parametrize("flags, named", [(["--concurrency", "4"], "--concurrency"), (["--weights", "awq"], "--weights"),
+                                          (["--kv-cache-dtype", "fp8"], "--kv-cache-dtype"), (["--max-num-seqs", "8"], "--max-num-seqs")])
+def test_a_bare_count_refuses_serving_flags_by_name(capsys, flags, named):
+    assert_fails_cleanly(capsys, ["70B", *flags], f"'70B' is only a parameter count: {named} asks for a serving estimate")
