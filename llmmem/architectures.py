@@ -1,6 +1,6 @@
 """config.json -> ModelSpec, with the exact parameter count transformers allocates for it.
 
-Every family is one row of `FAMILIES`: flags that say which biases, norms, MLP and MoE layout its
+Every family is one row of `FAMILIES` (llmmem/families.py): flags that say which biases, norms, MLP and MoE layout its
 decoder layers have, and, for hybrids, which token mixer each layer uses (attention, or a fixed-state
 mixer from llmmem.state_mixers: Mamba, Mamba-2, gated delta-net, short conv). A handful of helpers
 (attention, MLA attention, MLP, MoE, norms, mixers) turn those flags into parameter groups
@@ -14,19 +14,22 @@ family here; see tests/test_architectures.py.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from llmmem import state_mixers
 from llmmem.config_check import check_config
 from llmmem.encoders import encoder_spec, is_encoder
 from llmmem.errors import ConfigError
+from llmmem.families import COUNTED_AS, FAMILIES, TEXT_CONFIG_DEFAULTS, TEXT_MODEL_TYPES, Family
 from llmmem.multimodal import multimodal_spec, multimodal_type
 from llmmem.spec import (
     BREAKDOWN_KEYS,
     CHUNKED_ATTENTION,
     COUNTED_EXACT,
     COUNTED_GENERIC,
+    FFN_DENSE,
+    FFN_MOE,
     FULL_ATTENTION,
     LINEAR_ATTENTION,
     MAMBA,
@@ -36,271 +39,6 @@ from llmmem.spec import (
     ModelSpec,
 )
 
-# A bias or flag: fixed for the family (bool), or read from the config as (key, default when absent).
-Flag = Any
-
-
-@dataclass(frozen=True)
-class Family:
-    """How one transformers model_type lays out its parameters."""
-
-    tie_default: bool = False  # the config class's tie_word_embeddings default
-    qkv_bias: Flag = False  # biases on the q, k, v projections
-    o_bias: Flag = False  # bias on the output projection
-    mlp: str = "gated"  # "gated": gate/up/down (SwiGLU-like); "plain": up/down (GELU MLP)
-    mlp_bias: Flag = False  # biases in the dense MLP
-    norm_bias: bool = False  # LayerNorm with a bias (weight + bias) instead of RMSNorm (weight only)
-    layer_norms: int = 2  # hidden-size norms per decoder layer
-    qk_norm: str | None = None  # "head": per head (Qwen3, Gemma3); "all_heads": over q/k width (OLMo2)
-    qk_norm_flag: Flag = True  # whether the qk norms exist (GLM-4.5's use_qk_norm)
-    attention_gate: bool = False  # q_proj also yields an output gate: twice the query width (Qwen3-Next)
-    lm_head_bias: Flag = False
-    # Which MoE layout, if any: see _moe_block.
-    moe: str | None = None
-    # Which layers use a sliding window: see _layer_types.
-    sliding: str = "none"
-    mla: bool = False  # DeepSeek multi-head latent attention
-    indexer: bool = False  # DeepSeek-V3.2's sparse-attention indexer in every attention layer
-    # Which token mixer each layer has, see _layer_plan: "decoder" (attention everywhere), "layer_types"
-    # (config.layer_types names attention or the state mixer), "nemotron_h", "jamba", "mamba", "lfm2".
-    layout: str = "decoder"
-    state_mixer: str | None = None  # state_mixers.MAMBA1 / MAMBA2 / GATED_DELTA_NET / SHORT_CONV
-    has_attention: bool = True  # False: pure SSM models (no attention heads in the config)
-    # Config keys that declare multi-token-prediction layers transformers does not build.
-    mtp_keys: tuple[str, ...] = ()
-    # Config class defaults for keys real configs sometimes omit (transformers 5.24.0 config classes).
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-
-
-_LLAMA = Family(qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), mlp_bias=("mlp_bias", False))
-_QWEN_MOE_DEFAULTS = {"decoder_sparse_step": 1, "mlp_only_layers": []}
-
-FAMILIES: dict[str, Family] = {
-    "llama": _LLAMA,
-    "mistral": Family(sliding="all", defaults={"sliding_window": 4096}),
-    "mixtral": Family(moe="mixtral", sliding="all", defaults={"num_local_experts": 8, "num_experts_per_tok": 2}),
-    "qwen2": Family(qkv_bias=True, sliding="qwen2"),
-    "qwen2_moe": Family(
-        qkv_bias=("qkv_bias", True),
-        moe="qwen2_moe",
-        sliding="qwen2_moe",
-        defaults={
-            **_QWEN_MOE_DEFAULTS,
-            "num_experts": 60,
-            "num_experts_per_tok": 4,
-            "moe_intermediate_size": 1408,
-            "shared_expert_intermediate_size": 5632,
-        },
-    ),
-    "qwen3": Family(
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
-        qk_norm="head",
-        sliding="qwen2",
-        defaults={"head_dim": 128},
-    ),
-    "qwen3_moe": Family(
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
-        qk_norm="head",
-        moe="qwen3_moe",
-        sliding="all_if_enabled",
-        defaults={**_QWEN_MOE_DEFAULTS, "num_experts": 128, "num_experts_per_tok": 8, "moe_intermediate_size": 768},
-    ),
-    "gemma": Family(
-        tie_default=True, qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), defaults={"head_dim": 256}
-    ),
-    "gemma2": Family(
-        tie_default=True,
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
-        layer_norms=4,
-        sliding="alternate",
-        defaults={"head_dim": 256, "sliding_window": 4096},
-    ),
-    "gemma3_text": Family(
-        tie_default=True,
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
-        layer_norms=4,
-        qk_norm="head",
-        sliding="gemma3",
-        defaults={"head_dim": 256, "sliding_window": 4096},
-    ),
-    "phi": Family(qkv_bias=True, o_bias=True, mlp="plain", mlp_bias=True, norm_bias=True, layer_norms=1, lm_head_bias=True),
-    "phi3": Family(sliding="all"),
-    "gpt2": Family(tie_default=True, qkv_bias=True, o_bias=True, mlp="plain", mlp_bias=True, norm_bias=True),
-    "gpt_neox": Family(
-        qkv_bias=("attention_bias", True), o_bias=("attention_bias", True), mlp="plain", mlp_bias=True, norm_bias=True
-    ),
-    "gptj": Family(mlp="plain", mlp_bias=True, norm_bias=True, layer_norms=1, lm_head_bias=True),
-    "opt": Family(
-        tie_default=True,
-        qkv_bias=("enable_bias", True),
-        o_bias=("enable_bias", True),
-        mlp="plain",
-        mlp_bias=("enable_bias", True),
-        norm_bias=True,
-    ),
-    "falcon": Family(tie_default=True, qkv_bias=("bias", False), o_bias=("bias", False), mlp="plain", mlp_bias=("bias", False), norm_bias=True),
-    "starcoder2": Family(
-        tie_default=True,
-        qkv_bias=("use_bias", True),
-        o_bias=("use_bias", True),
-        mlp="plain",
-        mlp_bias=("use_bias", True),
-        norm_bias=True,
-        sliding="all",
-    ),
-    "olmo2": Family(qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="all_heads"),
-    "dbrx": Family(moe="dbrx"),
-    "deepseek_v2": Family(
-        mla=True,
-        moe="deepseek",
-        mlp_bias=("mlp_bias", False),
-        defaults={
-            "first_k_dense_replace": 0,
-            "n_shared_experts": 2,
-            "n_routed_experts": 64,
-            "moe_intermediate_size": 1407,
-            "q_lora_rank": 1536,
-        },
-    ),
-    "deepseek_v3": Family(
-        mla=True,
-        moe="deepseek",
-        mtp_keys=("num_nextn_predict_layers",),
-        defaults={
-            "first_k_dense_replace": 3,
-            "n_shared_experts": 1,
-            "n_routed_experts": 256,
-            "num_experts_per_tok": 8,
-            "moe_intermediate_size": 2048,
-            "q_lora_rank": 1536,
-        },
-    ),
-    "gpt_oss": Family(
-        qkv_bias=("attention_bias", True),
-        o_bias=("attention_bias", True),
-        moe="gpt_oss",
-        sliding="alternate",
-        defaults={"head_dim": 64, "sliding_window": 128, "num_local_experts": 128, "num_experts_per_tok": 4},
-    ),
-    "llama4_text": Family(
-        qkv_bias=("attention_bias", False),
-        o_bias=("attention_bias", False),
-        moe="llama4",
-        defaults={
-            "head_dim": 128,
-            "num_local_experts": 16,
-            "num_experts_per_tok": 1,
-            "interleave_moe_layer_step": 1,
-            "intermediate_size_mlp": 16384,
-        },
-    ),
-    # ------------------------------------------------------------------ newer dense and MoE families
-    "smollm3": Family(
-        tie_default=True, qkv_bias=("attention_bias", False), o_bias=("attention_bias", False),
-        mlp_bias=("mlp_bias", False), sliding="smollm3",
-    ),
-    "exaone4": Family(qk_norm="head", sliding="exaone4", defaults={"sliding_window": 4096, "sliding_window_pattern": 4}),
-    "olmo3": Family(
-        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="all_heads",
-        sliding="olmo3", defaults={"sliding_window": 4096},
-    ),
-    "ministral3": Family(sliding="all", defaults={"head_dim": 128}),
-    "minimax_m2": Family(
-        qk_norm="all_heads", moe="mixtral", mtp_keys=("num_mtp_modules",),
-        defaults={"head_dim": 128, "num_local_experts": 256, "num_experts_per_tok": 8},
-    ),
-    "glm4_moe": Family(
-        qkv_bias=("attention_bias", False), qk_norm="head", qk_norm_flag=("use_qk_norm", False), moe="deepseek",
-        mtp_keys=("num_nextn_predict_layers",),
-        defaults={
-            "first_k_dense_replace": 1, "n_shared_experts": 1, "n_routed_experts": 128, "num_experts_per_tok": 8,
-            "moe_intermediate_size": 1408,
-        },
-    ),
-    "ernie4_5_moe": Family(
-        tie_default=True, qkv_bias=("use_bias", False), o_bias=("use_bias", False), mlp_bias=("use_bias", False),
-        lm_head_bias=("use_bias", False), moe="ernie",
-        defaults={
-            "moe_num_experts": 64, "moe_k": 6, "moe_intermediate_size": 1536, "moe_num_shared_experts": 2,
-            "moe_layer_start_index": 1, "moe_layer_end_index": -1, "moe_layer_interval": 1,
-        },
-    ),
-    "hunyuan_v1_dense": Family(qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head"),
-    "hunyuan_v1_moe": Family(
-        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", moe="hunyuan",
-        defaults={"num_experts": 1, "moe_topk": 1},
-    ),
-    "deepseek_v32": Family(
-        mla=True, indexer=True, moe="deepseek", mtp_keys=("num_nextn_predict_layers",),
-        defaults={
-            "first_k_dense_replace": 3, "n_shared_experts": 1, "n_routed_experts": 256, "num_experts_per_tok": 8,
-            "moe_intermediate_size": 2048, "q_lora_rank": 1536, "index_n_heads": 64, "index_head_dim": 128,
-            "index_topk": 2048,
-        },
-    ),
-    # ------------------------------------------------------------------ hybrids and SSMs
-    "qwen3_next": Family(
-        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
-        moe="qwen2_moe", layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET,
-        mtp_keys=("num_nextn_predict_layers",),
-        defaults={
-            **_QWEN_MOE_DEFAULTS, "head_dim": 256, "num_experts": 512, "num_experts_per_tok": 10,
-            "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512, "full_attention_interval": 4,
-        },
-    ),
-    "qwen3_5_text": Family(
-        qkv_bias=("attention_bias", False), o_bias=("attention_bias", False), qk_norm="head", attention_gate=True,
-        layout="layer_types", state_mixer=state_mixers.GATED_DELTA_NET, mtp_keys=("mtp_num_hidden_layers",),
-        defaults={"head_dim": 256, "full_attention_interval": 4},
-    ),
-    "nemotron_h": Family(
-        mlp="plain", mlp_bias=("mlp_bias", False), layer_norms=1, moe="nemotron_h", layout="nemotron_h",
-        state_mixer=state_mixers.MAMBA2, mtp_keys=("num_nextn_predict_layers",),
-        defaults={
-            "head_dim": 128, "n_routed_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 7688,
-            "moe_shared_expert_intermediate_size": 7688, "intermediate_size": 21504,
-        },
-    ),
-    "jamba": Family(
-        moe="jamba", layout="jamba", state_mixer=state_mixers.MAMBA1,
-        defaults={
-            "num_experts": 16, "num_experts_per_tok": 2, "expert_layer_period": 2, "expert_layer_offset": 1,
-            "attn_layer_period": 8, "attn_layer_offset": 4,
-        },
-    ),
-    "mamba": Family(tie_default=True, layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA1, has_attention=False),
-    "falcon_mamba": Family(
-        tie_default=True, layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA1, has_attention=False
-    ),
-    "mamba2": Family(layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA2, has_attention=False),
-    "lfm2": Family(tie_default=True, qk_norm="head", layout="lfm2", state_mixer=state_mixers.SHORT_CONV),
-}  # fmt: skip
-# NOTE: Kimi K2 ships remote code that is DeepSeek-V3's modeling file under another model_type;
-# transformers 5.24 has no kimi_k2 type, and llmmem counts the class its architectures names.
-FAMILIES["kimi_k2"] = FAMILIES["deepseek_v3"]
-_COUNTED_AS = {"kimi_k2": "DeepseekV3ForCausalLM"}
-# NOTE: wrappers whose text_config has no model_type of its own: the text model's type.
-_TEXT_MODEL_TYPES = {
-    "gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral", "llava": "llama", "qwen3_5": "qwen3_5_text",
-}  # fmt: skip
-# NOTE: Gemma 3's published multimodal configs leave most of text_config to Gemma3TextConfig's defaults
-# (transformers 5.24.0), e.g. google/gemma-3-4b-it gives only hidden_size, intermediate_size, layers.
-_TEXT_CONFIG_DEFAULTS = {
-    "gemma3_text": {
-        "vocab_size": 262208,
-        "hidden_size": 2304,
-        "intermediate_size": 9216,
-        "num_hidden_layers": 26,
-        "num_attention_heads": 8,
-        "num_key_value_heads": 4,
-        "head_dim": 256,
-        "max_position_embeddings": 131072,
-    },
-}
 
 # Config keys, in the order families spell them.
 _HIDDEN = ("hidden_size", "n_embd", "d_model", "n_embed")
@@ -435,9 +173,10 @@ def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
         if listed is None:
             step = cfg.get("interleave_moe_layer_step") or 1
             listed = range(step - 1, layers, step)
-        return [i in set(listed) for i in range(layers)]
+        moe = set(listed)
+        return [i in moe for i in range(layers)]
     if kind == "jamba":
-        period, offset = cfg.get("expert_layer_period"), cfg.get("expert_layer_offset")
+        period, offset = _period(cfg, "expert_layer_period", "expert_layer_offset")
         experts = cfg.get("num_experts") or 1
         return [experts > 1 and i % period == offset for i in range(layers)]
     if kind == "ernie":
@@ -447,7 +186,19 @@ def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
         return [(i + 1) % interval == 0 and start <= i <= end for i in range(layers)]
     if kind == "nemotron_h":
         return [block == "moe" for block in _nemotron_blocks(cfg)]
+    if kind == "lfm2_moe":
+        dense = cfg.get("num_dense_layers") or 0
+        return [i >= dense for i in range(layers)]
     return [bool(kind)] * layers
+
+
+def _period(cfg: _Config, period_key: str, offset_key: str) -> tuple[int, int]:
+    """Jamba's "every period-th layer from offset": a positive period and an offset below it."""
+    period = positive_int(period_key, cfg.get(period_key))
+    offset = cfg.get(offset_key)
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < period:
+        raise ConfigError(f"config.json has {offset_key}={offset!r}, expected 0 to {period - 1} ({period_key} - 1): fix the config.json")
+    return period, offset
 
 
 def _moe_block(h: int, cfg: _Config) -> _Moe:
@@ -463,8 +214,9 @@ def _moe_block(h: int, cfg: _Config) -> _Moe:
         shared_inner = inner * (cfg.get("n_shared_experts") or 0)
         # NOTE: mlp_bias (DeepSeek-V2) reaches the shared experts only, not the fused routed ones.
         part["shared_experts"] = _mlp(h, shared_inner, "gated", cfg.flag(cfg.family.mlp_bias)) if shared_inner else 0
-    elif kind == "qwen2_moe":
-        part["shared_experts"] = _mlp(h, cfg.get("shared_expert_intermediate_size"), "gated", False)
+    elif kind in ("qwen2_moe", "qwen3_5_moe"):
+        shared = positive_int("shared_expert_intermediate_size", cfg.get("shared_expert_intermediate_size"))
+        part["shared_experts"] = _mlp(h, shared, "gated", False)
         part["router"] += h  # shared_expert_gate: Linear(hidden, 1)
     elif kind == "llama4":
         part["shared_experts"] = _mlp(h, inner, "gated", False)
@@ -496,7 +248,7 @@ def _moe_shape(cfg: _Config) -> tuple[int, int, int]:
         return ffn.get("moe_num_experts", 4), ffn.get("moe_top_k", 1), ffn.get("ffn_hidden_size", 3584)
     if kind in ("deepseek", "nemotron_h"):
         experts = cfg.first(("n_routed_experts", "num_local_experts"), cfg.get("n_routed_experts"))
-    elif kind in ("qwen2_moe", "qwen3_moe", "jamba"):
+    elif kind in ("qwen2_moe", "qwen3_moe", "qwen3_5_moe", "jamba", "lfm2_moe"):
         experts = cfg.get("num_experts")
     elif kind == "ernie":
         experts = cfg.first(("moe_num_experts", "num_experts"), cfg.get("moe_num_experts"))
@@ -561,6 +313,8 @@ def _read_shape(model_type: str | None, cfg: _Config) -> _Shape:
     layers = len(_nemotron_blocks(cfg)) if cfg.family.layout == "nemotron_h" else cfg.required(_LAYERS)
     vocab = cfg.required(_VOCAB)
     intermediate = cfg.first(_INTERMEDIATE)
+    if intermediate is None:
+        intermediate = cfg.family.defaults.get("intermediate_size")
     if model_type == "lfm2":
         intermediate = _lfm2_intermediate(cfg)
     if intermediate is None and model_type in ("gpt2", "gptj", "falcon"):
@@ -622,37 +376,52 @@ def _attention_kinds(cfg: _Config, layers: int) -> tuple[list[str], int | None]:
     elif kind == "alternate":
         types = [SLIDING_ATTENTION if (i + 1) % 2 else FULL_ATTENTION for i in range(layers)]
     elif kind == "gemma3":
-        pattern = cfg.raw.get("sliding_window_pattern") or 6
-        types = [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
+        types = _pattern_types(cfg.raw.get("sliding_window_pattern") or 6, layers)
     elif kind == "smollm3":
         # NOTE: no_rope_layers[i] == 1 means layer i uses RoPE; the NoPE layers are the ones that may slide.
-        rope = cfg.raw.get("no_rope_layers") or [int((i + 1) % (cfg.raw.get("no_rope_layer_interval") or 4) != 0) for i in range(layers)]
+        rope = _rope_layers(cfg, layers)
         on = bool(window and cfg.raw.get("use_sliding_window"))
         types = [SLIDING_ATTENTION if on and not rope[i] else FULL_ATTENTION for i in range(layers)]
     elif kind == "exaone4":
         pattern = cfg.get("sliding_window_pattern")
-        if not window or not pattern:
-            types = [FULL_ATTENTION] * layers
-        elif isinstance(pattern, str):
-            # NOTE: a pattern like "LLLG" (L local, G global), as vLLM reads it; transformers needs layer_types then.
-            types = [SLIDING_ATTENTION if pattern[i % len(pattern)] == "L" else FULL_ATTENTION for i in range(layers)]
-        else:
-            types = [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
+        types = _pattern_types(pattern, layers) if window and pattern else [FULL_ATTENTION] * layers
     elif kind == "olmo3":
         types = [SLIDING_ATTENTION if (i + 1) % 4 else FULL_ATTENTION for i in range(layers)]
     elif cfg.family.moe == "llama4":
         chunk = cfg.get("attention_chunk_size", 8192)
-        rope = cfg.raw.get("no_rope_layers") or [int((i + 1) % (cfg.raw.get("no_rope_layer_interval") or 4) != 0) for i in range(layers)]
+        rope = _rope_layers(cfg, layers)
         types = [CHUNKED_ATTENTION if rope[i] and chunk is not None else FULL_ATTENTION for i in range(layers)]
     else:
         types = [FULL_ATTENTION] * layers
     return types, (window if SLIDING_ATTENTION in types else None)
 
 
+def _pattern_types(pattern: Any, layers: int) -> list[str]:
+    """sliding_window_pattern: every pattern-th layer is global (an int), or letters repeated per layer
+    (a string like "LLLG": L local, G global, as vLLM reads EXAONE 4.0's; transformers needs layer_types then)."""
+    if isinstance(pattern, str):
+        if set(pattern) - {"L", "G"}:
+            raise ConfigError(f"config.json has sliding_window_pattern={pattern[:20]!r}, expected a number or letters L and G: fix the config.json")
+        return [SLIDING_ATTENTION if pattern[i % len(pattern)] == "L" else FULL_ATTENTION for i in range(layers)]
+    return [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
+
+
+def _rope_layers(cfg: _Config, layers: int) -> list[int]:
+    """no_rope_layers as SmolLM3 and Llama 4 read it: 1 where the layer uses RoPE (every
+    no_rope_layer_interval-th layer does not, by default)."""
+    listed = cfg.raw.get("no_rope_layers")
+    if isinstance(listed, list) and listed:
+        if len(listed) != layers:
+            raise ConfigError(f"config.json has no_rope_layers of {len(listed)} items for {layers} layers: fix the config.json")
+        return listed
+    interval = cfg.raw.get("no_rope_layer_interval") or 4
+    return [int((i + 1) % interval != 0) for i in range(layers)]
+
+
 # Token mixers of a layer (_layer_plan); "state" is the family's fixed-state mixer.
 _ATTN, _STATE, _NONE = "attention", "state", "none"
-# Feed-forward of a layer.
-_DENSE, _MOE = "dense", "moe"
+# Feed-forward of a layer (spec.FFN_DENSE / FFN_MOE; _NONE is spec.FFN_NONE too).
+_DENSE, _MOE = FFN_DENSE, FFN_MOE
 _STATE_KIND = {
     state_mixers.MAMBA1: MAMBA,
     state_mixers.MAMBA2: MAMBA,
@@ -695,16 +464,18 @@ def _layer_plan(cfg: _Config, layers: int) -> list[tuple[str, str]]:
         by_block = {"linear_attention": (_STATE, _NONE), "full_attention": (_ATTN, _NONE), "mlp": (_NONE, _DENSE), "moe": (_NONE, _MOE)}
         return [by_block[b] for b in _nemotron_blocks(cfg)]
     if layout == "jamba":
-        period, offset = cfg.get("attn_layer_period"), cfg.get("attn_layer_offset")
+        period, offset = _period(cfg, "attn_layer_period", "attn_layer_offset")
         return [(_ATTN if i % period == offset else _STATE, ffn[i]) for i in range(layers)]
     listed = cfg.raw.get("layer_types")
     if layout == "lfm2":
         if not (isinstance(listed, list) and len(listed) == layers):
+            if cfg.family.moe:
+                raise _missing("layer_types (LFM2-MoE names each layer conv or full_attention)")
             full = cfg.raw.get("full_attn_idxs")
             full = set(range(layers) if full is None else full)
             listed = [FULL_ATTENTION if i in full else "conv" for i in range(layers)]
         # NOTE: Lfm2DecoderLayer attends unless the layer type is "conv".
-        return [(_STATE if t == "conv" else _ATTN, _DENSE) for t in listed]
+        return [(_STATE if t == "conv" else _ATTN, ffn[i]) for i, t in enumerate(listed)]
     # layout "layer_types": Qwen3-Next / Qwen3.5, linear attention except every full_attention_interval-th layer
     if not (isinstance(listed, list) and len(listed) == layers):
         interval = positive_int("full_attention_interval", cfg.get("full_attention_interval"))
@@ -829,11 +600,12 @@ def _mtp(model_type: str | None, cfg: _Config, shape: _Shape, plan: list[tuple[s
     h, vocab = shape.hidden, shape.vocab
     ffn = _MOE if any(f == _MOE for _, f in plan) else _DENSE
     block = sum(_decoder_layer(model_type, cfg, shape, _ATTN, ffn)[0].values())
-    if fam.mla:
-        # DeepSeek-V3's layout (README_WEIGHTS.md; vLLM deepseek_mtp.py): enorm, hnorm, eh_proj (2h -> h),
-        # one decoder block, shared_head.norm and shared_head.head, and its own copy of embed_tokens.
+    if fam.mtp_layout == "deepseek":
+        # DeepSeek-V3's layout (README_WEIGHTS.md; vLLM deepseek_mtp.py, glm4_moe_mtp.py for GLM-4.5): enorm,
+        # hnorm, eh_proj (2h -> h), one decoder block, shared_head.norm and shared_head.head, and its own
+        # copy of embed_tokens.
         per_layer = block + 3 * h + 2 * h * h + 2 * vocab * h
-    elif fam.layout == "layer_types":
+    elif fam.mtp_layout == "qwen3_next":
         # Qwen3-Next / Qwen3.5 (vLLM qwen3_next_mtp.py): fc (2h -> h), pre_fc_norm_hidden,
         # pre_fc_norm_embedding, one full-attention block, norm; embeddings and head shared.
         per_layer = block + 2 * h * h + 3 * h
@@ -897,6 +669,25 @@ def hidden_features(raw: Mapping) -> list[str]:
     return seen
 
 
+_TOWER_KEYS = ("vision_config", "audio_config", "speech_config", "vision_tower_config")
+
+
+def _uncounted_tower(config: Mapping, towers: list[str], name: str | None, use_transformers: bool | None) -> ModelSpec:
+    """A multimodal config whose tower llmmem cannot count: transformers' count, else a one-line refusal."""
+    from llmmem import count_with_transformers
+
+    hint = f"{EXTRA_NOTE}, or give a parameter count like 70B"
+    if use_transformers or (use_transformers is None and count_with_transformers.available()):
+        try:
+            return count_with_transformers.spec_from_transformers(config, name)
+        except count_with_transformers.TransformersCountError as error:
+            hint = str(error)
+    raise ConfigError(
+        f"{config.get('model_type') or 'this model'!r} has a {' and '.join(towers)} that llmmem does not count, and its"
+        f" text model alone would fall short: {hint}"
+    )
+
+
 def _unknown_family(outer: Mapping, raw: Mapping, name: str | None, use_transformers: bool | None) -> ModelSpec:
     """No family row: transformers' count when the extra is there, else the generic formula when it
     sees everything, else a one-line refusal."""
@@ -932,9 +723,10 @@ def _unknown_family(outer: Mapping, raw: Mapping, name: str | None, use_transfor
 def spec_from_config(config: Mapping, name: str | None = None, *, use_transformers: bool | None = None) -> ModelSpec:
     """Describe the model a config.json defines, with transformers' exact parameter count.
 
-    A multimodal or wrapper config (one with a `text_config`: Gemma 3, Llama 4, Mistral 3, LLaVA ...)
-    is sized as its text model only: the causal LM transformers builds from `text_config`; the vision
-    tower and projector are not counted.
+    The config is checked first (config_check), then a multimodal checkpoint goes to llmmem/multimodal.py
+    (its text model comes back here) and an encoder to llmmem/encoders.py. A vision or audio tower no module
+    counts is never left out: transformers' count (the optional extra) or a one-line refusal. A text_config
+    without a tower (a wrapper) is sized as the causal LM transformers builds from it.
 
     A model_type with no family row is counted by transformers when the optional extra is installed
     (use_transformers None: when torch and transformers are importable; llmmem.count_with_transformers),
@@ -948,13 +740,17 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
         return multimodal_spec(config, spec_from_config, name)
     if is_encoder(config):  # BERT, RoBERTa, T5, ViT (llmmem/encoders.py)
         return encoder_spec(config, name)
+    towers = [key for key in _TOWER_KEYS if isinstance(config.get(key), Mapping)]
+    if towers:
+        # NOTE: a tower the multimodal module does not know: the text model alone would be short of it.
+        return _uncounted_tower(config, towers, name, use_transformers)
     outer = config
     text = config.get("text_config")
     if isinstance(text, Mapping):
-        # NOTE: a multimodal wrapper: size its text model (the causal LM transformers builds from
-        # text_config, with that config class's defaults); the vision tower is not counted.
-        text_type = text.get("model_type") or _TEXT_MODEL_TYPES.get(config.get("model_type"))
-        raw = {**_TEXT_CONFIG_DEFAULTS.get(text_type, {}), **text, "model_type": text_type}
+        # NOTE: a wrapper with no tower left (towers went above): its text model, the causal LM
+        # transformers builds from text_config with that config class's defaults.
+        text_type = text.get("model_type") or TEXT_MODEL_TYPES.get(config.get("model_type"))
+        raw = {**TEXT_CONFIG_DEFAULTS.get(text_type, {}), **text, "model_type": text_type}
         if raw.get("tie_word_embeddings") is None and config.get("tie_word_embeddings") is not None:
             raw["tie_word_embeddings"] = config["tie_word_embeddings"]
     else:
@@ -964,20 +760,19 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
     if family is None:
         return _unknown_family(outer, raw, name, use_transformers)
     cfg = _Config(raw, family)
-    family_type = model_type
-    shape = _read_shape(family_type, cfg)
+    shape = _read_shape(model_type, cfg)
 
-    tied = raw.get("tie_embedding") if model_type == "lfm2" and "tie_embedding" in raw else raw.get("tie_word_embeddings")
+    tied = raw.get("tie_embedding") if model_type in ("lfm2", "lfm2_moe") and "tie_embedding" in raw else raw.get("tie_word_embeddings")
     tied = family.tie_default if tied is None else bool(tied)
 
-    total = _outer_part(family_type, cfg, shape, tied)
+    total = _outer_part(model_type, cfg, shape, tied)
     largest_block = 0
     per_expert = 0
     plan = _layer_plan(cfg, shape.layers)
     # NOTE: decoder layers come in a few kinds (attention or state mixer, dense or MoE): size each once.
     for kind in set(plan):
         repeats = plan.count(kind)
-        part, expert = _decoder_layer(family_type, cfg, shape, *kind)
+        part, expert = _decoder_layer(model_type, cfg, shape, *kind)
         largest_block = max(largest_block, sum(part.values()))
         total.update({key: count * repeats for key, count in part.items()})
         per_expert = per_expert or expert
@@ -1000,13 +795,13 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
         experts, top_k, moe_inner = _moe_shape(cfg)
     # Leading dense layers (DeepSeek's first_k_dense_replace, Llama 4 Maverick's layer 0).
     dense_layers = moe_layers.index(True) if True in moe_layers else None
-    mtp_layers, mtp_parameters, notes = _mtp(family_type, cfg, shape, plan)
-    if model_type in _COUNTED_AS:
+    mtp_layers, mtp_parameters, notes = _mtp(model_type, cfg, shape, plan)
+    if model_type in COUNTED_AS:
         notes.append(
-            f"transformers 5.24 has no {model_type} type: counted as {_COUNTED_AS[model_type]}, the class its"
+            f"transformers 5.24 has no {model_type} type: counted as {COUNTED_AS[model_type]}, the class its"
             " architectures names (its remote code is that file)"
         )
-    state = state_mixers.mixer_dims(family.state_mixer, family_type, cfg.get, shape.hidden) if state_kind in layer_types else {}
+    state = state_mixers.mixer_dims(family.state_mixer, model_type, cfg.get, shape.hidden) if state_kind in layer_types else {}
 
     return ModelSpec(
         name=name or outer.get("_name_or_path") or raw.get("_name_or_path") or str(model_type or "unknown model"),
@@ -1035,6 +830,7 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
         index_head_dim=cfg.get("index_head_dim") if family.indexer else None,
         index_topk=cfg.get("index_topk") if family.indexer else None,
         layer_types=layer_types,
+        ffn_types=tuple(ffn for _, ffn in plan),
         sliding_window=window,
         attention_chunk_size=cfg.get("attention_chunk_size", 8192) if CHUNKED_ATTENTION in layer_types else None,
         state_dtype=_state_dtype(raw),
@@ -1055,7 +851,7 @@ def _shared_experts(cfg: _Config) -> int:
         return cfg.get("n_shared_experts") or 0
     if kind == "ernie":
         return cfg.get("moe_num_shared_experts") or 0
-    return 1 if kind in ("qwen2_moe", "llama4", "hunyuan", "nemotron_h") else 0
+    return 1 if kind in ("qwen2_moe", "qwen3_5_moe", "llama4", "hunyuan", "nemotron_h") else 0
 
 
 def _state_dtype(raw: Mapping) -> str | None:

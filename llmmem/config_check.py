@@ -300,7 +300,7 @@ FIELDS: dict[str, Rule] = {
         "no_rope_layer_interval",
     ), Int(1, MAX_LAYERS)),
     **dict.fromkeys((
-        "attn_layer_offset", "expert_layer_offset", "moe_layer_start_index", "num_nextn_predict_layers",
+        "attn_layer_offset", "expert_layer_offset", "moe_layer_start_index", "num_nextn_predict_layers", "num_dense_layers",
         "mtp_num_hidden_layers", "num_mtp_modules",
     ), LAYER_INDEX),
     "moe_layer_end_index": Int(-1, MAX_LAYERS),

@@ -20,6 +20,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -28,6 +30,11 @@ from llmmem.spec import BREAKDOWN_KEYS, COUNTED_BY_TRANSFORMERS, ModelSpec
 
 TIME_LIMIT_S = 60.0  # NOTE: importing torch + transformers cold takes ~5-15 s; building on meta, well under 1 s
 EXTRA_HINT = "pip install 'llmmem[transformers]'"
+# NOTE: a deployment can switch the path off even where torch is installed (a public app should: each
+# count costs a child process of ~400 MiB and ~10 s of CPU).
+DISABLE_ENV = "LLMMEM_COUNT_WITH_TRANSFORMERS"
+# One child at a time: concurrent requests queue (within their time limit) instead of each starting torch.
+_ONE_CHILD = threading.BoundedSemaphore(1)
 
 
 class TransformersCountError(ConfigError):
@@ -35,7 +42,10 @@ class TransformersCountError(ConfigError):
 
 
 def available() -> bool:
-    """True when torch and transformers can be imported (checked without importing them)."""
+    """True when torch and transformers can be imported (checked without importing them) and the
+    deployment has not switched this path off (LLMMEM_COUNT_WITH_TRANSFORMERS=0)."""
+    if os.environ.get(DISABLE_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return False
     return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
 
 
@@ -53,17 +63,22 @@ def count(config: Mapping, *, timeout: float = TIME_LIMIT_S) -> TransformersCoun
         raise TransformersCountError(f"torch and transformers are not installed: {EXTRA_HINT} to count this model exactly")
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
+    started = time.monotonic()
+    if not _ONE_CHILD.acquire(timeout=timeout):
+        raise TransformersCountError(f"transformers is busy counting another model for longer than {timeout:g} s: give a parameter count like 70B")
     try:
         done = subprocess.run(
             [sys.executable, "-m", "llmmem.count_with_transformers"],
             input=json.dumps(dict(config)),
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=max(0.1, timeout - (time.monotonic() - started)),
             env=env,
         )
     except subprocess.TimeoutExpired:
         raise TransformersCountError(f"transformers took longer than {timeout:g} s to build the model: give a parameter count like 70B") from None
+    finally:
+        _ONE_CHILD.release()
     return parse_child_output(done.returncode, done.stdout, done.stderr)
 
 

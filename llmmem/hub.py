@@ -621,6 +621,13 @@ def spec_from_hub(model: HubModel) -> tuple[ModelSpec, tuple[str, ...]]:
         return spec, tuple(notes)
     difference = total - spec.parameters
     far = abs(difference) > 0.005 * spec.parameters
+    if difference > 0 and spec.mtp_layers and (not spec.mtp_parameters or abs(difference - spec.mtp_parameters) <= 0.005 * spec.parameters):
+        # NOTE: the extra tensors are the multi-token-prediction layers: transformers does not build them and
+        # vLLM loads them only for speculative decoding, so the model's count stays config.json's.
+        notes.append(f"the checkpoint's {total:,} parameters include {spec.mtp_layers} multi-token-prediction layer(s) "
+                     f"({difference:,}) that transformers does not build and vLLM loads only for speculative decoding: "
+                     f"the count is config.json's model ({spec.parameters:,})")
+        return spec, tuple(notes)
     if difference > 0:
         breakdown = dict(spec.breakdown)
         if breakdown:

@@ -118,10 +118,8 @@ class Report(Result):
     # which path counted `parameters` (spec.counted_by: exact, transformers, generic, given) and its words
     counted_by: str
     count_label: str
-    # parameters per part: {"text": N} and, for multimodal models, "vision" and "projector"
-    parts: Mapping[str, int]
-    # what the count includes or leaves out (spec.notes: MTP layers not built, towers counted, no KV cache, ...)
-    count_notes: tuple[str, ...]
+    parts: Mapping[str, int]  # parameters per part: text, and vision / projector when there
+    mtp: Mapping[str, int] | None  # multi-token-prediction layers the checkpoint ships, not counted
     revision: str | None
     checkpoint_dtypes: Mapping[str, int] | None
     architecture: Mapping | None
@@ -286,7 +284,7 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         counted_by=spec.counted_by,
         count_label=spec.count_label,
         parts=spec.part_totals,
-        count_notes=tuple(spec.notes),
+        mtp={"layers": spec.mtp_layers, "parameters": spec.mtp_parameters} if spec.mtp_layers else None,
         revision=resolved.revision,
         checkpoint_dtypes=dict(resolved.safetensors) if resolved.safetensors else None,
         architecture={f: getattr(spec, f) for f in _ARCHITECTURE_FIELDS if getattr(spec, f) is not None} if spec.has_shape else None,
@@ -373,8 +371,8 @@ def _headline(spec, request: Request, target: Target | None, plan_result: PlanRe
 
 
 def _notes(spec) -> list[str]:
-    notes = []
-    if spec.approximate and not any(note.startswith("approximate") for note in spec.notes):
+    notes = list(spec.notes)  # what the count includes or leaves out (MTP layers, towers, which path counted it)
+    if spec.approximate and not spec.notes:
         notes.append(f"approximate: {spec.model_type!r} is not a family llmmem knows exactly; a generic decoder formula was used")
     if not spec.has_shape:
         notes.append("only a parameter count is known: largest layer, KV cache, plans and tensor-parallel head checks need a config")
@@ -495,6 +493,9 @@ def table_rows(report: dict, unit: str = "GB") -> tuple[list[str], list[list[str
     return headers, rows
 
 
+_COUNT_TAGS = {"transformers": ", counted by transformers", "generic": ", approximate"}
+
+
 def format_table(report: dict, unit: str = "GB") -> str:
     headers, rows = table_rows(report, unit)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
@@ -502,7 +503,7 @@ def format_table(report: dict, unit: str = "GB") -> str:
     active = f", {format_count(report['active_parameters'])} active" if report["active_parameters"] else ""
     lines = [
         f"{report['model']}: {report['parameters']:,} parameters ({format_count(report['parameters'])}{active})"
-        f" [{report['source']}{', approximate' if report['approximate'] else ''}]",
+        f" [{report['source']}{_COUNT_TAGS.get(report.get('counted_by') or '', ', approximate' if report['approximate'] else '')}]",
         *count_lines(report),
         "",
         line(headers),
@@ -523,13 +524,13 @@ def format_table(report: dict, unit: str = "GB") -> str:
 
 
 def count_lines(report: dict) -> list[str]:
-    """Which path counted the model, its parts (multimodal: text / vision / projector), and the count's notes."""
+    """Which path counted the model and its parts (multimodal: text / vision / projector); what the count
+    leaves out is in the notes (spec.notes)."""
     if "count_label" not in report:  # legacy dicts (build_report)
         return []
     parts = report["parts"]
     split = ", ".join(f"{name} {count:,} ({format_count(count)})" for name, count in parts.items()) if len(parts) > 1 else ""
-    return [f"counted: {report['count_label']}" + (f"; parts: {split}" if split else ""),
-            *(f"count: {note}" for note in report["count_notes"])]
+    return [f"counted: {report['count_label']}" + (f"; parts: {split}" if split else "")]
 
 
 def format_plan(report: dict, unit: str = "GB") -> list[str]:

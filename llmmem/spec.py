@@ -73,6 +73,9 @@ LINEAR_ATTENTION = "linear_attention"  # gated delta-net: conv state + recurrent
 SHORT_CONV = "short_conv"  # LFM2's gated short convolution: conv state per sequence (ModelSpec.short_conv)
 NO_CACHE = "no_cache"  # nothing cached: MLP-only or MoE-only blocks (Nemotron-H's '-' and 'E')
 
+# Per-layer feed-forward kinds (ModelSpec.ffn_types).
+FFN_DENSE, FFN_MOE, FFN_NONE = "dense", "moe", "none"
+
 ATTENTION_KINDS: frozenset[str] = frozenset({FULL_ATTENTION, SLIDING_ATTENTION, CHUNKED_ATTENTION})
 STATE_KINDS: frozenset[str] = frozenset({MAMBA, LINEAR_ATTENTION, SHORT_CONV})
 LAYER_KINDS: frozenset[str] = ATTENTION_KINDS | STATE_KINDS | {NO_CACHE}
@@ -179,6 +182,10 @@ class ModelSpec:
     # Per decoder layer, one of LAYER_KINDS (empty when unknown: all FULL_ATTENTION). Attention
     # fields (heads, head_dim, ...) describe the attention layers only.
     layer_types: tuple[str, ...] = ()
+    # Per decoder layer, its feed-forward: FFN_DENSE, FFN_MOE or FFN_NONE (Nemotron-H's mixer-only blocks,
+    # pure SSMs); empty when unknown. Says where dense and MoE weights sit when they interleave (Jamba,
+    # Nemotron-H, Llama 4 Maverick), e.g. for a pipeline split.
+    ffn_types: tuple[str, ...] = ()
     sliding_window: int | None = None
     attention_chunk_size: int | None = None  # CHUNKED_ATTENTION layers (Llama 4)
     # Fixed-state mixers, set when some layer is of that kind.
@@ -213,6 +220,10 @@ class ModelSpec:
             raise TypeError(f"parameters must be an int, got {self.parameters!r}")
         if self.parameters <= 0:
             raise ValueError(f"parameters must be positive, got {self.parameters}")
+        if any(type(count) is not int for count in self.breakdown.values()):
+            raise TypeError(f"breakdown of {self.name} must hold ints, got {dict(self.breakdown)!r}")
+        if type(self.tie_word_embeddings) is not bool:
+            raise TypeError(f"tie_word_embeddings must be a bool, got {self.tie_word_embeddings!r}")
         if self.breakdown and sum(self.breakdown.values()) != self.parameters:
             raise ValueError(f"breakdown of {self.name} adds up to {sum(self.breakdown.values())}, not {self.parameters}")
         for part, sub in self.parts.items():

@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from typing import Any, Callable
 
+from llmmem.errors import ConfigError
 from llmmem.spec import GatedDeltaNet, MambaMixer, ShortConv
 
 # The mixers, by the name a Family row gives (Family.state_mixer).
@@ -26,6 +27,13 @@ def _int(get: Get, key: str, default: Any = None) -> int:
     from llmmem.architectures import positive_int  # NOTE: late import: architectures imports this module
 
     return positive_int(key, get(key, default))
+
+
+def _expand(get: Get, key: str) -> float:
+    value = get(key, 2)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"config.json has {key}={value!r}, not a positive number: fix the config.json")
+    return value
 
 
 def _flag(get: Get, key: str, default: bool) -> bool:
@@ -46,10 +54,10 @@ def mamba1_dims(model_type: str, get: Get, hidden: int) -> MambaMixer:
     """MambaMixer / FalconMambaMixer / JambaMambaMixer dims (d_inner is always expand x hidden:
     transformers overwrites any intermediate_size the config gives)."""
     if model_type == "jamba":
-        expand, state, conv = get("mamba_expand", 2), _int(get, "mamba_d_state", 16), _int(get, "mamba_d_conv", 4)
+        expand, state, conv = _expand(get, "mamba_expand"), _int(get, "mamba_d_state", 16), _int(get, "mamba_d_conv", 4)
         rank = _time_step_rank(get, "mamba_dt_rank", hidden)
     else:
-        expand, state, conv = get("expand", 2), _int(get, "state_size", 16), _int(get, "conv_kernel", 4)
+        expand, state, conv = _expand(get, "expand"), _int(get, "state_size", 16), _int(get, "conv_kernel", 4)
         rank = _time_step_rank(get, "time_step_rank", hidden)
     return MambaMixer(version=1, intermediate=int(expand * hidden), state_size=state, conv_kernel=conv, time_step_rank=rank)
 
@@ -88,7 +96,7 @@ def mamba2_dims(model_type: str, get: Get, hidden: int) -> MambaMixer:
         heads, head_dim = _int(get, "num_heads", 128), _int(get, "head_dim", 64)
         state, groups, conv = _int(get, "state_size", 128), _int(get, "n_groups", 8), _int(get, "conv_kernel", 4)
         # NOTE: Mamba2Mixer takes expand x hidden, not num_heads x head_dim (equal in published configs).
-        inner = int(get("expand", 2) * hidden)
+        inner = int(_expand(get, "expand") * hidden)
     return MambaMixer(
         version=2, intermediate=inner, state_size=state, conv_kernel=conv, n_groups=groups, num_heads=heads, head_dim=head_dim
     )

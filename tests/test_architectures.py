@@ -111,6 +111,7 @@ EXTRA_CASES = [
     for name, model_type, count in [
         ("LiquidAI__LFM2-1.2B.json", "lfm2", 1_170_340_608),  # block_ff_dim 12288 -> 8192 (2/3, multiple of 256)
         ("LiquidAI__LFM2-350M.json", "lfm2", 354_483_968),
+        ("LiquidAI__LFM2-8B-A1B.json", "lfm2_moe", 8_339_929_856),  # 2 dense layers, then 32 experts
         ("state-spaces__mamba-130m-hf.json", "mamba", 129_135_360),
         ("tiiuae__falcon-mamba-7b.json", "falcon_mamba", 7_272_665_088),
         ("LGAI-EXAONE__EXAONE-4.0-32B.json", "exaone4", 32_003_216_384),
@@ -490,6 +491,7 @@ def test_nemotron_h_blocks_follow_the_pattern():
     assert spec.mamba == MambaMixer(version=2, intermediate=4096, state_size=128, conv_kernel=4, n_groups=8, num_heads=64, head_dim=64)
     assert spec.state_dtype == "float32"  # mamba_ssm_cache_dtype
     assert (spec.num_experts, spec.experts_per_token, spec.num_shared_experts) == (128, 6, 1)
+    assert spec.ffn_types == tuple("moe" if c == "E" else "none" for c in pattern)  # the mixers carry no FFN
     # non-gated experts: up and down only, 23 MoE blocks
     assert spec.breakdown["experts"] == 23 * 128 * 2 * 2688 * 1856
     assert spec.active_parameters == 3_580_073_408
@@ -511,6 +513,7 @@ def test_jamba_attention_every_eighth_layer_and_mamba1_state():
     assert spec.mamba == MambaMixer(version=1, intermediate=8192, state_size=16, conv_kernel=4, time_step_rank=256)
     assert spec.active_parameters == 12_110_311_296  # "12B active"
     assert spec.num_dense_layers == 1  # expert_layer_offset 1: layer 0 is dense
+    assert spec.ffn_types == ("dense", "moe") * 16  # dense and MoE alternate (a pipeline split must follow this)
 
 
 def test_mamba2_breakdown_is_the_closed_form():
@@ -594,6 +597,48 @@ def test_spec_rejects_unknown_layer_kinds_and_bad_parts():
         ModelSpec(name="x", parameters=10, breakdown={"mlp": 6, "vision": 4}, parts={"vision": {"mlp": 3}})
     with pytest.raises(TypeError):
         ModelSpec(name="x", parameters=7.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must hold ints"):
+        ModelSpec(name="x", parameters=7, breakdown={"mlp": 7.0})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="tie_word_embeddings must be a bool"):
+        ModelSpec(name="x", parameters=7, tie_word_embeddings=1)  # type: ignore[arg-type]
     spec = ModelSpec(name="x", parameters=10, breakdown={"mlp": 6, "vision": 3, "projector": 1}, parts={"vision": {"mlp": 3}})
     assert spec.part_totals == {"text": 6, "vision": 3, "projector": 1}
     assert ModelSpec(name="x", parameters=10).counted_by == "given"
+
+
+# ----------------------------------------------------------------------------- (7) hostile values in the new families
+
+_NEWER_CONFIGS = [json.loads((EXTRA / name).read_text()) for name, _, _, source in EXTRA_CASES if source.startswith("built for")] + [
+    case["config"] for case in FLAG_VARIANTS.values()
+] + [json.loads(path.read_text()) for folder in (CONFIGS, NEW) for path in sorted(folder.glob("*.json"))]
+_ODD_VALUES = [None, 0, -1, 1, 3, True, False, "auto", "x", "LLLG", 1.5, 10**12, [], [0, 1], ["conv"], ["mamba"], {}]
+_OFTEN_READ = ["layer_types", "hybrid_override_pattern", "full_attn_idxs", "moe_topk", "mlp_layer_types", "no_rope_layers",
+               "layers_block_type", "attn_layer_offset", "expand", "mamba_dt_rank", "block_ffn_dim_multiplier"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.sampled_from(_NEWER_CONFIGS),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_ODD_VALUES)), min_size=1, max_size=3),
+)
+def test_odd_values_give_an_exact_int_count_or_one_config_error(base, edits):
+    config = json.loads(json.dumps(base))
+    for pick, value in edits:
+        keys = sorted(config) + _OFTEN_READ
+        config[keys[pick % len(keys)]] = value
+    try:
+        spec = spec_from_config(config, use_transformers=False)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        return
+    assert isinstance(spec.parameters, int) and not isinstance(spec.parameters, bool) and spec.parameters > 0
+    assert all(type(count) is int for count in spec.breakdown.values())
+    assert spec.active_parameters is None or type(spec.active_parameters) is int
+    assert type(spec.tie_word_embeddings) is bool and len(spec.layer_types) == spec.num_layers
+
+
+def test_glm45_mtp_layer_follows_deepseeks_layout():
+    # vLLM glm4_moe_mtp.py: enorm, hnorm, eh_proj, shared_head (norm, head), the block, embed_tokens
+    air = spec_from_config(json.loads((EXTRA / "zai-org__GLM-4.5-Air.json").read_text()))
+    assert (air.mtp_layers, air.mtp_parameters) == (1, 3_616_573_440)
+    assert air.parameters + air.mtp_parameters == 110_468_818_944  # the Hub's "110B" for GLM-4.5-Air

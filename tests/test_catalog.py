@@ -136,3 +136,29 @@ def test_newer_families_answer_offline(repo_id, parameters, kinds):
     assert resolved.spec.parameters == parameters
     assert resolved.spec.counted_by == "exact"
     assert set(resolved.spec.layer_types) == kinds
+
+
+def test_report_says_which_path_counted_and_what_is_left_out():
+    from llmmem.report import estimate_request
+    from llmmem.request import make_request
+
+    report = estimate_request(make_request(model="Qwen/Qwen3-Next-80B-A3B-Instruct", offline=True)).to_dict()
+    assert report["counted_by"] == "exact" and report["parts"] == {"text": 79_674_391_296}
+    assert report["mtp"] == {"layers": 1, "parameters": 1_650_471_424}  # shipped, not built, not counted
+    assert any(note.startswith("the checkpoint also ships 1 multi-token-prediction layer") for note in report["notes"])
+    gemma = estimate_request(make_request(model="google/gemma-3-4b-it", offline=True)).to_dict()
+    assert gemma["parts"] == {"text": 3_880_263_168, "vision": 416_866_032, "projector": 2_950_272}
+    assert gemma["mtp"] is None and gemma["parameters"] == 4_300_079_472
+
+
+def test_hub_checkpoint_with_mtp_layers_keeps_the_config_count():
+    from llmmem.hub import HubModel, spec_from_hub
+
+    config = catalog.load_config(catalog.find("Qwen/Qwen3-Next-80B-A3B-Instruct"))
+    mtp = 1_650_471_424  # one full-attention MoE block, fc 2h -> h, three norms (vLLM qwen3_next_mtp.py)
+    spec, notes = spec_from_hub(HubModel("Qwen/Qwen3-Next-80B-A3B-Instruct", None, "abc", config, {"BF16": 79_674_391_296 + mtp}))
+    assert spec.parameters == 79_674_391_296 and "other" not in spec.breakdown
+    assert notes[-1].startswith("the checkpoint's 81,324,862,720 parameters include 1 multi-token-prediction layer(s) (1,650,471,424)")
+    # anything else the checkpoint holds beyond the config's model is still taken from the checkpoint
+    spec, _ = spec_from_hub(HubModel("Qwen/Qwen3-Next-80B-A3B-Instruct", None, "abc", config, {"BF16": 79_674_391_296 + 3 * mtp}))
+    assert spec.parameters == 79_674_391_296 + 3 * mtp

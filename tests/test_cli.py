@@ -289,20 +289,22 @@ def test_report_says_how_the_model_was_counted_and_its_parts(capsys):
     # text + vision tower + projector add up to the whole count
     assert report["parts"] == {"text": 7_615_616_512, "vision": 631_975_680, "projector": 44_574_464}
     assert sum(report["parts"].values()) == report["parameters"] == 8_292_166_656
-    assert report["count_notes"][0] == "vision tower (631,975,680) and projector (44,574,464) counted: vLLM loads them with the text model"
+    towers = "vision tower (631,975,680) and projector (44,574,464) counted: vLLM loads them with the text model"
+    assert towers in report["notes"]  # spec.notes: what the count includes or leaves out
     assert main(["Qwen/Qwen2.5-VL-7B-Instruct", "--offline"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == ("counted: exact (llmmem family table, as transformers builds it); parts: text 7,615,616,512 (7.62B), "
                         "vision 631,975,680 (631.98M), projector 44,574,464 (44.57M)")
-    assert lines[2] == "count: " + report["count_notes"][0]
+    assert "note: " + towers in lines
 
 
 def test_count_notes_name_mtp_layers_not_built(capsys):
     report = run_json(capsys, "deepseek-ai/DeepSeek-V3", "--offline", "--precisions", "fp8")
     assert report["parts"] == {"text": 671_026_404_352}
-    assert any("1 multi-token-prediction layer (13,463,426,048 parameters)" in note for note in report["count_notes"])
+    assert any("1 multi-token-prediction layer (13,463,426,048 parameters)" in note for note in report["notes"])
+    assert report["mtp"] == {"layers": 1, "parameters": 13_463_426_048}
     bare = run_json(capsys, "70B", "--precisions", "fp16")
-    assert (bare["counted_by"], bare["parts"], bare["count_notes"]) == ("given", {"text": 70_000_000_000}, [])
+    assert (bare["counted_by"], bare["count_label"], bare["parts"], bare["mtp"]) == ("given", "given", {"text": 70_000_000_000}, None)
 
 
 def test_an_unknown_family_is_called_approximate_once(capsys, tmp_path):
@@ -311,8 +313,7 @@ def test_an_unknown_family_is_called_approximate_once(capsys, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     report = run_json(capsys, str(tmp_path / "config.json"), "--precisions", "fp16")
     assert report["counted_by"] == "generic" and report["approximate"] is True
-    every = list(report["count_notes"]) + list(report["notes"])
-    assert sum(note.startswith("approximate") for note in every) == 1
+    assert sum(note.startswith("approximate") for note in report["notes"]) == 1
 
 
 def test_max_model_len_alone_sets_the_target_and_caps_the_answer(capsys):

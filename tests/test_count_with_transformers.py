@@ -69,7 +69,6 @@ def test_without_the_extra_a_plain_decoder_is_approximate_and_says_how_to_count_
         (HIDDEN_MOE, "experts (num_local_experts, num_experts_per_tok)"),
         ({**GRANITE, "model_type": "zamba2", "mamba_d_state": 64, "layers_block_type": ["mamba", "hybrid"]},
          "per-layer kinds (layers_block_type); SSM / linear-attention fields (mamba_d_state)"),
-        ({**GRANITE, "model_type": "newvl", "vision_config": {"hidden_size": 1024}}, "sub-configs (vision_config)"),
         ({**GRANITE, "model_type": "newmla", "kv_lora_rank": 512}, "latent attention (MLA) (kv_lora_rank)"),
         ({**GRANITE, "model_type": "newhybrid", "layer_types": ["linear_attention", "full_attention"] * 20},
          "per-layer kinds (layer_types)"),
@@ -206,3 +205,37 @@ def test_live_counts_match_transformers():
             "num_attention_heads": 12, "intermediate_size": 3072, "vocab_size": 119547, "type_vocab_size": 2,
             "max_position_embeddings": 512}  # fmt: skip
     assert spec_from_config(bert, use_transformers=True).parameters == 177_974_523  # bert-base-multilingual-cased
+
+
+def test_a_tower_llmmem_does_not_count_is_never_left_out_silently(monkeypatch):
+    # a wrapper whose text model is a llama llmmem counts exactly, with a tower no module counts: no text-only answer
+    llava = {"model_type": "newvlm", "text_config": {**GRANITE, "model_type": "llama"}, "vision_config": {"hidden_size": 1024}}
+    monkeypatch.setattr(ct, "available", lambda: False)
+    with pytest.raises(ConfigError) as info:
+        spec_from_config(llava)
+    assert str(info.value) == (
+        "'newvlm' has a vision_config that llmmem does not count, and its text model alone would fall short:"
+        " pip install 'llmmem[transformers]' to count it exactly, or give a parameter count like 70B"
+    )
+    monkeypatch.setattr(ct, "available", lambda: True)
+    monkeypatch.setattr(ct, "count", fake_count(3_000, {"embedding": 1_000, "vision": 2_000}))
+    spec = spec_from_config(llava)
+    assert spec.parameters == 3_000 and spec.counted_by == COUNTED_BY_TRANSFORMERS and spec.part_totals["vision"] == 2_000
+
+
+def test_a_deployment_can_switch_the_path_off(monkeypatch):
+    monkeypatch.setattr(ct.importlib.util, "find_spec", lambda name: object())  # as if torch were installed
+    assert ct.available() is True
+    monkeypatch.setenv(ct.DISABLE_ENV, "0")
+    assert ct.available() is False
+    assert spec_from_config(GRANITE).counted_by == COUNTED_GENERIC
+
+
+def test_one_child_at_a_time(monkeypatch):
+    monkeypatch.setattr(ct, "available", lambda: True)
+    assert ct._ONE_CHILD.acquire(timeout=1)  # another request holds the child
+    try:
+        with pytest.raises(ct.TransformersCountError, match="busy counting another model for longer than 0.2 s"):
+            ct.count(GRANITE, timeout=0.2)
+    finally:
+        ct._ONE_CHILD.release()
