@@ -35,3 +35,12 @@ def test_deepseek_leading_dense_layers_stay_on_the_first_stage():
     first, second = terms("deepseek-ai/DeepSeek-V3", 2, 0), terms("deepseek-ai/DeepSeek-V3", 2, 1)
     assert (first["mlp"], second["mlp"]) == (1_189_085_184 * 2, 0)  # the 3 dense layers are layers 0-2
     assert (first["experts"], second["experts"]) == (653_908_770_816 * 2 * 28 // 58, 653_908_770_816 * 2 * 30 // 58)
+
+
+def test_moe_layers_per_stage_follow_the_pattern():
+    from llmmem.engines.vllm import moe_layers_in
+
+    jamba = resolve("ai21labs/AI21-Jamba-1.5-Mini", offline=True).spec  # "DEDE..." (num_dense_layers says 1)
+    assert (moe_layers_in(jamba, 0, 16), moe_layers_in(jamba, 16, 32)) == (8, 8)  # was 15 and 16
+    gpt_oss = resolve("openai/gpt-oss-120b", offline=True).spec  # every layer MoE
+    assert (moe_layers_in(gpt_oss, 0, 18), moe_layers_in(gpt_oss, 0, 36)) == (18, 36)
