@@ -56,6 +56,7 @@ def _add_engine_flags(group, *, many: bool) -> None:
     group.add_argument("--max-num-batched-tokens", default=None, help="vLLM's prefill chunk (default: vLLM's per-GPU default)")
     group.add_argument("--max-num-seqs", default=None, help="vLLM's scheduler cap (default: vLLM's per-GPU default)")
     group.add_argument("--max-model-len", default=None, help="vLLM's max_model_len (default: the context); longer sizes the plan for it")
+    group.add_argument("--new-tokens", default=None, help="tokens generate() adds per sequence (engine transformers; default 0: one prefill)")
     group.add_argument("--allow-long-context", action="store_true",
                        help="allow a context beyond the model's max_position_embeddings (vLLM: VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
 
@@ -104,7 +105,7 @@ def request_from_args(args: argparse.Namespace, *, gpus=None, prices=None):
         "weights": args.weights, "kv_cache_dtype": args.kv_cache_dtype, "dtype": args.dtype, "context": args.context,
         "concurrency": args.concurrency, "tp": args.tp, "pp": args.pp, "max_gpus": args.max_gpus,
         "gpu_memory_utilization": args.gpu_memory_utilization, "max_num_batched_tokens": args.max_num_batched_tokens,
-        "max_num_seqs": args.max_num_seqs, "max_model_len": args.max_model_len,
+        "max_num_seqs": args.max_num_seqs, "max_model_len": args.max_model_len, "new_tokens": args.new_tokens,
         "allow_long_context": args.allow_long_context, "revision": args.revision, "offline": args.offline,
         "unit": args.unit, "precisions": getattr(args, "precisions", None), "prices": prices,
     }

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 
 from .errors import InputError
 from .gpus import GPU, GPUS, get_gpu
+from .engines.transformers import sliding_mask_materialised
 from .spec import SLIDING_ATTENTION, ModelSpec
 
 MiB = 2**20
@@ -160,33 +161,77 @@ def _shape(spec: ModelSpec, batch: int, tokens: int) -> _Shape:
     )
 
 
-_GEMMA_NORM = ("gemma", "gemma2", "gemma3_text")
-_SOFTCAPPED_LOGITS = ("gemma2",)
-_QK_NORM = ("qwen3", "qwen3_moe", "gemma3_text")
+@dataclass(frozen=True)
+class Layout:
+    """A family's decoder layer as autograd sees it: its linears (by peft's module names), how they
+    share inputs, its MLP, its norms. Families not listed are read as llama-like."""
+
+    qkv: tuple[str, ...] = ("q_proj", "k_proj", "v_proj")  # linears reading the attention input
+    out: str = "o_proj"
+    mlp_in: tuple[str, ...] = ("gate_proj", "up_proj")
+    mlp_out: str = "down_proj"
+    mlp: str = "gated"  # gated | fused_gated | plain
+    # plain MLPs: I-sized tensors the activation keeps besides fc1's output: gelu/tanh-gelu keep only
+    # their input (0); relu keeps its output, which fc2 keeps anyway (-1: fc2's input is not extra);
+    # gelu_new (activations.NewGELUActivation's Python formula) keeps tanh's output, 0.5 * x and 1 + tanh (3)
+    activation_keeps: int = 0
+    norm: str = "rms"  # rms (llama) | gemma (fp32 throughout, times 1 + weight) | layer (LayerNorm)
+    norms: int = 2  # hidden-size norms per layer
+    norm_feeds_mlp: bool = True  # False: a parallel block, the MLP reads the attention's normed input
+    qk_norm: bool = False  # RMSNorm on queries and keys (Qwen3, Gemma 3, OLMo 2)
+    softcapped_logits: bool = False
+    # a fused qkv projection whose V is a view of its output: SDPA keeping V keeps all of it (Phi-3, NeoX)
+    fused_qkv_kept: bool = False
+    # hidden-state dropouts per layer in training mode, at the published configs' p = 0.1 (GPT-2's
+    # resid_pdrop, OPT's dropout): CUDA's native_dropout keeps a bool mask of the hidden size each
+    dropouts: int = 0
+    # a parallel block whose two LayerNorms both read the layer's input (GPT-NeoX): one saved input
+    norms_share_input: bool = False
 
 
-def _norms_per_layer(spec: ModelSpec) -> int:
-    return 4 if spec.model_type in ("gemma2", "gemma3_text") else 2
+_PLAIN = dict(mlp_in=("fc1",), mlp_out="fc2", mlp="plain", norm="layer")
+LAYOUTS: dict[str, Layout] = {
+    "qwen3": Layout(qk_norm=True),
+    "qwen3_moe": Layout(qk_norm=True),
+    "olmo2": Layout(qk_norm=True),
+    "gemma": Layout(norm="gemma"),
+    "gemma2": Layout(norm="gemma", norms=4, softcapped_logits=True),
+    "gemma3_text": Layout(norm="gemma", norms=4, qk_norm=True),
+    "phi3": Layout(qkv=("qkv_proj",), mlp_in=("gate_up_proj",), mlp="fused_gated", fused_qkv_kept=True),
+    "gpt2": Layout(qkv=("c_attn",), out="c_proj", mlp_in=("c_fc",), mlp_out="c_proj_mlp", mlp="plain", activation_keeps=3, norm="layer", dropouts=2),
+    "opt": Layout(out="out_proj", activation_keeps=-1, dropouts=2, **_PLAIN),
+    "phi": Layout(out="dense", activation_keeps=3, norms=1, norm_feeds_mlp=False, **_PLAIN),
+    "gptj": Layout(out="out_proj", mlp_in=("fc_in",), mlp_out="fc_out", mlp="plain", activation_keeps=3, norm="layer", norms=1, norm_feeds_mlp=False),
+    "gpt_neox": Layout(qkv=("query_key_value",), out="dense", mlp_in=("dense_h_to_4h",), mlp_out="dense_4h_to_h",
+                       mlp="plain", norm="layer", fused_qkv_kept=True, norms_share_input=True),
+    "starcoder2": Layout(mlp_in=("c_fc",), mlp_out="c_proj", mlp="plain", norm="layer"),
+    "falcon": Layout(qkv=("query_key_value",), out="dense", mlp_in=("dense_h_to_4h",), mlp_out="dense_4h_to_h", mlp="plain", norm="layer", norms=1, norm_feeds_mlp=False),
+}
+DEFAULT_LAYOUT = Layout()
+
+
+def layout_of(spec: ModelSpec) -> Layout:
+    return LAYOUTS.get(spec.model_type or "", DEFAULT_LAYOUT)
 
 
 def _layer_linear_shapes(spec: ModelSpec) -> dict[str, tuple[int, int]]:
     """(in, out) of each linear in a decoder layer, by peft's module names."""
     s = _shape(spec, 1, 1)
-    return {
-        "q_proj": (s.hidden, s.q_width),
-        "k_proj": (s.hidden, s.kv_width),
-        "v_proj": (s.hidden, s.kv_width),
-        "o_proj": (s.q_width, s.hidden),
-        "gate_proj": (s.hidden, s.inner),
-        "up_proj": (s.hidden, s.inner),
-        "down_proj": (s.inner, s.hidden),
-    }
+    lay = layout_of(spec)
+    widths = {"q_proj": s.q_width, "k_proj": s.kv_width, "v_proj": s.kv_width}
+    shapes = {name: (s.hidden, widths.get(name, s.q_width + 2 * s.kv_width)) for name in lay.qkv}
+    shapes[lay.out] = (s.q_width, s.hidden)
+    per_input = 2 * s.inner if lay.mlp == "fused_gated" else s.inner
+    shapes.update({name: (s.hidden, per_input) for name in lay.mlp_in})
+    shapes[lay.mlp_out] = (s.inner, s.hidden)
+    return shapes
 
 
 def lora_targets(spec: ModelSpec, targets: str) -> dict[str, tuple[int, int]]:
     shapes = _layer_linear_shapes(spec)
     if targets == "attention":
-        return {k: v for k, v in shapes.items() if k in ("q_proj", "k_proj", "v_proj", "o_proj")}
+        lay = layout_of(spec)
+        return {k: v for k, v in shapes.items() if k in lay.qkv or k == lay.out}
     return shapes
 
 
@@ -206,67 +251,95 @@ def linear_parameters(spec: ModelSpec) -> int:
 # saved activations
 
 
-def _norm_saved(spec: ModelSpec, s: _Shape, recipe: str, width: int) -> int:
-    """Bytes one RMSNorm over `width` keeps for the backward (its input requires grad)."""
+def _norm_saved(spec: ModelSpec, s: _Shape, recipe: str, width: int, bf16_input: bool = False) -> int:
+    """Bytes one norm over `width` keeps for the backward (its input requires grad). Under autocast a
+    norm reading a linear's output (bf16_input: q/k norms) makes its own fp32 copy, as in bf16."""
+    kind = layout_of(spec).norm
+    if recipe == "mixed" and bf16_input and kind == "rms":
+        recipe = "full"
     trains = recipe in ("full", "mixed")
-    gemma = spec.model_type in _GEMMA_NORM
-    rows = s.n * (width // s.hidden) if width != s.hidden else s.n
+    if kind == "layer":
+        # native_layer_norm keeps its input (and fp32 mean and rstd per row)
+        return (4 if recipe == "mixed" else 2) * s.n * width + 8 * s.n
+    rows = s.n * max(1, width // s.hidden) if width != s.hidden else s.n
     rsqrt = 4 * rows
     if recipe == "mixed":
         # the fp32 input itself (.to(float32) is a no-op) and the normalised fp32 tensor
-        return 4 * s.n * width + 4 * s.n * width + rsqrt
+        return 8 * s.n * width + rsqrt
     kept = 4 * s.n * width + rsqrt  # h = x.to(float32)
     if trains:
-        kept += (4 if gemma else 2) * s.n * width  # what the weight's gradient multiplies
+        kept += (4 if kind == "gemma" else 2) * s.n * width  # what the weight's gradient multiplies
     return kept
 
 
-def _linear_input_saved(s: _Shape, recipe: str, width: int, consumers: int, adapters: int) -> int:
-    """A tensor of `width` feeding `consumers` linears, `adapters` of them with LoRA."""
+def _inputs_saved(s: _Shape, recipe: str, width: int, consumers: tuple[str, ...], targets: dict, rank: int, cast: bool = True) -> int:
+    """A tensor of `width` read by `consumers` linears: the full recipe keeps it once; autocast keeps
+    one bf16 cast per call (when the tensor is fp32: `cast`); LoRA keeps an fp32 copy per adapter."""
     if recipe == "full":
         return 2 * s.n * width
     if recipe == "mixed":
-        return consumers * 2 * s.n * width  # one bf16 cast per call
-    return adapters * 4 * s.n * width  # LoRA: each adapter's fp32 copy
+        return len(consumers) * 2 * s.n * width if cast else 2 * s.n * width
+    adapters = sum(1 for c in consumers if c in targets)
+    return adapters * (4 * s.n * width + 4 * s.n * rank)
 
 
 def layer_saved_bytes(spec: ModelSpec, s: _Shape, recipe: str, targets: dict, rank: int, first: bool = False) -> int:
     """Bytes autograd keeps from one decoder layer's forward until its backward."""
+    lay = layout_of(spec)
     lora = recipe in ("lora", "qlora")
     n, h = s.n, s.hidden
     total = 0
-    # input norm: the first layer's input does not require grad under LoRA without checkpointing
-    if not (lora and first):
-        total += _norm_saved(spec, s, recipe, h)
-    qkv_adapters = sum(1 for k in ("q_proj", "k_proj", "v_proj") if k in targets)
-    total += _linear_input_saved(s, recipe, h, 3, qkv_adapters)
-    if spec.model_type in _QK_NORM:
-        total += _norm_saved(spec, s, recipe, s.q_width) + _norm_saved(spec, s, recipe, s.kv_width)
-    sliding_masked = spec.model_type == "gemma2"  # NOTE: averaged below over its sliding layers
-    kv_kept = s.kv_width
-    total += 2 * n * (s.q_width + 2 * kv_kept + s.q_width) + 4 * n * s.heads
-    if sliding_masked and s.kv_width != s.q_width:
-        sliding = sum(1 for kind in spec.layer_types if kind == SLIDING_ATTENTION)
-        total += (2 * 2 * n * (s.q_width - s.kv_width)) * sliding // max(1, s.layers)
-    if "o_proj" in targets and lora:
-        total += 4 * n * s.q_width
-    # post-attention norm(s), MLP input
-    extra_norms = _norms_per_layer(spec) - 2
-    total += _norm_saved(spec, s, recipe, h)
-    # NOTE: Gemma 2/3's post-attention and post-feedforward norms: their outputs go to the residual add
-    total += extra_norms * _norm_saved(spec, s, recipe, h)
-    gu_adapters = sum(1 for k in ("gate_proj", "up_proj") if k in targets)
-    total += _linear_input_saved(s, recipe, h, 2, gu_adapters)
-    # gated MLP: gate out, act, up (product's operands) and the product (down_proj's input)
-    inner = s.inner
-    total += 3 * 2 * n * inner
-    if recipe in ("full", "mixed"):
-        total += 2 * n * inner
-    elif "down_proj" in targets:
-        total += 4 * n * inner
+    # norms; under LoRA without checkpointing the first layer's input does not require grad
+    norms = lay.norms - (1 if lora and first else 0)
+    if lay.norms_share_input and norms > 1:
+        total += _norm_saved(spec, s, recipe, h) + (norms - 1) * 8 * n  # the input once, mean and rstd each
+    else:
+        total += norms * _norm_saved(spec, s, recipe, h)
+    if lay.qk_norm:
+        total += _norm_saved(spec, s, recipe, s.q_width, True) + _norm_saved(spec, s, recipe, s.kv_width, True)
+    # the linears' inputs: attention input, attention output, MLP input, MLP product
+    attention_readers = lay.qkv + (() if lay.norm_feeds_mlp else lay.mlp_in)
+    total += _inputs_saved(s, recipe, h, attention_readers, targets, rank)
+    if lay.norm_feeds_mlp:
+        total += _inputs_saved(s, recipe, h, lay.mlp_in, targets, rank)
     if lora:
-        total += len(targets) * 4 * n * rank
+        total += _inputs_saved(s, recipe, s.q_width, (lay.out,), targets, rank)
+    # SDPA's fused kernels: q, k (after rotary), v, the output (o_proj's input) and fp32 log-sum-exp
+    total += 2 * n * (2 * s.q_width + 2 * s.kv_width) + 4 * n * s.heads
+    if lay.fused_qkv_kept:
+        total += 2 * n * (s.q_width + s.kv_width)
+    total += lay.dropouts * n * h
+    if s.kv_width != s.q_width and sliding_mask_materialised(spec, s.tokens):
+        # NOTE: sliding layers given an explicit mask cannot use SDPA's enable_gqa
+        # (sdpa_attention.use_gqa_in_sdpa), so repeat_kv copies K and V to every head
+        sliding = sum(1 for kind in spec.layer_types if kind == SLIDING_ATTENTION)
+        total += 2 * 2 * n * (s.q_width - s.kv_width) * sliding // max(1, s.layers)
+    # the MLP's own tensors, then the product / activation output down_proj (fc2) reads
+    inner = s.inner
+    if spec.is_moe and spec.moe_intermediate_size:
+        inner = 0  # NOTE: routed experts: see experts_saved_bytes
+    if lay.mlp == "plain":
+        total += 2 * n * inner * (1 + max(0, lay.activation_keeps))
+        kept_by_fc2 = lay.activation_keeps >= 0
+    else:
+        total += 3 * 2 * n * inner  # gate out (for act), act and up (for the product)
+        kept_by_fc2 = True
+    if recipe in ("full", "mixed"):
+        total += 2 * n * inner if kept_by_fc2 else 0
+    else:
+        total += _inputs_saved(s, recipe, inner, (lay.mlp_out,), targets, rank)
+    total += experts_saved_bytes(spec, s)
     return total
+
+
+def experts_saved_bytes(spec: ModelSpec, s: _Shape) -> int:
+    """Routed MoE experts (grouped_mm): the k routed copies of each token, their gate_up output,
+    act, the product and the down projection's output (kept for the routing weights' gradient)."""
+    if not (spec.is_moe and spec.moe_intermediate_size):
+        return 0
+    routed = s.n * (spec.experts_per_token or 1)
+    inner = spec.moe_intermediate_size
+    return 2 * routed * (2 * s.hidden + 4 * inner)
 
 
 def outer_saved_bytes(spec: ModelSpec, s: _Shape, recipe: str) -> int:
@@ -276,7 +349,7 @@ def outer_saved_bytes(spec: ModelSpec, s: _Shape, recipe: str) -> int:
     if recipe in ("full", "mixed"):
         total += 2 * s.n * s.hidden
     total += 4 * s.n * s.vocab
-    if spec.model_type in _SOFTCAPPED_LOGITS:
+    if layout_of(spec).softcapped_logits:
         total += 2 * s.n * s.vocab
     return total
 
@@ -360,8 +433,11 @@ def estimate_training(spec: ModelSpec, options: TrainingOptions = TrainingOption
         weight_copies = lm_head * 2 + (0 if o.checkpointing else linear * 2)
 
     logits = compute * n * v
-    softcap = spec.model_type in _SOFTCAPPED_LOGITS
+    softcap = layout_of(spec).softcapped_logits
     # forward: logits (and the capped copy), their fp32 copy, log_softmax's output (in `saved`)
+    # NOTE: bitsandbytes' 4-bit matmul dequantises the weight it multiplies to bf16 first (forward and backward)
+    dequantised = 2 * max(fan_in * fan_out for fan_in, fan_out in _layer_linear_shapes(spec).values()) if o.recipe == "qlora" else 0
+    resident += dequantised
     forward = resident + saved + weight_copies + logits * (2 if softcap else 1) + 4 * n * v
     # backward start: nll_loss's and log_softmax's fp32 gradients
     head_grad = lm_head * state_bytes if not lora else 0
@@ -389,6 +465,7 @@ def estimate_training(spec: ModelSpec, options: TrainingOptions = TrainingOption
         "logits_and_loss": outer + logits + 4 * n * v,
         "autocast_weight_copies": weight_copies,
         "cublas_workspaces": workspaces,
+        "dequantised_weight": dequantised,
     }
     gpu_rows = _gpus(peak, weights + adapter_bytes + grads + states + step_temp, o.gpu)
     return TrainingEstimate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from pathlib import Path
@@ -128,3 +129,39 @@ def test_accuracy_on_every_measured_training_row():
     for recipe, values in errors.items():
         assert sum(values) / len(values) <= 0.02, recipe
         assert max(values) <= 0.05, recipe
+
+
+def test_cli_train_json(capsys):
+    from llmmem.cli import main
+
+    code = main(["train", "meta-llama/Llama-3.1-8B", "--recipe", "lora", "--batch", "4", "--seq-len", "1024",
+                 "--checkpointing", "--gpu", "H100-80GB", "--offline", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"model", "parameters", "trainable_parameters", "recipe", "batch", "seq_len", "checkpointing", "terms",
+            "peak_bytes", "gpus"} <= set(result)
+    assert result["trainable_parameters"] == 41_943_040
+    assert result["parameters"] == LLAMA_8B + 41_943_040
+    assert (result["recipe"], result["batch"], result["seq_len"], result["checkpointing"]) == ("lora", 4, 1024, True)
+    # the fixture measured 24,010,196,992 (without the first step's 96 MiB of cuBLAS workspaces)
+    assert abs(result["peak_bytes"] - result["terms"]["cublas_workspaces"] - 24_010_196_992) / 24_010_196_992 < 0.01
+    assert result["gpus"] == [{"gpu": "H100-80GB", "memory_bytes": 81090 * 2**20, "count": 1, "fits_one": True}]
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "meta-llama/Llama-3.1-8B", "--batch", "0"],
+    ["train", "meta-llama/Llama-3.1-8B", "--recipe", "dpo"],
+    ["train", "meta-llama/Llama-3.1-8B", "--seq-len", "many"],
+    ["train", "meta-llama/Llama-3.1-8B", "--lora-rank", "100000"],
+    ["train", "meta-llama/Llama-3.1-8B", "--gpu", "Z80"],
+    ["train", "12B"],
+])
+def test_cli_train_bad_input_is_one_line_exit_2(argv, capsys):
+    from llmmem.cli import main
+
+    with pytest.raises(SystemExit) if argv[-1] in ("dpo", "many") else contextlib.nullcontext():
+        code = main(argv + ["--offline"])
+        assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("llmmem:")
+

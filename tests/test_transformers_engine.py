@@ -118,3 +118,42 @@ def test_accuracy_on_every_measured_prefill_row():
     assert len(errors) == 31
     assert sum(errors) / len(errors) <= 0.01
     assert max(errors) <= 0.06
+
+
+def test_cli_json_has_the_allocated_peak_next_to_the_terms(capsys):
+    from llmmem.cli import main
+
+    code = main(["meta-llama/Llama-3.1-8B", "--engine", "transformers", "--context", "8192", "--batch", "2", "--offline", "--json"])
+    assert code == 0
+    serving = json.loads(capsys.readouterr().out)["serving"]
+    n = 2 * 8192
+    kv = 32 * n * 2 * 8 * 128 * 2
+    forward = kv + n * 4096 * 2 + n * 128256 * 2 + CUBLAS_WORKSPACE_BYTES
+    assert serving["engine"] == "transformers"
+    assert serving["forward_peak_bytes"] == forward
+    assert serving["peak_allocated_bytes"] == 8_030_261_248 * 2 + 1024 + forward
+    # the fixture's row (first forward of its process): weights 16,060,524,032 + forward 6,517,948,416
+    assert abs(serving["peak_allocated_bytes"] - 22_578_472_448) <= 1024
+    assert serving["forward_terms"]["logits"] == n * 4096 * 2 + n * 128256 * 2
+    assert serving["peak_moment"] == "logits"
+
+
+def test_engine_table_refuses_what_transformers_does_not_do(capsys):
+    from llmmem.cli import main
+
+    assert main(["meta-llama/Llama-3.1-8B", "--engine", "transformers", "--tp", "2", "--offline"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "tp 1" in err
+
+
+def test_cli_new_tokens_sizes_generate(capsys):
+    from llmmem.cli import main
+
+    assert main(["Qwen/Qwen2.5-7B", "--engine", "transformers", "--context", "4096", "--new-tokens", "512", "--offline", "--json"]) == 0
+    serving = json.loads(capsys.readouterr().out)["serving"]
+    assert serving["new_tokens"] == 512
+    # generate() asks the prefill for the last position's logits only: 1 x 152064 x 2 bytes next to the hidden state
+    assert serving["forward_terms"]["logits"] == 4096 * 3584 * 2 + 152064 * 2
+    # a decode step at 4608 tokens: 28 layers of K and V (4 heads x 128, bf16), one layer's torch.cat copy, fp32 logits
+    per_token = 28 * 2 * 4 * 128 * 2
+    assert serving["forward_terms"]["decode"] == 4608 * per_token + 4608 * per_token // 28 + 152064 * 4

@@ -2,7 +2,8 @@
 
 Each engine is a function `(spec, options) -> ServingEstimate` (a frozen dataclass with to_dict()):
 - generic: weights + KV cache + activations + overhead for any engine (generic.py);
-- vllm: what vLLM v1 prints at start-up and whether it starts (vllm.py).
+- vllm: what vLLM v1 prints at start-up and whether it starts (vllm.py);
+- transformers: PyTorch's allocated peak of a transformers forward or generate() (transformers.py).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from ..errors import InputError
 from ..serving import ServingEstimate, ServingOptions, check_layout
 from ..spec import ModelSpec
 from .generic import estimate_generic
+from .transformers import estimate_transformers_engine
 from .vllm import estimate_vllm
 
 ENGINES: dict[str, Callable[[ModelSpec, ServingOptions], ServingEstimate]] = {
     "generic": estimate_generic,
     "vllm": estimate_vllm,
+    "transformers": estimate_transformers_engine,
 }
 
 

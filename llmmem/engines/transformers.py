@@ -268,7 +268,19 @@ def rotary_bytes(spec: ModelSpec, tokens: int, dtype_bytes: int) -> int:
     if not family_of(spec).rotary:
         return 0
     rope_dim = spec.qk_rope_head_dim or head_dim(spec)
-    return 2 * tokens * rope_dim * dtype_bytes
+    sets = 2 if spec.model_type == "gemma3_text" else 1  # NOTE: Gemma 3: global and local rotary
+    return sets * 2 * tokens * rope_dim * dtype_bytes
+
+
+def sliding_mask_materialised(spec: ModelSpec, tokens: int) -> bool:
+    """SDPA gets an explicit mask for sliding layers once the prompt reaches the window
+    (masking_utils.sdpa_mask skips it, using is_causal, only while it is shorter)."""
+    return bool(spec.sliding_window) and any(_sliding(spec)) and tokens >= spec.sliding_window
+
+
+def sliding_mask_bytes(spec: ModelSpec, tokens: int) -> int:
+    """The boolean sliding-window mask, T x T, expanded (not copied) over the batch."""
+    return tokens * tokens if sliding_mask_materialised(spec, tokens) else 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,7 +322,8 @@ def estimate_transformers(
     # NOTE: generate() asks the prefill for the last position's logits only (logits_to_keep=1) and
     # keeps an fp32 copy of them (next_token_logits).
     logit_positions = 1 if new_tokens else tokens
-    held_in_layer = 4 * hidden + rope
+    masks = sliding_mask_bytes(spec, tokens) if implementation == "sdpa" else 0
+    held_in_layer = 4 * hidden + rope + masks
     terms = {
         "mlp": held_in_layer + mlp_intermediate_bytes(spec, n, d),
         "experts": held_in_layer + experts_bytes(spec, n, d) if spec.is_moe else 0,
@@ -366,3 +379,135 @@ def estimate_transformers(
             "KV cache: sliding-window layers hold the full prompt's storage until the first decode step",
         ),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# the engine table's entry: (spec, ServingOptions) -> ServingEstimate
+
+
+def _serving_types():
+    # NOTE: imported here so that the pure estimator above never depends on the serving layer
+    from dataclasses import dataclass as _dataclass
+
+    from ..serving import ServingEstimate
+
+    @_dataclass(frozen=True)
+    class TransformersServingEstimate(ServingEstimate):
+        context: int
+        batch: int
+        new_tokens: int
+        attn_implementation: str
+        peak_allocated_bytes: int  # torch.cuda.max_memory_allocated: weights + the forward's peak
+        forward_peak_bytes: int
+        forward_terms: dict
+        peak_moment: str
+        kv_cache_view_bytes: int
+        cublas_workspace_bytes: int
+        parameter_bytes: int
+        buffer_bytes: int
+        reserved_bytes: int
+        cuda_context_bytes: int
+        nvidia_smi_bytes: int
+        max_context: int
+
+    return TransformersServingEstimate
+
+
+TransformersServingEstimate = _serving_types()
+
+
+def estimate_transformers_engine(spec: ModelSpec, options) -> "TransformersServingEstimate":
+    """ENGINES["transformers"]: one GPU running `model(input_ids)` (new_tokens = 0) or `generate()`."""
+    if options.tp != 1 or options.pp != 1:
+        raise InputError("the transformers engine sizes one GPU (a plain `model(...)` or `generate()`): use tp 1 and pp 1")
+    dtype = options.dtype
+    if options.quantization in ("fp32",):
+        dtype = "float32"
+    elif options.quantization not in (None, "fp16"):
+        raise InputError("the transformers engine sizes 16- or 32-bit weights: use --weights auto, fp16 or fp32 (or --engine vllm)")
+    if (options.kv_cache_dtype or "auto").lower() != "auto":
+        raise InputError("transformers' dynamic cache holds K and V in the model dtype: use --kv-cache-dtype auto")
+    context = options.context or spec.max_position_embeddings or 4096
+    est = estimate_transformers(spec, batch=options.batch, tokens=context, new_tokens=options.new_tokens, dtype=dtype)
+    gpu_bytes = options.gpu.memory_bytes
+    per_token = kv_token_layer_bytes(spec, est.dtype_bytes) * spec.num_layers
+    activations = est.forward_peak_bytes - est.kv_cache_bytes
+    # NOTE: a transformers batch grows every activation with it (logits above all), so what fits is
+    # counted in whole sequences of this length, not in KV tokens left over.
+    sequences = _max_batch(spec, context, options.new_tokens, dtype, gpu_bytes)
+    tokens_fit = sequences * (context + options.new_tokens)
+    total = est.nvidia_smi_bytes
+    breakdown = {key: count * est.dtype_bytes for key, count in spec.breakdown.items() if count}
+    breakdown["buffers"] = est.buffer_bytes
+    return TransformersServingEstimate(
+        engine="transformers",
+        gpu=options.gpu.name,
+        gpu_memory_bytes=gpu_bytes,
+        tp=1,
+        pp=1,
+        gpus=1,
+        dtype_bits=est.dtype_bytes * 8,
+        weights_format="fp32" if est.dtype_bytes == 4 else "fp16",
+        kv_cache_dtype="auto",
+        weights_bytes_per_gpu=est.weights_bytes,
+        weights_breakdown_bytes=breakdown,
+        activation_bytes=activations,
+        non_torch_bytes=est.cuda_context_bytes,
+        kv_cache_bytes_per_gpu=est.kv_cache_bytes,
+        kv_cache_bytes_per_token=per_token,
+        kv_cache_tokens=tokens_fit,
+        max_concurrency=sequences,
+        total_bytes_per_gpu=total,
+        fits=total <= gpu_bytes,
+        stages=None,
+        notes=est.notes,
+        context=context,
+        batch=options.batch,
+        new_tokens=options.new_tokens,
+        attn_implementation=est.attn_implementation,
+        peak_allocated_bytes=est.peak_allocated_bytes,
+        forward_peak_bytes=est.forward_peak_bytes,
+        forward_terms=dict(est.forward_terms),
+        peak_moment=est.peak_moment,
+        kv_cache_view_bytes=est.kv_cache_view_bytes,
+        cublas_workspace_bytes=est.cublas_workspace_bytes,
+        parameter_bytes=est.parameter_bytes,
+        buffer_bytes=est.buffer_bytes,
+        reserved_bytes=est.reserved_bytes,
+        cuda_context_bytes=est.cuda_context_bytes,
+        nvidia_smi_bytes=est.nvidia_smi_bytes,
+        max_context=_max_context(spec, options, dtype, gpu_bytes),
+    )
+
+
+def _max_batch(spec: ModelSpec, context: int, new_tokens: int, dtype: str | None, gpu_bytes: int, cap: int = 4096) -> int:
+    """Most sequences of `context` tokens one run fits (0: not even one), by bisection."""
+
+    def fits(batch: int) -> bool:
+        est = estimate_transformers(spec, batch=batch, tokens=context, new_tokens=new_tokens, dtype=dtype)
+        return est.nvidia_smi_bytes <= gpu_bytes
+
+    if not fits(1):
+        return 0
+    low, high = 1, cap
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low
+
+
+def _max_context(spec: ModelSpec, options, dtype: str | None, gpu_bytes: int) -> int:
+    """Longest prompt (capped at the model's maximum) whose run fits the GPU, by bisection (0: none)."""
+    cap = max(spec.max_position_embeddings or 4096, options.context or 0)
+
+    def fits(tokens: int) -> bool:
+        est = estimate_transformers(spec, batch=options.batch, tokens=tokens, new_tokens=options.new_tokens, dtype=dtype)
+        return est.nvidia_smi_bytes <= gpu_bytes
+
+    if not fits(1):
+        return 0
+    low, high = 1, cap
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low
