@@ -166,6 +166,15 @@ def vllm_command(
     return " ".join(parts)
 
 
+# Engines that run a model on one GPU (no tensor or pipeline parallelism).
+SINGLE_GPU_ENGINES = frozenset({"transformers"})
+
+
+def transformers_command(model: str, dtype: str = "auto") -> str:
+    """How transformers loads the model the transformers engine sizes (transformers 5: `dtype=`)."""
+    return f'AutoModelForCausalLM.from_pretrained("{model}", dtype="{dtype}", device_map="cuda")'
+
+
 def scheduler_seqs(engine: str, gpu: GPU, sequences: int, max_num_seqs: int | None) -> int | None:
     """--max-num-seqs a plan must set: vLLM schedules at most max_num_seqs sequences at once, so a target
     above its per-GPU default raises it to the target (None: the default stands)."""
@@ -273,6 +282,10 @@ def plan(
     inverse = context == MAX or concurrency == MAX
     notes: list[str] = []
     per_kind = kv_groups(layer_kinds(spec))[2]
+    most = 1 if engine in SINGLE_GPU_ENGINES else max_gpus
+    if engine in SINGLE_GPU_ENGINES:
+        notes.append(f"the {engine} engine runs the model on one GPU (model(...) or generate()): every plan is one GPU; "
+                     "--engine vllm splits a model over several")
     no_cache = has_no_cache(spec)
 
     def evaluate(gpu: GPU, size: int, stages: int, fmt: str, kv: str) -> _Candidate | None:
@@ -322,11 +335,14 @@ def plan(
             length, held, command_seqs = target_context, estimate.max_concurrency, None
         count = size * stages
         usd = price_of(gpu, prices)
-        command = vllm_command(
-            model, tp=size, pp=stages, max_model_len=(length if context == MAX else engine_len) or None, weights=fmt, kv_cache_dtype=kv, dtype=dtype,
-            gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=command_seqs,
-            max_num_batched_tokens=max_num_batched_tokens,
-        )
+        if engine in SINGLE_GPU_ENGINES:
+            command = transformers_command(model, dtype if fmt != "fp32" else "float32")
+        else:
+            command = vllm_command(
+                model, tp=size, pp=stages, max_model_len=(length if context == MAX else engine_len) or None, weights=fmt,
+                kv_cache_dtype=kv, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=command_seqs,
+                max_num_batched_tokens=max_num_batched_tokens,
+            )
         return _Candidate(
             Plan(
                 gpu=gpu.name, count=count, tp=size, pp=stages, nodes=-(-count // GPUS_PER_NODE),
@@ -360,7 +376,7 @@ def plan(
             usable = gpu.memory_bytes * usable_share
             for kv in kv_dtypes:
                 kept: list[Plan] = []
-                for count in range(max(1, math.ceil(total / usable)), max_gpus + 1):
+                for count in range(max(1, math.ceil(total / usable)), most + 1):
                     if count > GPUS_PER_NODE and count % GPUS_PER_NODE and (tp is None or pp is None):
                         continue  # beyond one node, whole nodes (see whole_nodes_only)
                     serving = [c.plan for c in (evaluate(gpu, t, p, fmt, kv) for t, p in layouts(spec, count, tp, pp)) if c and c.serves]
@@ -396,7 +412,8 @@ def plan(
         if any(p.nodes > 1 for p in found):
             notes.append(f"multi-node plans: whole nodes of {GPUS_PER_NODE} GPUs, tensor parallel inside a node, pipeline stages across nodes")
     else:
-        notes.append(_why_nothing(spec, gpu_list, max_gpus, target_context, target_sequences, weights, tp, pp, usable_share))
+        notes.append(_why_nothing(spec, gpu_list, most, target_context, target_sequences, weights, tp, pp, usable_share,
+                                  "use --engine vllm to split it over several GPUs" if engine in SINGLE_GPU_ENGINES else None))
     for fmt in weights:
         if any(p.weights == fmt for p in found) and needs_stored_checkpoint(spec, fmt):
             notes.append(f"weights {fmt}: replace {model} in the command by a checkpoint stored in {fmt}: "
@@ -416,11 +433,11 @@ def plan(
     )
 
 
-def _why_nothing(spec, gpus, max_gpus, context, sequences, weights, tp, pp, usable_share) -> str:
+def _why_nothing(spec, gpus, max_gpus, context, sequences, weights, tp, pp, usable_share, widen_with: str | None = None) -> str:
     """What stops every configuration: the weights alone, a layout constraint, or the KV cache."""
     fixed = tp is not None or pp is not None
-    scope = f"at tp {tp or 'any'}, pp {pp or 'any'}" if fixed else f"within {max_gpus} GPUs"
-    widen = "drop --tp/--pp to let the planner choose" if fixed else "raise --max-gpus"
+    scope = f"at tp {tp or 'any'}, pp {pp or 'any'}" if fixed else f"within {max_gpus} GPU{'s' if max_gpus != 1 else ''}"
+    widen = widen_with or ("drop --tp/--pp to let the planner choose" if fixed else "raise --max-gpus")
     largest = max(gpus, key=lambda g: g.memory_bytes)
     most = min(max_gpus, (tp or 1) * (pp or 1)) if tp is not None and pp is not None else max_gpus
     try:
@@ -429,8 +446,9 @@ def _why_nothing(spec, gpus, max_gpus, context, sequences, weights, tp, pp, usab
         total = 0
     if total > largest.memory_bytes * usable_share * most:
         return (f"nothing serves the target {scope}: the weights alone ({total / 1e9:,.1f} GB) exceed what "
-                f"{most} x {largest.name} hold; {widen} or use smaller weights (--weights fp8, awq, ...)")
+                f"{most} x {largest.name} hold; {widen}" + ("" if widen_with else " or use smaller weights (--weights fp8, awq, ...)"))
     if fixed and not any(layouts(spec, n, tp, pp) for n in range(1, max_gpus + 1)):
         return f"nothing serves the target: no layout within {max_gpus} GPUs has tp={tp}, pp={pp} for this model's heads and layers"
     return (f"nothing serves the target {scope}: {sequences} sequence(s) of {context:,} tokens need more KV cache than is "
-            f"left after the weights and activations; lower --context or --concurrency, add --kv-cache-dtype fp8, or {widen}")
+            f"left after the weights and activations; lower --context or --concurrency, "
+            f"{'or' if widen_with else 'add --kv-cache-dtype fp8, or'} {widen}")

@@ -129,6 +129,9 @@ class Report(Result):
     plan: PlanResult | None
     serving: ServingEstimate | None
     notes: tuple[str, ...]
+    # fine-tuning as transformers runs it, default recipe (full bf16, AdamW, batch 1 x 2048, no checkpointing):
+    # {"recipe", "optimizer", "batch", "seq_len", "checkpointing", "peak_bytes", "accelerate_training_bytes"}
+    training: Mapping | None = None
 
 
 def _resolve(request: Request, token: str | None, allow_local_files: bool, prefer_catalog: bool = False) -> Resolved:
@@ -294,7 +297,24 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         plan=plan_result,
         serving=serving,
         notes=tuple(notes),
+        training=_default_training(spec) if shaped else None,
     )
+
+
+def _default_training(spec: ModelSpec) -> dict | None:
+    """`python -m llmmem train MODEL`'s default answer, next to accelerate's rule in the table."""
+    from .training import TrainingOptions, estimate_training
+
+    if not spec.num_attention_heads:  # NOTE: attention-free models (pure Mamba) are outside training.py
+        return None
+    options = TrainingOptions()
+    try:
+        estimate = estimate_training(spec, options)
+    except LlmmemError:
+        return None
+    return {"recipe": options.recipe, "optimizer": options.optimizer, "batch": options.batch, "seq_len": options.seq_len,
+            "checkpointing": options.checkpointing, "peak_bytes": estimate.peak_bytes,
+            "accelerate_training_bytes": estimate.accelerate_training_bytes}
 
 
 def _serving_flag(request: Request) -> str | None:
@@ -510,9 +530,15 @@ def format_table(report: dict, unit: str = "GB") -> str:
         line(["-" * w for w in widths]),
         *(line(r) for r in rows),
     ]
-    if "rule_of_thumb" in str(headers):
+    if any("rule_of_thumb" in column for row in report["precisions"] for column in row["gpus"]):
         lines.append("plan: GPUs the planner needs to serve the target with the row's weights; rule of thumb: "
                      "ceil(rule-of-thumb bytes / GPU memory) / GPUs a tensor-parallel layout of it uses")
+    lines.append("training (Adam): accelerate's figure, weights + gradients + two Adam states at the row's precision")
+    training = report.get("training")
+    if training:
+        lines.append(f"fine-tuning as transformers runs it ({training['recipe']} 16-bit, {training['optimizer']}, batch "
+                     f"{training['batch']} x {training['seq_len']:,} tokens, no checkpointing): "
+                     f"{format_bytes(training['peak_bytes'], unit)} peak in one process; `python -m llmmem train MODEL` for other recipes and shards")
     if report.get("plan") is not None:
         lines += ["", *format_plan(report, unit)]
     if report.get("serving"):
@@ -592,7 +618,7 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
         f"  runtime (non-torch)        {size('non_torch_bytes')}",
         # NOTE: vLLM's total is its budget (utilization x memory) plus the CUDA context created before it.
         *([f"  CUDA context               {size('cuda_context_bytes')}  (outside the gpu_memory_utilization budget)"]
-          if serving.get("cuda_context_bytes") else []),
+          if serving["engine"] == "vllm" and serving.get("cuda_context_bytes") else []),
         f"  total per GPU              {size('total_bytes_per_gpu')}  of {format_bytes(serving['gpu_memory_bytes'], unit)}: {verdict}",
         f"  KV cache holds {serving['kv_cache_tokens']:,} tokens: max concurrency {serving['max_concurrency']:,}"
         f" at {context:,} tokens per sequence",

@@ -425,3 +425,35 @@ def test_a_best_plan_that_needs_another_checkpoint_says_so_in_the_report(capsys)
                                           (["--kv-cache-dtype", "fp8"], "--kv-cache-dtype"), (["--max-num-seqs", "8"], "--max-num-seqs")])
 def test_a_bare_count_refuses_serving_flags_by_name(capsys, flags, named):
     assert_fails_cleanly(capsys, ["70B", *flags], f"'70B' is only a parameter count: {named} asks for a serving estimate")
+
+
+def test_transformers_plans_are_one_gpu_and_launch_with_from_pretrained(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline", "--engine", "transformers", "--precisions", "fp16", "--gpu", "H100")
+    best = report["plan"]["plans"][0]
+    assert best["command"] == 'AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.1-8B", dtype="auto", device_map="cuda")'
+    assert (best["count"], best["tp"], best["pp"]) == (1, 1, 1)
+    s = report["serving"]
+    assert s["engine"] == "transformers"
+    assert s["non_torch_bytes"] == s["cuda_context_bytes"] == 547_608_330  # its runtime term is the CUDA context itself
+    assert main(["Llama-3.1-8B", "--offline", "--engine", "transformers", "--precisions", "fp16"]) == 0
+    text = capsys.readouterr().out
+    assert "vllm serve" not in text and "CUDA context" not in text  # transformers' runtime term is the CUDA context
+    plan = run_json(capsys, "plan", "Llama-3.1-70B", "--offline", "--engine", "transformers", "--gpu", "H100")
+    assert plan["plans"] == [] and plan["notes"][-1] == (
+        "nothing serves the target within 1 GPU: the weights alone (141.1 GB) exceed what 1 x H100-80GB hold; "
+        "use --engine vllm to split it over several GPUs")
+
+
+def test_the_table_says_whose_training_figure_it_shows_and_the_measured_one(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline")
+    # training.py's default recipe: full 16-bit fine-tuning, AdamW, batch 1 x 2,048 tokens, no checkpointing
+    assert report["training"] == {"recipe": "full", "optimizer": "adamw", "batch": 1, "seq_len": 2048, "checkpointing": False,
+                                  "peak_bytes": 80_403_275_776, "accelerate_training_bytes": 64_242_089_984}
+    assert next(r for r in report["precisions"] if r["name"] == "fp16")["training_adam_bytes"] == 64_242_089_984 == 8 * 8_030_261_248
+    assert main(["Llama-3.1-8B", "--offline"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "training (Adam): accelerate's figure, weights + gradients + two Adam states at the row's precision" in lines
+    assert ("fine-tuning as transformers runs it (full 16-bit, adamw, batch 1 x 2,048 tokens, no checkpointing): 80.40 GB peak "
+            "in one process; `python -m llmmem train MODEL` for other recipes and shards") in lines
+    assert lines[9].startswith("plan: GPUs the planner needs")  # the legend right under the table
+    assert run_json(capsys, "70B")["training"] is None
