@@ -2,9 +2,10 @@
 
 Searches GPU type x GPU count x tensor parallel x pipeline parallel (x weights format x KV-cache dtype
 when more than one is allowed) with the engine's own estimate, keeps the configurations that serve
-the target (at least `concurrency` sequences of `context` tokens), and ranks them: by cost per hour
-when every GPU has a price, else by GPU count, then fewer pipeline stages (tensor parallel inside a
-node, as vLLM advises), then headroom (sequences held beyond the target).
+the target (at least `concurrency` sequences of `context` tokens), and ranks them: priced plans by cost
+per hour, then unpriced ones by GPU count; then fewer pipeline stages (tensor parallel inside a node, as
+vLLM advises), then headroom (sequences held beyond the target). Engines that run on one GPU
+(transformers) get one-GPU plans.
 
 Beyond one node a plan uses whole nodes of GPUS_PER_NODE GPUs: multi-node clusters are rented by the
 node, and without it the fewest GPUs is a deep pipeline of single GPUs (31 x H100 at pp 31 for a 1T model)
