@@ -1,11 +1,15 @@
-"""Load test: many concurrent /estimate calls against the running app, from several clients on loopback.
+"""Load test of the app's /estimate API on 127.0.0.1: a burst of concurrent calls, then a sustained run.
 
-    python bench/load.py [--clients 20] [--calls 200] [--timeout 120] [--client gradio_client|http]
+    python bench/load.py [--burst 100] [--calls 2000] [--threads 16] [--timeout 600]
 
-Starts `python app.py` on a free 127.0.0.1 port (offline, analytics off), then each of --clients
-gradio_client Clients (one thread each) fires its share of --calls /estimate requests back to back,
-over a mix of catalog models and raw counts. Prints p50 / p95 / max latency, throughput and errors.
-Figures, not assertions: timings depend on the machine.
+Starts `python app.py` on a free 127.0.0.1 port (offline, analytics off), then:
+1. a burst: --burst threads released together, one /estimate call each (all in flight at once);
+2. a sustained run: --calls calls from --threads threads, back to back, over a mix of catalog models,
+   raw counts and settings;
+and prints the latency p50 / p95 / p99 / max of each, the errors (a wrong answer counts as one), and the
+server's resident memory (VmRSS) after warm-up and after every call. Figures, not assertions. The calls
+use gradio's plain HTTP API (POST, then read the event stream), the lightest client, so the figures show
+the app's own cost; every parameter is sent, with the defaults the server itself publishes.
 """
 
 from __future__ import annotations
@@ -17,22 +21,22 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gradio_client import Client
-
 ROOT = Path(__file__).resolve().parents[1]
-# (model, expected parameters): every answer is checked, so a wrong result counts as an error.
+CHUNK = 500  # sustained calls between two samples of the server's memory
+# (settings, expected parameters): every answer is checked, so a wrong result counts as an error.
 REQUESTS = [
-    ("meta-llama/Llama-3.1-8B", 8_030_261_248),
-    ("Qwen/Qwen3-30B-A3B", 30_532_122_624),
-    ("70B", 70_000_000_000),
-    ("deepseek-ai/DeepSeek-V3", None),
-    ("mistralai/Mixtral-8x7B-v0.1", None),
-    ("7e9", 7_000_000_000),
+    ({"model": "meta-llama/Llama-3.1-8B"}, 8_030_261_248),
+    ({"model": "Qwen/Qwen3-30B-A3B", "engine": "vllm"}, 30_532_122_624),
+    ({"model": "70B", "gpus": "A100-80GB"}, 70_000_000_000),
+    ({"model": "meta-llama/Llama-3.1-70B", "context": "32768", "concurrency": "8"}, 70_553_706_496),
+    ({"model": "deepseek-ai/DeepSeek-V3"}, None),
+    ({"model": "7e9", "precisions": "fp16,int4"}, 7_000_000_000),
 ]
 
 
@@ -45,6 +49,7 @@ def free_port() -> int:
 def start_app(port: int, timeout_s: float) -> subprocess.Popen:
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_SERVER_NAME": "127.0.0.1"}
+    env.pop("HF_TOKEN", None)
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -59,14 +64,20 @@ def start_app(port: int, timeout_s: float) -> subprocess.Popen:
     raise SystemExit(f"app.py did not answer on port {port} within {timeout_s} s")
 
 
-def http_predict(url: str, model: str) -> dict:
-    """One /estimate call over gradio's plain HTTP API (POST, then read the event stream): a light client."""
-    # NOTE: plain HTTP calls must send every parameter; these are app.estimate's defaults.
-    body = json.dumps({"data": [model, "fp32,fp16,int8,int4", "H100-80GB", 8192, 1, "auto", 1, "generic", 0.9, "checkpoint's own", ""]}).encode()
+def api_defaults(url: str) -> list[tuple[str, object]]:
+    """(name, default) of /estimate's parameters, in order, as the server publishes them."""
+    with urllib.request.urlopen(f"{url}gradio_api/info", timeout=30) as answer:
+        info = json.load(answer)
+    return [(p["parameter_name"], p["parameter_default"]) for p in info["named_endpoints"]["/estimate"]["parameters"]]
+
+
+def http_predict(url: str, parameters: list[tuple[str, object]], settings: dict) -> dict:
+    """One /estimate call over gradio's plain HTTP API: POST the data, then read the event stream."""
+    body = json.dumps({"data": [settings.get(name, default) for name, default in parameters]}).encode()
     request = urllib.request.Request(f"{url}gradio_api/call/estimate", body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as answer:
+    with urllib.request.urlopen(request, timeout=120) as answer:
         event_id = json.load(answer)["event_id"]
-    with urllib.request.urlopen(f"{url}gradio_api/call/estimate/{event_id}", timeout=60) as stream:
+    with urllib.request.urlopen(f"{url}gradio_api/call/estimate/{event_id}", timeout=120) as stream:
         event = None
         for line in stream:
             text = line.decode().strip()
@@ -80,30 +91,52 @@ def http_predict(url: str, model: str) -> dict:
     raise RuntimeError("the event stream ended without a result")
 
 
-def run_client(url: str, index: int, calls: int, kind: str) -> list[tuple[float, str | None]]:
-    client = Client(url, verbose=False, download_files=False) if kind == "gradio_client" else None
-    results = []
-    for call in range(calls):
-        model, expected = REQUESTS[(index + call) % len(REQUESTS)]
-        started = time.perf_counter()
-        error = None
-        try:
-            report = client.predict(model, api_name="/estimate") if client else http_predict(url, model)
-            if expected is not None and report["parameters"] != expected:
-                error = f"{model}: {report['parameters']} parameters, expected {expected}"
-        except Exception as exc:  # NOTE: a load test counts every failure, whatever its kind
-            error = f"{model}: {exc.__class__.__name__}: {exc}"
-        results.append((time.perf_counter() - started, error))
-    return results
-
-
-def app_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds the app process has used (Linux /proc), or None elsewhere."""
+def one_call(url: str, parameters, index: int) -> tuple[float, str | None]:
+    settings, expected = REQUESTS[index % len(REQUESTS)]
+    started = time.perf_counter()
+    error = None
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
+        report = http_predict(url, parameters, settings)
+        if expected is not None and report["parameters"] != expected:
+            error = f"{settings}: {report['parameters']} parameters, expected {expected}"
+    except Exception as exc:  # NOTE: a load test counts every failure, whatever its kind
+        error = f"{settings['model']}: {exc.__class__.__name__}: {exc}"
+    return time.perf_counter() - started, error
+
+
+def burst(url: str, parameters, size: int, timeout: float) -> list[tuple[float, str | None]]:
+    """`size` calls released at the same instant, each from its own thread."""
+    gate = threading.Barrier(size)
+
+    def released(index: int):
+        gate.wait(timeout=timeout)
+        return one_call(url, parameters, index)
+
+    with ThreadPoolExecutor(size) as pool:
+        return [f.result(timeout=timeout) for f in [pool.submit(released, i) for i in range(size)]]
+
+
+def sustained(url: str, parameters, calls: int, threads: int, timeout: float) -> list[tuple[float, str | None]]:
+    """`calls` calls from `threads` threads, back to back (a bounded loop per thread)."""
+    per_thread = -(-calls // threads)
+
+    def worker(start: int):
+        return [one_call(url, parameters, start + i) for i in range(per_thread) if start + i < calls]
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(worker, t * per_thread) for t in range(threads)]
+        return [r for f in futures for r in f.result(timeout=timeout)]
+
+
+def rss_mib(pid: int) -> float | None:
+    """The process's resident memory (VmRSS, Linux /proc) in MiB, or None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
         return None
+    return None
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -111,42 +144,61 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--calls", type=int, default=200, help="total /estimate calls, split evenly over the clients")
-    parser.add_argument("--timeout", type=float, default=120, help="seconds the whole run may take")
-    parser.add_argument("--client", choices=("gradio_client", "http"), default="gradio_client",
-                        help="gradio_client (what API users run) or plain HTTP (lighter, to see the app's own cost)")
-    args = parser.parse_args()
-    per_client = -(-args.calls // args.clients)
-
-    port = free_port()
-    app = start_app(port, timeout_s=60)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(args.clients) as pool:
-            futures = [pool.submit(run_client, url, i, per_client, args.client) for i in range(args.clients)]
-            results = [r for f in futures for r in f.result(timeout=args.timeout)]
-        wall = time.perf_counter() - started
-        server_cpu = app_cpu_seconds(app.pid)
-    finally:
-        app.terminate()
-        app.wait(timeout=10)
-
+def summary(name: str, results: list[tuple[float, str | None]], wall: float) -> list[str]:
     latencies = [seconds for seconds, _ in results]
     errors = [error for _, error in results if error]
-    print(f"/estimate load: {len(results)} calls from {args.clients} {args.client} clients on 127.0.0.1 ({os.cpu_count()} CPUs)")
-    print(f"  latency p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
-          f"max {max(latencies) * 1000:.0f} ms")
-    print(f"  wall {wall:.1f} s (client start-up included), {len(results) / wall:.1f} calls/s")
-    if server_cpu is not None:
-        print(f"  app process CPU: {server_cpu:.1f} s in all ({server_cpu / len(results) * 1000:.0f} ms per call, start-up included);"
-              " the clients run on the same CPUs")
-    print(f"  errors: {len(errors)}")
-    for error in errors[:5]:
-        print(f"    {error}")
+    ms = lambda s: f"{s * 1000:,.0f} ms"  # noqa: E731
+    lines = [f"{name}: {len(results):,} calls in {wall:.1f} s ({len(results) / wall:.1f} calls/s), errors: {len(errors)}",
+             f"  latency p50 {ms(statistics.median(latencies))}, p95 {ms(percentile(latencies, 0.95))}, "
+             f"p99 {ms(percentile(latencies, 0.99))}, max {ms(max(latencies))}"]
+    lines += [f"    {error[:300]}" for error in errors[:5]]
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", type=int, default=100, help="calls in flight at once")
+    parser.add_argument("--calls", type=int, default=2000, help="calls in the sustained run")
+    parser.add_argument("--threads", type=int, default=16, help="client threads in the sustained run")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds each phase may take")
+    args = parser.parse_args()
+    if not (1 <= args.burst <= 1000 and 1 <= args.calls <= 100_000 and 1 <= args.threads <= 256):
+        parser.error("keep --burst in 1..1000, --calls in 1..100000, --threads in 1..256")
+
+    port = free_port()
+    app = start_app(port, timeout_s=90)
+    url = f"http://127.0.0.1:{port}/"
+    lines = [f"/estimate on 127.0.0.1 (python app.py, offline), {os.cpu_count()} CPUs shared by the clients"]
+    errors = 0
+    try:
+        parameters = api_defaults(url)
+        for index in range(len(REQUESTS)):  # warm-up: each kind once (imports, catalog, first sessions)
+            one_call(url, parameters, index)
+        rss_before = rss_mib(app.pid)
+
+        started = time.perf_counter()
+        results = burst(url, parameters, args.burst, args.timeout)
+        lines += summary(f"burst of {args.burst} concurrent calls", results, time.perf_counter() - started)
+        errors += sum(1 for _, error in results if error)
+
+        started = time.perf_counter()
+        results, samples = [], []
+        for done in range(0, args.calls, CHUNK):  # NOTE: chunks, to sample the server's memory as calls pile up
+            results += sustained(url, parameters, min(CHUNK, args.calls - done), args.threads, args.timeout)
+            samples.append((done + min(CHUNK, args.calls - done), rss_mib(app.pid)))
+        lines += summary(f"sustained: {args.calls:,} calls from {args.threads} threads", results, time.perf_counter() - started)
+        errors += sum(1 for _, error in results if error)
+        rss_after = rss_mib(app.pid)
+        if all(rss is not None for _, rss in samples):
+            lines.append("  server RSS after " + ", ".join(f"{n:,}: {rss:,.0f} MiB" for n, rss in samples))
+    finally:
+        app.terminate()
+        app.wait(timeout=20)
+    if rss_before is not None and rss_after is not None:
+        total = args.burst + args.calls
+        lines.append(f"server RSS: {rss_before:,.0f} MiB after warm-up, {rss_after:,.0f} MiB after {total:,} more calls "
+                     f"({rss_after - rss_before:+,.0f} MiB)")
+    print("\n".join(lines))
     return 1 if errors else 0
 
 

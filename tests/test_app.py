@@ -49,51 +49,125 @@ def test_catalog_model_exact_count_and_bytes(client):
     fp16 = report["precisions"][1]
     assert fp16["weights_bytes"] == 2 * LLAMA_8B == 16_060_522_496
     assert fp16["seed_formula_bytes"] == 19_272_626_996  # ceil(8030261248 * 4 / 2 * 1.2)
-    assert fp16["gpus"] == [{"gpu": "H100-80GB", "count": 1, "tp_count": 1, "nodes": 1}]
+    assert fp16["gpus"][0]["rule_of_thumb"] == {"count": 1, "tp_count": 1, "nodes": 1}
     assert report["gpus"] == [{"gpu": "H100-80GB", "label": "NVIDIA H100 80GB (SXM)", "memory_bytes": 81090 * 2**20}]
+    # the page's default target: vLLM, min(8192, the model's 131,072 positions), 1 sequence
+    assert report["target"] == {"engine": "vllm", "gpu": "H100-80GB", "context": 8192, "concurrency": 1, "default": False}
     serving = report["serving"]
-    assert serving["context"] == 8192 and serving["batch"] == 1
-    assert serving["weights_bytes_per_gpu"] == 16_060_522_496  # untied 16-bit Llama: every weight at 2 bytes
+    assert (serving["engine"], serving["tp"], serving["pp"], serving["max_model_len"]) == ("vllm", 1, 1, 8192)
+    # untied 16-bit Llama: every weight at 2 bytes, plus vLLM's rotary cos/sin cache (131,072 positions x 128 x 2 bytes)
+    assert serving["weights_bytes_per_gpu"] == 16_060_522_496 + 131_072 * 128 * 2
     assert serving["kv_cache_bytes_per_token"] == 32 * 2 * 8 * 128 * 2  # layers x (K, V) x KV heads x head_dim x bf16
-    assert serving["fits"] is True and serving["max_concurrency"] >= 1
+    budget = int(0.9 * 81090 * 2**20)
+    assert serving["requested_memory_bytes"] == budget == 76_526_125_056
+    non_kv = serving["weights_bytes_per_gpu"] + serving["activation_bytes"] + serving["non_torch_bytes"]
+    assert serving["kv_cache_tokens"] == (budget - non_kv) // (131_072 * 16) * 16  # whole blocks of 16 tokens
+    assert serving["starts"] is True and serving["failure"] is None
+    best = report["plan"]["plans"][0]
+    assert (best["count"], best["tp"], best["pp"]) == (1, 1, 1)
+    assert best["command"] == "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192"
+    assert report["headline"].startswith("meta-llama/Llama-3.1-8B on 1 x H100-80GB (tp 1, weights fp16) serves 1 sequence of 8,192 tokens")
 
 
-def test_api_returns_the_same_object_as_the_cli_json(client, capsys):
-    report = estimate(client, "Qwen/Qwen3-30B-A3B", precisions="fp16,fp8,int4", gpu="A100-80GB", context=4096, batch=4,
-                      kv_cache_dtype="fp8", tp=2)
-    # NOTE: the bare catalog name: like the app, the CLI then answers from the catalog without the Hub.
-    assert cli_main(["Qwen3-30B-A3B", "--precisions", "fp16,fp8,int4", "--gpu", "A100-80GB", "--context", "4096",
-                     "--batch", "4", "--kv-cache-dtype", "fp8", "--tp", "2", "--json"]) == 0
-    assert report == json.loads(capsys.readouterr().out)
-    assert report["active_parameters"] is not None and report["active_parameters"] < report["parameters"]
+def test_one_request_gives_byte_identical_answers_from_the_library_the_cli_and_the_api(client, capsys):
+    from llmmem.report import estimate_request
+    from llmmem.request import make_request
+
+    settings = dict(precisions="fp16,fp8,int4", gpus="A100-80GB", context=4096, concurrency=4, kv_cache_dtype="fp8", tp=2)
+    api = estimate(client, "Qwen/Qwen3-30B-A3B", **settings)
+    library = estimate_request(make_request(model="Qwen/Qwen3-30B-A3B", **settings), allow_local_files=False,
+                               prefer_catalog=True).to_dict()
+    assert cli_main(["Qwen/Qwen3-30B-A3B", "--precisions", "fp16,fp8,int4", "--gpu", "A100-80GB", "--context", "4096",
+                     "--concurrency", "4", "--kv-cache-dtype", "fp8", "--tp", "2", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert json.dumps(api["serving"], sort_keys=True) == json.dumps(library["serving"], sort_keys=True) \
+        == json.dumps(cli["serving"], sort_keys=True)
+    assert api == library  # the whole object: /estimate is estimate_request(...).to_dict()
+    # the CLI asks the Hub first (offline here, so it notes that); the app answers a catalog model from the catalog
+    assert cli["notes"] == ["HF_HUB_OFFLINE is set: showing the bundled entry"] and api["notes"] == []
+    assert {**cli, "notes": []} == api
+    assert api["serving"]["tp"] == 2 and api["serving"]["kv_cache_dtype"] == "fp8"
+    assert api["active_parameters"] is not None and api["active_parameters"] < api["parameters"]
+
+
+def test_the_page_default_request_is_the_cli_default_request(client, capsys):
+    api = estimate(client, "meta-llama/Llama-3.1-70B")
+    assert cli_main(["meta-llama/Llama-3.1-70B", "--gpu", "H100-80GB", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert {**cli, "notes": []} == api  # notes: the CLI says it is offline; the app answers from the catalog at once
 
 
 def test_raw_parameter_count_gives_the_seed_formula(client):
-    report = estimate(client, "70B", precisions="fp16", gpu="A100-80GB")
+    report = estimate(client, "70B", precisions="fp16", gpus="A100-80GB")
     assert report["source"] == "parameter-count"
     assert report["parameters"] == 70_000_000_000
     (fp16,) = report["precisions"]
     assert fp16["seed_formula_bytes"] == 168_000_000_000
     assert fp16["weights_bytes"] == 140_000_000_000
-    assert fp16["gpus"] == [{"gpu": "A100-80GB", "count": 2, "tp_count": 2, "nodes": 1}]
-    assert report["serving"] is None  # a bare count has no shape to size a KV cache from
+    assert fp16["gpus"][0]["rule_of_thumb"] == {"count": 2, "tp_count": 2, "nodes": 1}
+    assert fp16["gpus"][0]["count"] is None  # a bare count has no shape to plan or size a KV cache from
+    assert report["serving"] is None and report["plan"] is None
+    assert report["headline"] == ("70B parameters: 70,000,000,000 parameters; by the rule of thumb its 16-bit (fp16/bf16) "
+                                  "weights need 2 x A100-80GB (give a config.json or model ID for a serving plan)")
 
 
 def test_custom_gpu_size(client):
-    report = estimate(client, "7e9", precisions="fp16", gpu="24GB")
+    report = estimate(client, "7e9", precisions="fp16", gpus="24GB")
     assert report["gpus"][0]["memory_bytes"] == 24 * 10**9
     # 7e9 * 2 * 1.2 = 16.8e9 bytes: one 24 GB card
     assert report["precisions"][0]["seed_formula_bytes"] == 16_800_000_000
-    assert report["precisions"][0]["gpus"][0]["count"] == 1
+    assert report["precisions"][0]["gpus"][0]["rule_of_thumb"]["count"] == 1
 
 
 def test_vllm_engine_settings_reach_the_serving_object(client):
-    report = estimate(client, "meta-llama/Llama-3.1-8B", engine="vLLM", gpu_memory_utilization=0.95, context=8192)
+    report = estimate(client, "meta-llama/Llama-3.1-8B", engine="vllm", gpu_memory_utilization=0.95, context=8192)
     serving = report["serving"]
     assert serving["engine"] == "vllm"
     assert serving["gpu_memory_utilization"] == 0.95
     assert serving["max_model_len"] == 8192
     assert serving["requested_memory_bytes"] == int(0.95 * 81090 * 2**20)
+
+
+def test_fine_tuning_is_the_training_estimate_with_its_terms(client):
+    from llmmem.resolve import resolve
+    from llmmem.training import TrainingOptions, estimate_training
+    from llmmem.gpus import get_gpu
+
+    result = client.predict("meta-llama/Llama-3.1-8B", gpus="H100-80GB", recipe="lora", batch=1, seq_len=2048,
+                            api_name="/estimate_training")
+    spec = resolve("meta-llama/Llama-3.1-8B", prefer_catalog=True, allow_local_files=False).spec
+    assert result == estimate_training(spec, TrainingOptions(recipe="lora", gpu=get_gpu("H100-80GB"))).to_dict()
+    # rank-16 adapters on every linear layer: per layer 16 x (in + out) for q, o (4096 -> 4096), k, v (4096 -> 1024)
+    # and gate, up, down (4096 <-> 14336): 1,310,720 per layer, x 32 layers
+    assert result["trainable_parameters"] == 32 * 16 * (2 * 8192 + 2 * 5120 + 3 * 18432) == 41_943_040
+    assert result["terms"]["adapters"] == 4 * 41_943_040  # peft keeps adapters in fp32
+    assert result["terms"]["weights"] == 2 * LLAMA_8B  # the frozen base in bf16
+    assert result["gpus"][0]["count"] == 1 and result["peak_bytes"] < 81090 * 2**20
+    with pytest.raises(AppError, match=r"70B parameters: a fine-tuning estimate needs the model's config.json or Hub ID"):
+        client.predict("70B", api_name="/estimate_training")
+
+
+# --- The inputs: declared once, the API and the share link derived from them ---------------------------
+
+
+def test_the_api_parameters_are_the_declared_inputs(client):
+    import app
+
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/estimate"]
+    assert [p["parameter_name"] for p in info["parameters"]] == [f.name for f in app.FIELDS]
+    assert [p["parameter_default"] for p in info["parameters"]] == [f.default for f in app.FIELDS]
+
+
+def test_a_share_link_round_trips_through_the_declared_inputs():
+    import app
+
+    values = app.parse_values({"model": "Qwen/Qwen3-30B-A3B", "gpus": "A100-80GB", "context": "max", "concurrency": 16,
+                               "engine": "generic", "tp": "2", "precisions": ["fp16", "int4"], "unit": "GiB", "hf_token": "hf_secret"})
+    query = app.query_string(values)
+    assert query == ("model=Qwen%2FQwen3-30B-A3B&gpu=A100-80GB&context=max&concurrency=16&engine=generic&tp=2"
+                     "&precisions=fp16%2Cint4&unit=GiB")  # only what differs from the defaults, never the token
+    parsed, notes = app.values_from_query(dict(pair.split("=") for pair in query.replace("%2F", "/").replace("%2C", ",").split("&")))
+    assert notes == [] and parsed == {**values, "hf_token": ""}
 
 
 # --- Errors: one clear line, and the app keeps serving ---------------------------------------------
@@ -104,12 +178,12 @@ def test_vllm_engine_settings_reach_the_serving_object(client):
     [
         ("-7B", {}, r"'-7B' is not a parameter count: write a parameter count like 70B"),
         ("not a model!", {}, r"'not a model!' contains a space: model IDs have none"),
-        ("acme/not-in-catalog", {}, r"HF_HUB_OFFLINE.*acme/not-in-catalog is not in the bundled catalog.*: go online, or give its config.json"),
-        ("70B", {"gpu": "Z9000"}, r"unknown GPU 'Z9000': use a catalog name"),
+        ("acme/not-in-catalog", {}, r"HF_HUB_OFFLINE is set, and acme/not-in-catalog is not in the bundled catalog: go online, or give a catalog model or a count like 70B"),
+        ("70B", {"gpus": "Z9000"}, r"unknown GPU 'Z9000': use a catalog name"),
         ("70B", {"precisions": "fp12"}, r"unknown precision 'fp12': use one of fp32, fp16, fp8, int8, int4"),
         ("meta-llama/Llama-3.1-8B", {"tp": 3}, r"tensor parallelism 3 does not divide the 32 attention heads"),
-        ("meta-llama/Llama-3.1-8B", {"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization must be above 0 and at most 1"),
-        ("meta-llama/Llama-3.1-8B", {"engine": "tgi"}, r"unknown engine 'tgi': use one of generic, vLLM"),
+        ("meta-llama/Llama-3.1-8B", {"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization 1.5 is not a number from 0.01 to 1: give one in that range"),
+        ("meta-llama/Llama-3.1-8B", {"engine": "tgi"}, r"engine 'tgi' is not one of generic, vllm"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_the_app_keeps_serving(client, model, settings, message):
