@@ -372,22 +372,54 @@ def _row_totals(spec, request: Request, rows: list[PrecisionRow], serving: Servi
 
 
 def _headline(spec, request: Request, target: Target | None, plan_result: PlanResult | None, rows, gpus) -> str:
+    """One sentence: what serves the target, what its KV cache holds, and what a lower precision saves.
+    The launch command is not in it (Report.plan has it, for the copy box and the CLI block)."""
     if target is None or plan_result is None:
         fp16 = next((r for r in rows if r.name == "fp16"), rows[0])
         rule = fp16.gpus[0].rule_of_thumb
         return (f"{spec.name}: {spec.parameters:,} parameters; by the rule of thumb its {fp16.label} weights need "
                 f"{rule.count} x {gpus[0].name} (give a config.json or model ID for a serving plan)")
     best = plan_result.best
-    sequences = "as many sequences as fit" if target.concurrency == MAX else f"{target.concurrency} sequence{'s' if target.concurrency != 1 else ''}"
-    length = "the longest context that fits" if target.context == MAX else f"{target.context:,} tokens"
+    if target.concurrency == MAX and target.context != MAX:
+        what = f"as many {target.context:,}-token sequences as fit"
+    else:
+        what = target_words(target.context, target.concurrency).replace("sequence(s)", "sequence" if target.concurrency == 1 else "sequences")
+    engine = "" if target.engine == "vllm" else f" with {target.engine}"
     if best is None:
-        return f"{spec.name} with {target.engine} on {target.gpu}, {sequences} of {length}: {plan_result.notes[0]}"
-    layout = f"tp {best.tp}" + (f", pp {best.pp}" if best.pp > 1 else "")
-    nodes = f" over {best.nodes} nodes of 8" if best.nodes > 1 else ""
-    holds = "it keeps no KV cache (encoder-only)" if has_no_cache(spec) else f"its KV cache holds {best.kv_cache_tokens:,} tokens"
-    return (f"{spec.name} on {best.count} x {best.gpu} ({layout}{nodes}, weights {best.weights}) serves {sequences} of {length} "
-            f"with {target.engine}: {holds}, {best.max_concurrency:g} sequences at "
-            f"{best.max_context if target.context == MAX else target.context:,} tokens; launch with `{best.command}`")
+        why = next((n for n in plan_result.notes if n.startswith("nothing serves")), plan_result.notes[-1])
+        return f"{spec.name}{engine} on {target.gpu}, {what}: {why}"
+    layout = " x ".join(part for part in (f"tensor parallel {best.tp}" if best.tp > 1 else "",
+                                          f"pipeline parallel {best.pp}" if best.pp > 1 else "") if part)
+    layout = ", ".join(part for part in (layout, f"{best.nodes} nodes of 8" if best.nodes > 1 else "") if part)
+    gpus_words = f"{best.count} x {best.gpu}" + (f" ({layout})" if layout else "")
+    verb = "serves" if best.count == 1 else "serve"
+    if has_no_cache(spec):
+        holds = "with no KV cache (encoder-only)"
+    elif target.context == MAX:
+        holds = f"with KV cache for {best.kv_cache_tokens:,} tokens: the longest context is {best.max_context:,} tokens"
+    else:
+        holds = f"with KV cache for {best.kv_cache_tokens:,} tokens ({best.max_concurrency:g} such sequences)"
+    sentence = f"{spec.name} at {_weights_words(best.weights)}{engine}: {gpus_words} {verb} {what}, {holds}"
+    inverse = MAX in (target.context, target.concurrency)  # "the same" has no meaning for an inverse question
+    return sentence + ("" if inverse else _fewer_gpus_clause(rows, best)) + "."
+
+
+def _weights_words(weights: str) -> str:
+    return {"fp16": "16-bit", "fp32": "32-bit"}.get(weights, weights)
+
+
+def _fewer_gpus_clause(rows, best) -> str:
+    """'; at 4-bit, 1 x H100-80GB serves the same': the fewest GPUs a lower-precision row's plan needs, when fewer."""
+    from .quantization import get_format
+
+    bits = int(get_format(best.weights).bytes_per_parameter * 8)  # fp8-block 8, mxfp4 4, fp16 16
+    lower = [(r.gpus[0].count, -r.bits, r) for r in rows if r.bits < bits and r.gpus and r.gpus[0].count is not None]
+    if not lower:
+        return ""
+    count, _, row = min(lower, key=lambda item: item[:2])
+    if count >= best.count:
+        return ""
+    return f"; at {row.bits}-bit, {count} x {row.gpus[0].gpu} {'serves' if count == 1 else 'serve'} the same"
 
 
 def _notes(spec) -> list[str]:

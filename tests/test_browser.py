@@ -118,10 +118,10 @@ def test_the_headline_table_and_serving_panel_give_one_answer_for_llama_70b_on_h
     _, report = app.estimate_values({"model": "meta-llama/Llama-3.1-70B", "gpus": "H100-80GB"})
     report = report.to_dict()
     best = report["plan"]["plans"][0]
-    # the headline is the planner's sentence, first under the inputs, with the launch command to copy
+    # the headline is the planner's sentence, first under the inputs; the launch command to copy is below it
     expect(page.locator("#answer")).to_have_text(report["headline"].replace("`", ""))
     headline = page.locator("#answer").inner_text()
-    assert headline.startswith(f"meta-llama/Llama-3.1-70B on {best['count']} x H100-80GB (tp {best['tp']}")
+    assert headline.startswith(f"meta-llama/Llama-3.1-70B at 16-bit: {best['count']} x H100-80GB (tensor parallel {best['tp']})")
     assert (best["count"], best["tp"], best["pp"], best["weights"]) == (2, 2, 1, "fp16")  # 141 GB of weights: two 80 GB cards
     expect(page.locator("#command textarea")).to_have_value(best["command"])
     assert best["command"] == "vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2 --max-model-len 8192"

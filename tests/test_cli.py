@@ -214,7 +214,10 @@ def test_default_answer_is_the_planners_best_plan(capsys):
         best["kv_cache_tokens"], best["max_concurrency"], best["command"])
     assert (column["total_bytes_per_gpu"], column["activation_bytes"], column["fits"]) == (
         serving["total_bytes_per_gpu"], serving["activation_bytes"], True)
-    assert best["command"] in report["headline"] and "2 x H100-80GB" in report["headline"]
+    assert report["headline"] == ("meta-llama/Llama-3.1-70B at 16-bit: 2 x H100-80GB (tensor parallel 2) serve 1 sequence of "
+                                  "8,192 tokens, with KV cache for 10,096 tokens (1.23 such sequences); at 4-bit, 1 x H100-80GB "
+                                  "serves the same.")
+    assert "vllm serve" not in report["headline"]  # the command is in the plan (the app's copy box, the CLI block)
     assert main(["meta-llama/Llama-3.1-70B", "--offline"]) == 0
     text = capsys.readouterr().out
     assert "Best plan on H100-80GB for 1 sequence(s) of 8,192 tokens with vllm (default target" in text
@@ -360,7 +363,8 @@ def test_the_serving_block_is_the_plan_it_follows_for_a_hybrid(capsys):
 def test_an_encoder_report_says_it_keeps_no_kv_cache(capsys):
     report = run_json(capsys, "google-bert/bert-base-multilingual-cased", "--offline")
     assert report["serving"]["kv_cache_bytes_per_token"] == 0 and report["plan"]["plans"][0]["kv_cache_tokens"] == 0
-    assert "it keeps no KV cache (encoder-only), 1024 sequences at 512 tokens" in report["headline"]
+    assert report["headline"] == ("google-bert/bert-base-multilingual-cased at 16-bit: 1 x H100-80GB serves 1 sequence of "
+                                  "512 tokens, with no KV cache (encoder-only).")
     assert main(["google-bert/bert-base-multilingual-cased", "--offline"]) == 0
     text = capsys.readouterr().out
     assert "  no KV cache (encoder-only): max concurrency 1024 (the scheduler's cap), max context 512 tokens (the model's positions)\n" in text
@@ -457,3 +461,21 @@ def test_the_table_says_whose_training_figure_it_shows_and_the_measured_one(caps
             "in one process; `python -m llmmem train MODEL` for other recipes and shards") in lines
     assert lines[9].startswith("plan: GPUs the planner needs")  # the legend right under the table
     assert run_json(capsys, "70B")["training"] is None
+
+
+def test_headlines_of_inverse_questions_multi_node_plans_and_other_engines(capsys):
+    def headline(*argv):
+        return run_json(capsys, *argv, "--offline")["headline"]
+
+    assert headline("deepseek-ai/DeepSeek-V3") == (
+        "deepseek-ai/DeepSeek-V3 at fp8-block: 16 x H100-80GB (tensor parallel 8 x pipeline parallel 2, 2 nodes of 8) serve "
+        "1 sequence of 8,192 tokens, with KV cache for 756,080 tokens (92.29 such sequences); at 4-bit, 6 x H100-80GB serve the same.")
+    assert headline("Llama-3.1-70B", "--context", "max") == (
+        "meta-llama/Llama-3.1-70B at 16-bit: 2 x H100-80GB (pipeline parallel 2) serve 1 sequence of the longest context that "
+        "fits, with KV cache for 23,024 tokens: the longest context is 23,024 tokens.")
+    assert headline("Llama-3.1-8B", "--concurrency", "max", "--gpu", "L4") == (
+        "meta-llama/Llama-3.1-8B at 16-bit: 1 x L4-24GB serves as many 8,192-token sequences as fit, with KV cache for "
+        "32,944 tokens (4.02 such sequences).")
+    assert headline("Llama-3.1-70B", "--engine", "transformers") == (
+        "meta-llama/Llama-3.1-70B with transformers on H100-80GB, 1 sequence of 8,192 tokens: nothing serves the target within "
+        "1 GPU: the weights alone (141.1 GB) exceed what 1 x H100-80GB hold; use --engine vllm to split it over several GPUs")
