@@ -572,7 +572,7 @@ def format_table(report: dict, unit: str = "GB") -> str:
                      f"{training['batch']} x {training['seq_len']:,} tokens, no checkpointing): "
                      f"{format_bytes(training['peak_bytes'], unit)} peak in one process; `python -m llmmem train MODEL` for other recipes and shards")
     if report.get("plan") is not None:
-        lines += ["", *format_plan(report, unit)]
+        lines += ["", f"answer: {report['headline']}", "", *format_plan(report, unit)]
     if report.get("serving"):
         lines += ["", *format_serving(report["serving"], unit)]
     gpus = ", ".join(f"{g['gpu']} = {format_bytes(g['memory_bytes'], unit)}" for g in report["gpus"])

@@ -341,6 +341,7 @@ def test_vllm_serving_terms_add_up_to_the_total_shown(capsys):
     assert "  CUDA context                      0.55 GB  (outside the gpu_memory_utilization budget)\n" \
            "  total per GPU                    77.07 GB  of 85.03 GB: starts" in text
     assert "  KV cache holds 10,096 tokens: max concurrency 1.23 at 8,192 tokens, max context 10,096 tokens at 1 sequence(s)\n" in text
+    assert f"\nanswer: {report['headline']}\n\nBest plan on H100-80GB" in text  # the one sentence, then the plan behind it
 
 
 def test_rows_whose_commands_need_a_quantized_checkpoint_say_so(capsys):
