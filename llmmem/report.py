@@ -28,8 +28,8 @@ from .spec import ModelSpec
 # fp32 row runs in float32 too (vLLM --dtype float32), the others in the checkpoint's 16-bit dtype.
 ROW_SERVING = {p.name: ("float32" if p.bits == 32 else None, p.serving_format) for p in PRECISIONS.values()}
 UNITS = {"GB": 10**9, "GiB": 2**30}
-DEFAULT_TARGET_TEXT = (f"default target: engine vllm, the first GPU ({DEFAULT_GPUS[0]} unless --gpu), "
-                       f"context min({DEFAULT_CONTEXT}, the model's maximum), 1 sequence")
+DEFAULT_TARGET_TEXT = (f"the default target: min({DEFAULT_CONTEXT:,}, the model's maximum) tokens on the first --gpu "
+                       f"({DEFAULT_GPUS[0]}); ask another with --context, --concurrency, --gpu, --engine")
 
 _ARCHITECTURE_FIELDS = (
     "num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "intermediate_size",

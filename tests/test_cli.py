@@ -220,7 +220,8 @@ def test_default_answer_is_the_planners_best_plan(capsys):
     assert "vllm serve" not in report["headline"]  # the command is in the plan (the app's copy box, the CLI block)
     assert main(["meta-llama/Llama-3.1-70B", "--offline"]) == 0
     text = capsys.readouterr().out
-    assert "Best plan on H100-80GB for 1 sequence(s) of 8,192 tokens with vllm (default target" in text
+    assert ("Best plan on H100-80GB for 1 sequence(s) of 8,192 tokens with vllm (the default target: min(8,192, the model's "
+            "maximum) tokens on the first --gpu (H100-80GB); ask another with --context, --concurrency, --gpu, --engine):") in text
     assert best["command"] in text and "does not" not in text
 
 
