@@ -377,8 +377,8 @@ def _headline(spec, request: Request, target: Target | None, plan_result: PlanRe
     if target is None or plan_result is None:
         fp16 = next((r for r in rows if r.name == "fp16"), rows[0])
         rule = fp16.gpus[0].rule_of_thumb
-        return (f"{spec.name}: {spec.parameters:,} parameters; by the rule of thumb its {fp16.label} weights need "
-                f"{rule.count} x {gpus[0].name} (give a config.json or model ID for a serving plan)")
+        return (f"{spec.parameters:,} parameters at {fp16.label}: {rule.count} x {gpus[0].name} by the rule of thumb "
+                f"(give a config.json or model ID for a serving plan)")
     best = plan_result.best
     if target.concurrency == MAX and target.context != MAX:
         what = f"as many {target.context:,}-token sequences as fit"

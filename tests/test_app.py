@@ -109,8 +109,8 @@ def test_raw_parameter_count_gives_the_seed_formula(client):
     assert fp16["gpus"][0]["rule_of_thumb"] == {"count": 2, "tp_count": 2, "nodes": 1}
     assert fp16["gpus"][0]["count"] is None  # a bare count has no shape to plan or size a KV cache from
     assert report["serving"] is None and report["plan"] is None
-    assert report["headline"] == ("70B parameters: 70,000,000,000 parameters; by the rule of thumb its 16-bit (fp16/bf16) "
-                                  "weights need 2 x A100-80GB (give a config.json or model ID for a serving plan)")
+    assert report["headline"] == ("70,000,000,000 parameters at 16-bit (fp16/bf16): 2 x A100-80GB by the rule of thumb "
+                                  "(give a config.json or model ID for a serving plan)")
 
 
 def test_custom_gpu_size(client):
@@ -128,6 +128,20 @@ def test_vllm_engine_settings_reach_the_serving_object(client):
     assert serving["gpu_memory_utilization"] == 0.95
     assert serving["max_model_len"] == 8192
     assert serving["requested_memory_bytes"] == int(0.95 * 81090 * 2**20)
+
+
+def test_a_hybrid_shows_its_fixed_state_per_sequence_beside_the_kv_per_token(client):
+    import app
+
+    report = estimate(client, "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    # One Mamba-2 layer on one GPU: conv state (conv_kernel 4 - 1) x (intermediate 64 x 64 + 2 x n_groups 8 x
+    # state 128) in bf16, plus SSM state 64 heads x 64 x 128 in float32 (mamba_ssm_cache_dtype); 23 'M' layers.
+    per_layer = 3 * (64 * 64 + 2 * 8 * 128) * 2 + 64 * 64 * 128 * 4
+    assert per_layer == 2_134_016
+    assert report["serving"]["state_bytes_per_sequence"] == 23 * per_layer
+    page = app.serving_html(report, "GB")
+    assert "fixed state per sequence" in page and f"{23 * per_layer:,}" in page
+    assert f"{report['serving']['kv_cache_bytes_per_token']:,}" in page
 
 
 def test_fine_tuning_is_the_training_estimate_with_its_terms(client):

@@ -90,9 +90,8 @@ def test_type_a_count_press_estimate_read_the_table_then_switch_units(page, app_
     assert fp16["H100-80GB: GPUs needed by the rule of thumb (tensor-parallel)"] == "2"
     assert rows["32-bit (fp32)"]["H100-80GB: GPUs needed by the rule of thumb (tensor-parallel)"] == "4"
     # a bare count has no plan: the headline says the rule of thumb's answer, and no launch command is offered
-    expect(page.locator("#answer")).to_have_text("70B parameters: 70,000,000,000 parameters; by the rule of thumb its "
-                                                 "16-bit (fp16/bf16) weights need 2 x H100-80GB (give a config.json or "
-                                                 "model ID for a serving plan)")
+    expect(page.locator("#answer")).to_have_text("70,000,000,000 parameters at 16-bit (fp16/bf16): 2 x H100-80GB by the "
+                                                 "rule of thumb (give a config.json or model ID for a serving plan)")
     expect(page.locator("#command")).to_be_hidden()
     # numbers are right-aligned, in tabular figures
     align = page.evaluate("() => { const td = document.querySelector('#table td.num'); const s = getComputedStyle(td);"
