@@ -150,11 +150,8 @@ def _vllm(argv: list[str]) -> int:
 
 
 def _train(argv: list[str]) -> int:
-    try:
-        from .cli_train import main as train_main
-    except ImportError:
-        print("llmmem: `train` is not in this build of llmmem yet (llmmem/cli_train.py is missing): update llmmem", file=sys.stderr)
-        return EXIT_USAGE
+    from .cli_train import main as train_main
+
     return train_main(argv)
 
 

@@ -260,14 +260,6 @@ def test_plan_weights_and_kv_choices_and_an_empty_answer(capsys):
     assert empty["plans"] == [] and "the weights alone" in empty["notes"][0]
 
 
-def test_train_dispatch_is_guarded(capsys):
-    import importlib.util
-
-    if importlib.util.find_spec("llmmem.cli_train") is not None:
-        pytest.skip("cli_train is present: its own tests cover it")
-    assert_fails_cleanly(capsys, ["train", "meta-llama/Llama-3.1-8B"], "cli_train.py is missing")
-
-
 def test_the_app_path_never_reads_local_files():
     from llmmem.errors import InputError
     from llmmem.report import estimate_request
