@@ -582,6 +582,8 @@ def serving_html(report: dict, unit: str) -> str:
         rows.insert(0, [f"budget: {s['gpu_memory_utilization']} × GPU memory", number(s["requested_memory_bytes"], unit)])
     rows += [
         ["KV cache per token (bytes)", f"{s['kv_cache_bytes_per_token']:,}"],
+        *([["fixed state per sequence (bytes: conv + SSM / recurrent)", f"{s['state_bytes_per_sequence']:,}"]]
+          if s.get("state_bytes_per_sequence") else []),
         ["KV-cache tokens", f"{s['kv_cache_tokens']:,}"],
         [f"max concurrency at {context:,} tokens", f"{s['max_concurrency']:,}"],
     ]

@@ -53,9 +53,9 @@ def _add_engine_flags(group, *, many: bool) -> None:
     group.add_argument("--pp", default=None, help="pipeline-parallel size (default: the planner's)")
     group.add_argument("--max-gpus", default=None, help="most GPUs a plan may use (default 64)")
     group.add_argument("--gpu-memory-utilization", default=None, help="vLLM's fraction of GPU memory (default 0.9)")
-    group.add_argument("--max-num-batched-tokens", default=None)
-    group.add_argument("--max-num-seqs", default=None)
-    group.add_argument("--max-model-len", default=None)
+    group.add_argument("--max-num-batched-tokens", default=None, help="vLLM's prefill chunk (default: vLLM's per-GPU default)")
+    group.add_argument("--max-num-seqs", default=None, help="vLLM's scheduler cap (default: vLLM's per-GPU default)")
+    group.add_argument("--max-model-len", default=None, help="vLLM's max_model_len (default: the context); longer sizes the plan for it")
     group.add_argument("--new-tokens", default=None, help="tokens generate() adds per sequence (engine transformers; default 0: one prefill)")
     group.add_argument("--allow-long-context", action="store_true",
                        help="allow a context beyond the model's max_position_embeddings (vLLM: VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
@@ -139,6 +139,8 @@ def _plan(argv: list[str]) -> int:
 
 
 def _vllm(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        argv = ["serve", "--help"]
     if not argv or argv[0] != "serve":
         print("llmmem: only `python -m llmmem vllm serve MODEL [vLLM flags]` is known: write vllm serve", file=sys.stderr)
         return EXIT_USAGE
@@ -148,11 +150,8 @@ def _vllm(argv: list[str]) -> int:
 
 
 def _train(argv: list[str]) -> int:
-    try:
-        from .cli_train import main as train_main
-    except ImportError:
-        print("llmmem: `train` is not in this build of llmmem yet (llmmem/cli_train.py is missing): update llmmem", file=sys.stderr)
-        return EXIT_USAGE
+    from .cli_train import main as train_main
+
     return train_main(argv)
 
 
@@ -173,6 +172,12 @@ SUBCOMMANDS = {"plan": _plan, "vllm": _vllm, "train": _train}
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        return SUBCOMMANDS[argv[0]](argv[1:])
-    return _estimate(argv)
+    try:
+        code = SUBCOMMANDS[argv[0]](argv[1:]) if argv and argv[0] in SUBCOMMANDS else _estimate(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # NOTE: the reader left early (`... | head`): not an error; stop writing to the closed pipe quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

@@ -15,9 +15,10 @@ from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
-from .planner import MAX, PlanResult, plan, scheduler_seqs
+from .planner import (MAX, PlanResult, fitted_estimate, has_no_cache, needs_stored_checkpoint, plan, scheduler_seqs,
+                      stored_checkpoint_words)
 from .precisions import PRECISIONS, Precision, parse_precisions
-from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, Request
+from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, DEFAULT_MAX_GPUS, Request
 from .resolve import Resolved, resolve
 from .results import Result
 from .serving import ServingEstimate, ServingOptions, context_problem
@@ -27,8 +28,8 @@ from .spec import ModelSpec
 # fp32 row runs in float32 too (vLLM --dtype float32), the others in the checkpoint's 16-bit dtype.
 ROW_SERVING = {p.name: ("float32" if p.bits == 32 else None, p.serving_format) for p in PRECISIONS.values()}
 UNITS = {"GB": 10**9, "GiB": 2**30}
-DEFAULT_TARGET_TEXT = (f"default target: engine vllm, the first GPU ({DEFAULT_GPUS[0]} unless --gpu), "
-                       f"context min({DEFAULT_CONTEXT}, the model's maximum), 1 sequence")
+DEFAULT_TARGET_TEXT = (f"the default target: min({DEFAULT_CONTEXT:,}, the model's maximum) tokens on the first --gpu "
+                       f"({DEFAULT_GPUS[0]}); ask another with --context, --concurrency, --gpu, --engine")
 
 _ARCHITECTURE_FIELDS = (
     "num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "intermediate_size",
@@ -114,7 +115,9 @@ class Report(Result):
     parameters: int
     active_parameters: int | None
     approximate: bool
-    counted_by: str  # spec.counted_by: "exact", "transformers", "generic" (approximate) or "given"
+    # which path counted `parameters` (spec.counted_by: exact, transformers, generic, given) and its words
+    counted_by: str
+    count_label: str
     parts: Mapping[str, int]  # parameters per part: text, and vision / projector when there
     mtp: Mapping[str, int] | None  # multi-token-prediction layers the checkpoint ships, not counted
     revision: str | None
@@ -126,6 +129,9 @@ class Report(Result):
     plan: PlanResult | None
     serving: ServingEstimate | None
     notes: tuple[str, ...]
+    # fine-tuning as transformers runs it, default recipe (full bf16, AdamW, batch 1 x 2048, no checkpointing):
+    # {"recipe", "optimizer", "batch", "seq_len", "checkpointing", "peak_bytes", "accelerate_training_bytes"}
+    training: Mapping | None = None
 
 
 def _resolve(request: Request, token: str | None, allow_local_files: bool, prefer_catalog: bool = False) -> Resolved:
@@ -136,7 +142,7 @@ def _resolve(request: Request, token: str | None, allow_local_files: bool, prefe
 def target_context(spec: ModelSpec, request: Request) -> int | str:
     if request.context is not None:
         return request.context
-    return min(DEFAULT_CONTEXT, spec.max_position_embeddings or DEFAULT_CONTEXT)
+    return min(DEFAULT_CONTEXT, spec.max_position_embeddings or DEFAULT_CONTEXT, request.max_model_len or DEFAULT_CONTEXT)
 
 
 def serving_options(request: Request, gpu: GPU, tp: int, pp: int, context: int, concurrency: int,
@@ -176,7 +182,7 @@ def _plan(spec, request: Request, gpu: GPU, context, concurrency, weights=None, 
         max_gpus=request.max_gpus, weights=weights or request.weights, kv_cache_dtypes=request.kv_cache_dtype,
         prices=dict(request.prices), dtype=dtype or request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
-        allow_long_context=request.allow_long_context, **fixed_layout(request),
+        allow_long_context=request.allow_long_context, max_model_len=request.max_model_len, **fixed_layout(request),
     )
 
 
@@ -219,10 +225,10 @@ def _plan_terms(spec, request: Request, gpu: GPU, best, context, concurrency, dt
     length = best.max_context if context == MAX else context
     sequences = 1 if concurrency == MAX else concurrency
     options = serving_options(request, gpu, best.tp, best.pp, length, sequences, best.weights, best.kv_cache_dtype, dtype)
-    options = replace(options, max_model_len=length, allow_long_context=True,
+    options = replace(options, max_model_len=request.max_model_len if request.max_model_len and context != MAX else length, allow_long_context=True,
                       max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
     try:
-        e = estimate_serving(spec, options)
+        e = fitted_estimate(spec, options, request.max_num_seqs)
     except LlmmemError:
         return {}
     return {"kv_cache_bytes_per_gpu": e.kv_cache_bytes_per_gpu, "activation_bytes": e.activation_bytes,
@@ -239,8 +245,10 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
     precisions = parse_precisions(list(request.precisions) if request.precisions else None)
     notes = list(resolved.notes) + _notes(spec)
     shaped = spec.has_shape and bool(spec.breakdown)
-    if not shaped and _asks_for_serving(request):
-        raise InputError(f"{request.model!r} is only a parameter count: a serving estimate needs the model's config.json or ID")
+    flag = None if shaped else _serving_flag(request)
+    if flag:
+        raise InputError(f"{request.model!r} is only a parameter count: {flag} asks for a serving estimate, which needs the "
+                         "model's config.json or ID (a count alone gives the table)")
     context = target_context(spec, request)
     concurrency = request.concurrency
     if shaped and context != MAX and not request.allow_long_context:
@@ -252,11 +260,18 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         notes.append(f"context {context:,} is beyond the model's {spec.max_position_embeddings:,} positions (allowed by "
                      "--allow-long-context, as VLLM_ALLOW_LONG_MAX_MODEL_LEN=1): outputs past the limit may be wrong")
     rows = [_precision_row(spec, p, gpus, request, context, concurrency) for p in precisions]
+    stored = [r for r in rows if any(c.command for c in r.gpus) and needs_stored_checkpoint(spec, r.weights_format)]
+    if stored:
+        notes.append("the " + ", ".join(f"{r.name} ({r.weights_format})" for r in stored) + " rows' commands need a checkpoint "
+                     f"stored in that format in place of the model named: {stored_checkpoint_words(spec)}")
     target = plan_result = serving = None
     if shaped:
-        default = request.context is None and request.concurrency == 1 and request.engine == "vllm" and tuple(request.gpus) == DEFAULT_GPUS
+        default = request.context is None and request.max_model_len is None and request.concurrency == 1 and request.engine == "vllm" and tuple(request.gpus) == DEFAULT_GPUS
         target = Target(request.engine, gpus[0].name, context, concurrency, default)
         plan_result = _plan(spec, request, gpus[0], context, concurrency, model=launch_name(resolved, request))
+        # the best plan's command may need another checkpoint (--weights awq on a 16-bit repo): say so here too
+        if plan_result.best is not None:
+            notes += [n for n in plan_result.notes if n.startswith(f"weights {plan_result.best.weights}:")]
         serving = _serving(spec, request, gpus[0], plan_result, context, concurrency, notes)
         rows = _row_totals(spec, request, rows, serving, gpus[0])
     headline = _headline(spec, request, target, plan_result, rows, gpus)
@@ -270,6 +285,7 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         active_parameters=spec.active_parameters,
         approximate=spec.approximate,
         counted_by=spec.counted_by,
+        count_label=spec.count_label,
         parts=spec.part_totals,
         mtp={"layers": spec.mtp_layers, "parameters": spec.mtp_parameters} if spec.mtp_layers else None,
         revision=resolved.revision,
@@ -281,11 +297,38 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
         plan=plan_result,
         serving=serving,
         notes=tuple(notes),
+        training=_default_training(spec) if shaped else None,
     )
 
 
-def _asks_for_serving(request: Request) -> bool:
-    return request.layout_given or request.engine != "vllm" or request.max_model_len is not None or request.context is not None
+def _default_training(spec: ModelSpec) -> dict | None:
+    """`python -m llmmem train MODEL`'s default answer, next to accelerate's rule in the table."""
+    from .training import TrainingOptions, estimate_training
+
+    if not spec.num_attention_heads:  # NOTE: attention-free models (pure Mamba) are outside training.py
+        return None
+    options = TrainingOptions()
+    try:
+        estimate = estimate_training(spec, options)
+    except LlmmemError:
+        return None
+    return {"recipe": options.recipe, "optimizer": options.optimizer, "batch": options.batch, "seq_len": options.seq_len,
+            "checkpointing": options.checkpointing, "peak_bytes": estimate.peak_bytes,
+            "accelerate_training_bytes": estimate.accelerate_training_bytes}
+
+
+def _serving_flag(request: Request) -> str | None:
+    """The first flag of the request that only a serving estimate answers (None: the table alone)."""
+    asked = (
+        ("--tp", request.tp is not None), ("--pp", request.pp is not None), ("--engine", request.engine != "vllm"),
+        ("--context", request.context is not None), ("--concurrency", request.concurrency != 1),
+        ("--max-model-len", request.max_model_len is not None), ("--weights", request.weights != ("auto",)),
+        ("--kv-cache-dtype", request.kv_cache_dtype != ("auto",)), ("--dtype", request.dtype != "auto"),
+        ("--gpu-memory-utilization", request.gpu_memory_utilization != 0.9),
+        ("--max-num-seqs", request.max_num_seqs is not None), ("--max-num-batched-tokens", request.max_num_batched_tokens is not None),
+        ("--max-gpus", request.max_gpus != DEFAULT_MAX_GPUS), ("--allow-long-context", request.allow_long_context),
+    )
+    return next((flag for flag, given in asked if given), None)
 
 
 def _serving(spec, request: Request, gpu: GPU, plan_result: PlanResult, context, concurrency, notes: list) -> ServingEstimate | None:
@@ -304,7 +347,7 @@ def _serving(spec, request: Request, gpu: GPU, plan_result: PlanResult, context,
     kv = best.kv_cache_dtype if best is not None and not request.layout_given else request.kv_cache_dtype[0]
     options = serving_options(request, gpu, tp, pp, length, sequences, weights, kv)
     options = replace(options, max_num_seqs=scheduler_seqs(request.engine, gpu, sequences, request.max_num_seqs))
-    return estimate_serving(spec, options)
+    return fitted_estimate(spec, options, request.max_num_seqs)
 
 
 def _row_totals(spec, request: Request, rows: list[PrecisionRow], serving: ServingEstimate | None, gpu: GPU) -> list[PrecisionRow]:
@@ -329,21 +372,54 @@ def _row_totals(spec, request: Request, rows: list[PrecisionRow], serving: Servi
 
 
 def _headline(spec, request: Request, target: Target | None, plan_result: PlanResult | None, rows, gpus) -> str:
+    """One sentence: what serves the target, what its KV cache holds, and what a lower precision saves.
+    The launch command is not in it (Report.plan has it, for the copy box and the CLI block)."""
     if target is None or plan_result is None:
         fp16 = next((r for r in rows if r.name == "fp16"), rows[0])
         rule = fp16.gpus[0].rule_of_thumb
-        return (f"{spec.name}: {spec.parameters:,} parameters; by the rule of thumb its {fp16.label} weights need "
-                f"{rule.count} x {gpus[0].name} (give a config.json or model ID for a serving plan)")
+        return (f"{spec.parameters:,} parameters at {fp16.label}: {rule.count} x {gpus[0].name} by the rule of thumb "
+                f"(give a config.json or model ID for a serving plan)")
     best = plan_result.best
-    sequences = "as many sequences as fit" if target.concurrency == MAX else f"{target.concurrency} sequence{'s' if target.concurrency != 1 else ''}"
-    length = "the longest context that fits" if target.context == MAX else f"{target.context:,} tokens"
+    if target.concurrency == MAX and target.context != MAX:
+        what = f"as many {target.context:,}-token sequences as fit"
+    else:
+        what = target_words(target.context, target.concurrency).replace("sequence(s)", "sequence" if target.concurrency == 1 else "sequences")
+    engine = "" if target.engine == "vllm" else f" with {target.engine}"
     if best is None:
-        return f"{spec.name} with {target.engine} on {target.gpu}, {sequences} of {length}: {plan_result.notes[0]}"
-    layout = f"tp {best.tp}" + (f", pp {best.pp}" if best.pp > 1 else "")
-    nodes = f" over {best.nodes} nodes of 8" if best.nodes > 1 else ""
-    return (f"{spec.name} on {best.count} x {best.gpu} ({layout}{nodes}, weights {best.weights}) serves {sequences} of {length} "
-            f"with {target.engine}: its KV cache holds {best.kv_cache_tokens:,} tokens, {best.max_concurrency:g} sequences at "
-            f"{best.max_context if target.context == MAX else target.context:,} tokens; launch with `{best.command}`")
+        why = next((n for n in plan_result.notes if n.startswith("nothing serves")), plan_result.notes[-1])
+        return f"{spec.name}{engine} on {target.gpu}, {what}: {why}"
+    layout = " x ".join(part for part in (f"tensor parallel {best.tp}" if best.tp > 1 else "",
+                                          f"pipeline parallel {best.pp}" if best.pp > 1 else "") if part)
+    layout = ", ".join(part for part in (layout, f"{best.nodes} nodes of 8" if best.nodes > 1 else "") if part)
+    gpus_words = f"{best.count} x {best.gpu}" + (f" ({layout})" if layout else "")
+    verb = "serves" if best.count == 1 else "serve"
+    if has_no_cache(spec):
+        holds = "with no KV cache (encoder-only)"
+    elif target.context == MAX:
+        holds = f"with KV cache for {best.kv_cache_tokens:,} tokens: the longest context is {best.max_context:,} tokens"
+    else:
+        holds = f"with KV cache for {best.kv_cache_tokens:,} tokens ({best.max_concurrency:g} such sequences)"
+    sentence = f"{spec.name} at {_weights_words(best.weights)}{engine}: {gpus_words} {verb} {what}, {holds}"
+    inverse = MAX in (target.context, target.concurrency)  # "the same" has no meaning for an inverse question
+    return sentence + ("" if inverse else _fewer_gpus_clause(rows, best)) + "."
+
+
+def _weights_words(weights: str) -> str:
+    return {"fp16": "16-bit", "fp32": "32-bit"}.get(weights, weights)
+
+
+def _fewer_gpus_clause(rows, best) -> str:
+    """'; at 4-bit, 1 x H100-80GB serves the same': the fewest GPUs a lower-precision row's plan needs, when fewer."""
+    from .quantization import get_format
+
+    bits = int(get_format(best.weights).bytes_per_parameter * 8)  # fp8-block 8, mxfp4 4, fp16 16
+    lower = [(r.gpus[0].count, -r.bits, r) for r in rows if r.bits < bits and r.gpus and r.gpus[0].count is not None]
+    if not lower:
+        return ""
+    count, _, row = min(lower, key=lambda item: item[:2])
+    if count >= best.count:
+        return ""
+    return f"; at {row.bits}-bit, {count} x {row.gpus[0].gpu} {'serves' if count == 1 else 'serve'} the same"
 
 
 def _notes(spec) -> list[str]:
@@ -480,22 +556,39 @@ def format_table(report: dict, unit: str = "GB") -> str:
     lines = [
         f"{report['model']}: {report['parameters']:,} parameters ({format_count(report['parameters'])}{active})"
         f" [{report['source']}{_COUNT_TAGS.get(report.get('counted_by') or '', ', approximate' if report['approximate'] else '')}]",
+        *count_lines(report),
         "",
         line(headers),
         line(["-" * w for w in widths]),
         *(line(r) for r in rows),
     ]
-    if "rule_of_thumb" in str(headers):
+    if any("rule_of_thumb" in column for row in report["precisions"] for column in row["gpus"]):
         lines.append("plan: GPUs the planner needs to serve the target with the row's weights; rule of thumb: "
                      "ceil(rule-of-thumb bytes / GPU memory) / GPUs a tensor-parallel layout of it uses")
+    lines.append("training (Adam): accelerate's figure, weights + gradients + two Adam states at the row's precision")
+    training = report.get("training")
+    if training:
+        lines.append(f"fine-tuning as transformers runs it ({training['recipe']} 16-bit, {training['optimizer']}, batch "
+                     f"{training['batch']} x {training['seq_len']:,} tokens, no checkpointing): "
+                     f"{format_bytes(training['peak_bytes'], unit)} peak in one process; `python -m llmmem train MODEL` for other recipes and shards")
     if report.get("plan") is not None:
-        lines += ["", *format_plan(report, unit)]
+        lines += ["", f"answer: {report['headline']}", "", *format_plan(report, unit)]
     if report.get("serving"):
         lines += ["", *format_serving(report["serving"], unit)]
     gpus = ", ".join(f"{g['gpu']} = {format_bytes(g['memory_bytes'], unit)}" for g in report["gpus"])
     lines += ["", f"GPU memory as CUDA reports it: {gpus}.", f"{unit} = {'10^9' if unit == 'GB' else '2^30'} bytes."]
     lines += [f"note: {n}" for n in report["notes"]]
     return "\n".join(lines)
+
+
+def count_lines(report: dict) -> list[str]:
+    """Which path counted the model and its parts (multimodal: text / vision / projector); what the count
+    leaves out is in the notes (spec.notes)."""
+    if "count_label" not in report:  # legacy dicts (build_report)
+        return []
+    parts = report["parts"]
+    split = ", ".join(f"{name} {count:,} ({format_count(count)})" for name, count in parts.items()) if len(parts) > 1 else ""
+    return [f"counted: {report['count_label']}" + (f"; parts: {split}" if split else "")]
 
 
 def format_plan(report: dict, unit: str = "GB") -> list[str]:
@@ -511,7 +604,9 @@ def format_plan(report: dict, unit: str = "GB") -> list[str]:
         head,
         f"  {best['count']} x {best['gpu']}: tp {best['tp']}, pp {best['pp']}, {best['nodes']} node(s){price}; "
         f"weights {best['weights']}, {format_bytes(best['weights_bytes_per_gpu'], unit)} per GPU; KV cache {best['kv_cache_dtype']}",
-        f"  KV cache holds {best['kv_cache_tokens']:,} tokens: {capacity_words(best, target['context'], target['concurrency'])}",
+        f"  KV cache holds {best['kv_cache_tokens']:,} tokens: {capacity_words(best, target['context'], target['concurrency'])}"
+        if best["kv_cache_tokens"] else f"  no KV cache (encoder-only): max concurrency {best['max_concurrency']:g} (the scheduler's cap), "
+        f"max context {best['max_context']:,} tokens (the model's positions)",
         f"  {best['command']}",
     ]
 
@@ -527,7 +622,7 @@ def capacity_words(plan: dict, context, concurrency) -> str:
     length = plan["max_context"] if context == MAX else context
     sequences = 1 if concurrency == MAX else concurrency
     return (f"max concurrency {plan['max_concurrency']:g} at {length:,} tokens, "
-            f"max context {plan['max_context']:,} at {sequences:,} sequence(s)")
+            f"max context {plan['max_context']:,} tokens at {sequences:,} sequence(s)")
 
 
 def format_serving(serving: dict, unit: str = "GB") -> list[str]:
@@ -553,6 +648,9 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
         f"  {kv_label:<27}{size('kv_cache_bytes_per_gpu')}  ({serving['kv_cache_bytes_per_token']:,} bytes per token)",
         f"  activations                {size('activation_bytes')}",
         f"  runtime (non-torch)        {size('non_torch_bytes')}",
+        # NOTE: vLLM's total is its budget (utilization x memory) plus the CUDA context created before it.
+        *([f"  CUDA context               {size('cuda_context_bytes')}  (outside the gpu_memory_utilization budget)"]
+          if serving["engine"] == "vllm" and serving.get("cuda_context_bytes") else []),
         f"  total per GPU              {size('total_bytes_per_gpu')}  of {format_bytes(serving['gpu_memory_bytes'], unit)}: {verdict}",
         f"  KV cache holds {serving['kv_cache_tokens']:,} tokens: max concurrency {serving['max_concurrency']:,}"
         f" at {context:,} tokens per sequence",
@@ -565,10 +663,15 @@ def format_serving(serving: dict, unit: str = "GB") -> list[str]:
             # NOTE: attention-free: nothing grows with length; vLLM logs state blocks x max_model_len as tokens.
             lines[-1] += (" (no attention: vLLM counts one state block per sequence as max_model_len tokens)"
                           if serving["engine"] == "vllm" else " (no attention: only sequences cost memory, not tokens)")
+    elif not serving["kv_cache_bytes_per_token"]:
+        lines[-1] = (f"  no KV cache (encoder-only): nothing is kept per token or per sequence, so the "
+                     f"{kv_label} above stays unused; each request is one forward pass")
     if serving.get("kv_cache_groups") and len(serving["kv_cache_groups"]) > 1 or serving.get("state_page_padding_bytes"):
         lines.append(f"  hybrid KV allocator: blocks of {serving['kv_cache_block_size']:,} tokens, "
                      f"{sum(serving['kv_cache_groups'].values())} groups of {serving['kv_cache_group_size']} layers "
-                     f"({', '.join(f'{n} {kind}' for kind, n in serving['kv_cache_groups'].items())})")
+                     f"({', '.join(f'{n} {kind}' for kind, n in serving['kv_cache_groups'].items())}); the tokens it holds "
+                     f"are blocks / {sum(serving['kv_cache_groups'].values())} groups x {serving['kv_cache_block_size']:,}, "
+                     "as vLLM logs them, while each sequence takes blocks in every group")
     if serving.get("failure"):
         lines.append(f"  vLLM would stop with: {serving['failure']['message']}")
     return lines
@@ -587,7 +690,7 @@ def plan_request(request: Request, *, token: str | None = None, allow_local_file
         weights=request.weights, kv_cache_dtypes=request.kv_cache_dtype, prices=dict(request.prices),
         dtype=request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
-        allow_long_context=request.allow_long_context, **fixed_layout(request),
+        allow_long_context=request.allow_long_context, max_model_len=request.max_model_len, **fixed_layout(request),
     )
 
 

@@ -250,6 +250,12 @@ def make_request(**raw: Any) -> Request:
     revision = raw.get("revision")
     revision = (_text("revision", revision, TEXT_LIMITS["revision"]) or None) if revision is not None else None
     util = raw.get("gpu_memory_utilization")
+    context = parse_int("context", raw.get("context"), allow_max=True, allow_auto=True)
+    max_model_len = parse_int("max_model_len", raw.get("max_model_len"), allow_auto=True)
+    if isinstance(context, int) and max_model_len is not None and max_model_len < context:
+        # NOTE: vLLM refuses any sequence longer than max_model_len, so such a target cannot be served.
+        raise InputError(f"max_model_len {max_model_len:,} is shorter than context {context:,}: no sequence may exceed "
+                         "--max-model-len; raise --max-model-len or lower --context")
     return Request(
         model=model,
         engine=engine,
@@ -258,14 +264,14 @@ def make_request(**raw: Any) -> Request:
         weights=_weights(raw.get("weights")),
         kv_cache_dtype=tuple(dict.fromkeys(kv)),
         dtype=_choice("dtype", raw.get("dtype"), DTYPES, "auto"),
-        context=parse_int("context", raw.get("context"), allow_max=True, allow_auto=True),
+        context=context,
         concurrency=parse_int("concurrency", raw.get("concurrency"), allow_max=True) or DEFAULT_CONCURRENCY,
         tp=parse_int("tp", raw.get("tp"), allow_auto=True),
         pp=parse_int("pp", raw.get("pp"), allow_auto=True),
         gpu_memory_utilization=0.9 if util is None or util == "" else parse_float("gpu_memory_utilization", util),
         max_num_batched_tokens=parse_int("max_num_batched_tokens", raw.get("max_num_batched_tokens"), allow_auto=True),
         max_num_seqs=parse_int("max_num_seqs", raw.get("max_num_seqs"), allow_auto=True),
-        max_model_len=parse_int("max_model_len", raw.get("max_model_len"), allow_auto=True),
+        max_model_len=max_model_len,
         new_tokens=parse_int("new_tokens", raw.get("new_tokens")) or 0,
         allow_long_context=parse_bool("allow_long_context", raw.get("allow_long_context")),
         revision=revision,

@@ -18,7 +18,7 @@ from .results import Result
 from . import kv_cache
 from .kv_cache import CacheLayout, attention_bytes_per_token, cache_layout
 from .kv_cache import kv_heads_per_rank  # noqa: F401  (re-exported: engines and tests import it from here)
-from .spec import ATTENTION_KINDS, PART_KEYS, QUANTIZABLE_KEYS, STATE_KINDS, ModelSpec
+from .spec import ATTENTION_KINDS, FFN_DENSE, FFN_MOE, PART_KEYS, QUANTIZABLE_KEYS, STATE_KINDS, ModelSpec
 
 GiB = 2**30
 
@@ -138,6 +138,10 @@ _KIND_KEYS = {
 _SPLIT_PART_KEYS = frozenset({"attention", "mlp", "adapter", "merger", "linear"})
 
 
+# Feed-forward groups and the layers that hold them (spec.ffn_types).
+_FFN_KEYS = {"mlp": FFN_DENSE, "experts": FFN_MOE, "shared_experts": FFN_MOE, "router": FFN_MOE}
+
+
 def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> tuple[int, int]:
     """Share (numerator, denominator) of a per-layer parameter group held by decoder layers [start, end)."""
     layers = spec.num_layers or 1
@@ -145,6 +149,12 @@ def _layer_fraction(spec: ModelSpec, key: str, start: int, end: int) -> tuple[in
         kinds = kv_cache.layer_kinds(spec)
         here = sum(kind in _KIND_KEYS[key] for kind in kinds[start:end])
         return here, max(1, sum(kind in _KIND_KEYS[key] for kind in kinds))
+    if key in _FFN_KEYS and spec.ffn_types:
+        # NOTE: dense and MoE feed-forwards interleave in Jamba, Nemotron-H and Llama 4 Maverick: each group
+        # follows the layers that have it (spec.ffn_types), not "the dense layers come first".
+        total = sum(ffn == _FFN_KEYS[key] for ffn in spec.ffn_types)
+        if total:
+            return sum(ffn == _FFN_KEYS[key] for ffn in spec.ffn_types[start:end]), total
     dense = spec.num_dense_layers or 0
     if spec.is_moe and dense and key in ("mlp", "experts", "shared_experts", "router"):
         dense_here = max(0, min(end, dense) - start)

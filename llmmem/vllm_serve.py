@@ -23,6 +23,7 @@ from .engines import estimate_serving
 from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, valid_tp
+from .planner import needs_stored_checkpoint, stored_checkpoint_words
 from .request import LIMITS, parse_float, parse_int
 from .results import Result
 from .serving import ServingOptions
@@ -31,6 +32,10 @@ from .spec import ModelSpec
 DEFAULT_GPU = "H100-80GB"
 MAX_UTILIZATION = 0.95  # the highest --gpu-memory-utilization a fix proposes
 LONG_ENV = "VLLM_ALLOW_LONG_MAX_MODEL_LEN"
+# NOTE: vLLM's _get_and_verify_max_len: a config naming no maximum length (Mamba) is "Assuming the model's
+# maximum length is 2048" unless --max-model-len is given (then any length is taken).
+VLLM_DEFAULT_MAX_LEN = 2048
+LLMMEM_ONLY_FORMATS = frozenset({"fp8-dynamic", "fp8-block", "w8a8", "w4a16", "bnb-nf4", "bnb-nf4-single"})
 
 # vLLM flag -> (our field, parser). Every spelling vLLM accepts: dashes or underscores, short forms.
 _VALUE_FLAGS = {
@@ -183,12 +188,12 @@ def options_from(parsed: ParsedCommand, spec: ModelSpec, gpu: GPU) -> ServingOpt
         gpu_memory_utilization=parse_float("gpu_memory_utilization", v.get("gpu_memory_utilization", 0.9)),
         max_num_batched_tokens=parse_int("max_num_batched_tokens", v.get("max_num_batched_tokens")),
         max_num_seqs=parse_int("max_num_seqs", v.get("max_num_seqs")),
-        max_model_len=_length(v["max_model_len"]) if "max_model_len" in v else (spec.max_position_embeddings or 4096),
+        max_model_len=_length(v["max_model_len"]) if "max_model_len" in v else (spec.max_position_embeddings or VLLM_DEFAULT_MAX_LEN),
         allow_long_context=any(e in (f"{LONG_ENV}=1", f"{LONG_ENV}=true", f"{LONG_ENV}=True") for e in parsed.env),
     )
 
 
-def _config_failure(spec: ModelSpec, options: ServingOptions) -> dict | None:
+def _config_failure(spec: ModelSpec, options: ServingOptions, quantization_flag: str | None = None) -> dict | None:
     """The checks vLLM's config makes before any memory is touched, in its own words."""
     limit = spec.max_position_embeddings
     if limit and options.max_model_len > limit and not options.allow_long_context:
@@ -207,14 +212,29 @@ def _config_failure(spec: ModelSpec, options: ServingOptions) -> dict | None:
         return {"check": "tensor_parallel",
                 "message": f"tensor parallel size {options.tp} neither divides nor is a multiple of the {kv} KV heads "
                 "(QKVParallelLinear cannot split or replicate them evenly)."}
+    # NOTE: llmmem's own format names (w4a16, w8a8, fp8-block, ...) are not vLLM flags: `-q w4a16` describes a
+    # checkpoint stored in that format (bench/accuracy.py feeds measured runs so), so only vLLM's names are checked.
+    described = (quantization_flag or "").strip().lower() in LLMMEM_ONLY_FORMATS
+    if options.quantization and not described and needs_stored_checkpoint(spec, options.quantization):
+        # NOTE: AWQ/GPTQ look for their config file beside the weights (get_quant_config) and stop without it.
+        flag = quantization_flag or options.quantization
+        if spec.quantization:  # ModelConfig._verify_quantization
+            message = (f"Quantization method specified in the model config ({spec.quantization.get('quant_method')}) does not "
+                       f"match the quantization method specified in the `quantization` argument ({flag}).")
+        elif options.quantization in ("awq", "gptq", "w4a16"):
+            message = f"Cannot find the config file for {flag}"
+        else:
+            message = (f"the checkpoint's config.json has no {flag} quantization_config: vLLM loads {options.quantization} "
+                       "weights only from a checkpoint stored in that format")
+        return {"check": "quantization", "message": message}
     if options.pp > (spec.num_layers or 1):
         return {"check": "pipeline_parallel",
                 "message": f"pipeline parallel size {options.pp} is more than the model's {spec.num_layers} layers."}
     return None
 
 
-def predict(spec: ModelSpec, options: ServingOptions) -> tuple[VllmEstimate | None, dict | None]:
-    failure = _config_failure(spec, options)
+def predict(spec: ModelSpec, options: ServingOptions, quantization_flag: str | None = None) -> tuple[VllmEstimate | None, dict | None]:
+    failure = _config_failure(spec, options, quantization_flag)
     if failure is not None:
         return None, failure
     estimate = estimate_serving(spec, options)
@@ -236,6 +256,12 @@ def _with(parsed: ParsedCommand, flag: str, value: str, *, drop: tuple[str, ...]
         kept.append(tokens[i])
         i += 1
     return " ".join([*parsed.env, "vllm", "serve", parsed.model, *map(shlex.quote, kept), flag, value])
+
+
+def _without(parsed: ParsedCommand, flag: str) -> str:
+    """The original command without `flag` (every spelling of it)."""
+    command = _with(parsed, flag, "")
+    return command[: -len(f" {flag} ")]
 
 
 def _fixes(parsed: ParsedCommand, spec: ModelSpec, options: ServingOptions, estimate, failure, gpu: GPU) -> list[dict]:
@@ -265,6 +291,11 @@ def _fixes(parsed: ParsedCommand, spec: ModelSpec, options: ServingOptions, esti
     if check in ("max_seq_len",) and options.kv_cache_dtype != "fp8":
         candidates.append(("store the KV cache in fp8 (--kv-cache-dtype fp8)", _with(parsed, "--kv-cache-dtype", "fp8"),
                            replace(options, kv_cache_dtype="fp8")))
+    if check == "quantization":
+        candidates.append(("quantize the weights to fp8 on load instead (--quantization fp8)", _with(parsed, "--quantization", "fp8"),
+                           replace(options, quantization="fp8")))
+        candidates.append(("drop --quantization (serve the checkpoint's own weights)", _without(parsed, "--quantization"),
+                           replace(options, quantization=None)))
     if check == "tensor_parallel":
         for size in sorted({t for t in range(1, 9) if valid_tp(t, spec)}, key=lambda t: (abs(t - options.tp), -t)):
             candidates.append((f"use --tensor-parallel-size {size} (it splits the heads evenly)",
@@ -306,7 +337,7 @@ def _starts(spec: ModelSpec, options: ServingOptions) -> bool:
 def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, token: str | None = None,
                      allow_local_files: bool = True, offline: bool = False, prefer_catalog: bool = False) -> StartupCheck:
     """Predict `vllm serve ...` on `gpu` (default H100-80GB): its start-up figures, whether it starts, and fixes."""
-    from .report import _resolve
+    from .report import _resolve, launch_name
     from .request import make_request
 
     text = command if isinstance(command, str) else shlex.join(command)
@@ -315,13 +346,22 @@ def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, 
     parsed = parse_command(command)
     gpu = gpu if isinstance(gpu, GPU) else get_gpu(gpu or DEFAULT_GPU)
     request = make_request(model=parsed.model, revision=parsed.values.get("revision"), offline=offline)
-    spec = _resolve(request, token, allow_local_files, prefer_catalog).spec
+    resolved = _resolve(request, token, allow_local_files, prefer_catalog)
+    spec = resolved.spec
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{parsed.model!r} is only a parameter count: the check needs the model's config.json or ID")
     options = options_from(parsed, spec, gpu)
-    estimate, failure = predict(spec, options)
-    notes = []
-    defaults = [f"max_model_len {options.max_model_len} (the model's maximum)" if "max_model_len" not in parsed.values else None,
+    launch = launch_name(resolved, request)
+    renamed = launch != parsed.model
+    if renamed:  # a URL or a bare catalog name: vLLM needs the repo ID, so the fixes name it
+        parsed = replace(parsed, model=launch)
+    estimate, failure = predict(spec, options, parsed.values.get("quantization"))
+    notes = [f"vLLM loads a Hub repo ID or a local folder: write {launch}, not {request.model}"] if renamed else []
+    if failure is not None and failure["check"] == "quantization":
+        notes.append(f"--quantization {parsed.values['quantization']}: {stored_checkpoint_words(spec)}; "
+                     f"{options.quantization} weights need a checkpoint stored in that format (its own repo)")
+    default_len = "the model's maximum" if spec.max_position_embeddings else "vLLM's default when config.json names no maximum length"
+    defaults = [f"max_model_len {options.max_model_len} ({default_len})" if "max_model_len" not in parsed.values else None,
                 "gpu_memory_utilization 0.9" if "gpu_memory_utilization" not in parsed.values else None]
     if estimate is not None:
         defaults += [f"max_num_seqs {estimate.max_num_seqs}" if "max_num_seqs" not in parsed.values else None,
@@ -359,9 +399,11 @@ def format_check(check: StartupCheck) -> str:
             "predicted start-up (per GPU, as vLLM logs it):",
             f"  Model loading took {gib(e.weights_bytes_per_gpu)}",
             f"  activation peak {gib(e.activation_bytes)}, non-torch {gib(e.non_torch_bytes)} (CUDA context {gib(e.cuda_context_bytes)} not charged)",
-            f"  Available KV cache memory: {gib(max(0, e.kv_cache_bytes_per_gpu))}",
-            f"  GPU KV cache size: {e.kv_cache_tokens:,} tokens",
-            f"  Maximum concurrency for {e.max_model_len:,} tokens per request: {e.max_concurrency:.2f}x",
+            *([f"  Available KV cache memory: {gib(max(0, e.kv_cache_bytes_per_gpu))}",
+               f"  GPU KV cache size: {e.kv_cache_tokens:,} tokens",
+               f"  Maximum concurrency for {e.max_model_len:,} tokens per request: {e.max_concurrency:.2f}x"]
+              if e.kv_cache_bytes_per_token or getattr(e, "state_bytes_per_sequence", 0) else
+              ["  no KV cache: no layer keeps anything per token or per sequence (encoder-only); each request is one forward pass"]),
             "",
         ]
     if check.starts:

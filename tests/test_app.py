@@ -66,7 +66,8 @@ def test_catalog_model_exact_count_and_bytes(client):
     best = report["plan"]["plans"][0]
     assert (best["count"], best["tp"], best["pp"]) == (1, 1, 1)
     assert best["command"] == "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192"
-    assert report["headline"].startswith("meta-llama/Llama-3.1-8B on 1 x H100-80GB (tp 1, weights fp16) serves 1 sequence of 8,192 tokens")
+    assert report["headline"] == ("meta-llama/Llama-3.1-8B at 16-bit: 1 x H100-80GB serves 1 sequence of 8,192 tokens, "
+                                  "with KV cache for 443,568 tokens (54.15 such sequences).")
 
 
 def test_one_request_gives_byte_identical_answers_from_the_library_the_cli_and_the_api(client, capsys):
@@ -84,8 +85,8 @@ def test_one_request_gives_byte_identical_answers_from_the_library_the_cli_and_t
         == json.dumps(cli["serving"], sort_keys=True)
     assert api == library  # the whole object: /estimate is estimate_request(...).to_dict()
     # the CLI asks the Hub first (offline here, so it notes that); the app answers a catalog model from the catalog
-    assert cli["notes"] == ["HF_HUB_OFFLINE is set: showing the bundled entry"] and api["notes"] == []
-    assert {**cli, "notes": []} == api
+    assert cli["notes"] == ["HF_HUB_OFFLINE is set: showing the bundled entry", *api["notes"]]
+    assert {**cli, "notes": api["notes"]} == api
     assert api["serving"]["tp"] == 2 and api["serving"]["kv_cache_dtype"] == "fp8"
     assert api["active_parameters"] is not None and api["active_parameters"] < api["parameters"]
 
@@ -94,7 +95,8 @@ def test_the_page_default_request_is_the_cli_default_request(client, capsys):
     api = estimate(client, "meta-llama/Llama-3.1-70B")
     assert cli_main(["meta-llama/Llama-3.1-70B", "--gpu", "H100-80GB", "--json"]) == 0
     cli = json.loads(capsys.readouterr().out)
-    assert {**cli, "notes": []} == api  # notes: the CLI says it is offline; the app answers from the catalog at once
+    # notes: the CLI also says it is offline; the app answers from the catalog at once
+    assert cli["notes"][1:] == api["notes"] and {**cli, "notes": api["notes"]} == api
 
 
 def test_raw_parameter_count_gives_the_seed_formula(client):
@@ -107,8 +109,8 @@ def test_raw_parameter_count_gives_the_seed_formula(client):
     assert fp16["gpus"][0]["rule_of_thumb"] == {"count": 2, "tp_count": 2, "nodes": 1}
     assert fp16["gpus"][0]["count"] is None  # a bare count has no shape to plan or size a KV cache from
     assert report["serving"] is None and report["plan"] is None
-    assert report["headline"] == ("70B parameters: 70,000,000,000 parameters; by the rule of thumb its 16-bit (fp16/bf16) "
-                                  "weights need 2 x A100-80GB (give a config.json or model ID for a serving plan)")
+    assert report["headline"] == ("70,000,000,000 parameters at 16-bit (fp16/bf16): 2 x A100-80GB by the rule of thumb "
+                                  "(give a config.json or model ID for a serving plan)")
 
 
 def test_custom_gpu_size(client):
@@ -126,6 +128,20 @@ def test_vllm_engine_settings_reach_the_serving_object(client):
     assert serving["gpu_memory_utilization"] == 0.95
     assert serving["max_model_len"] == 8192
     assert serving["requested_memory_bytes"] == int(0.95 * 81090 * 2**20)
+
+
+def test_a_hybrid_shows_its_fixed_state_per_sequence_beside_the_kv_per_token(client):
+    import app
+
+    report = estimate(client, "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    # One Mamba-2 layer on one GPU: conv state (conv_kernel 4 - 1) x (intermediate 64 x 64 + 2 x n_groups 8 x
+    # state 128) in bf16, plus SSM state 64 heads x 64 x 128 in float32 (mamba_ssm_cache_dtype); 23 'M' layers.
+    per_layer = 3 * (64 * 64 + 2 * 8 * 128) * 2 + 64 * 64 * 128 * 4
+    assert per_layer == 2_134_016
+    assert report["serving"]["state_bytes_per_sequence"] == 23 * per_layer
+    page = app.serving_html(report, "GB")
+    assert "fixed state per sequence" in page and f"{23 * per_layer:,}" in page
+    assert f"{report['serving']['kv_cache_bytes_per_token']:,}" in page
 
 
 def test_fine_tuning_is_the_training_estimate_with_its_terms(client):

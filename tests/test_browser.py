@@ -90,9 +90,8 @@ def test_type_a_count_press_estimate_read_the_table_then_switch_units(page, app_
     assert fp16["H100-80GB: GPUs needed by the rule of thumb (tensor-parallel)"] == "2"
     assert rows["32-bit (fp32)"]["H100-80GB: GPUs needed by the rule of thumb (tensor-parallel)"] == "4"
     # a bare count has no plan: the headline says the rule of thumb's answer, and no launch command is offered
-    expect(page.locator("#answer")).to_have_text("70B parameters: 70,000,000,000 parameters; by the rule of thumb its "
-                                                 "16-bit (fp16/bf16) weights need 2 x H100-80GB (give a config.json or "
-                                                 "model ID for a serving plan)")
+    expect(page.locator("#answer")).to_have_text("70,000,000,000 parameters at 16-bit (fp16/bf16): 2 x H100-80GB by the "
+                                                 "rule of thumb (give a config.json or model ID for a serving plan)")
     expect(page.locator("#command")).to_be_hidden()
     # numbers are right-aligned, in tabular figures
     align = page.evaluate("() => { const td = document.querySelector('#table td.num'); const s = getComputedStyle(td);"
@@ -118,10 +117,10 @@ def test_the_headline_table_and_serving_panel_give_one_answer_for_llama_70b_on_h
     _, report = app.estimate_values({"model": "meta-llama/Llama-3.1-70B", "gpus": "H100-80GB"})
     report = report.to_dict()
     best = report["plan"]["plans"][0]
-    # the headline is the planner's sentence, first under the inputs, with the launch command to copy
+    # the headline is the planner's sentence, first under the inputs; the launch command to copy is below it
     expect(page.locator("#answer")).to_have_text(report["headline"].replace("`", ""))
     headline = page.locator("#answer").inner_text()
-    assert headline.startswith(f"meta-llama/Llama-3.1-70B on {best['count']} x H100-80GB (tp {best['tp']}")
+    assert headline.startswith(f"meta-llama/Llama-3.1-70B at 16-bit: {best['count']} x H100-80GB (tensor parallel {best['tp']})")
     assert (best["count"], best["tp"], best["pp"], best["weights"]) == (2, 2, 1, "fp16")  # 141 GB of weights: two 80 GB cards
     expect(page.locator("#command textarea")).to_have_value(best["command"])
     assert best["command"] == "vllm serve meta-llama/Llama-3.1-70B --tensor-parallel-size 2 --max-model-len 8192"

@@ -214,10 +214,14 @@ def test_default_answer_is_the_planners_best_plan(capsys):
         best["kv_cache_tokens"], best["max_concurrency"], best["command"])
     assert (column["total_bytes_per_gpu"], column["activation_bytes"], column["fits"]) == (
         serving["total_bytes_per_gpu"], serving["activation_bytes"], True)
-    assert best["command"] in report["headline"] and "2 x H100-80GB" in report["headline"]
+    assert report["headline"] == ("meta-llama/Llama-3.1-70B at 16-bit: 2 x H100-80GB (tensor parallel 2) serve 1 sequence of "
+                                  "8,192 tokens, with KV cache for 10,096 tokens (1.23 such sequences); at 4-bit, 1 x H100-80GB "
+                                  "serves the same.")
+    assert "vllm serve" not in report["headline"]  # the command is in the plan (the app's copy box, the CLI block)
     assert main(["meta-llama/Llama-3.1-70B", "--offline"]) == 0
     text = capsys.readouterr().out
-    assert "Best plan on H100-80GB for 1 sequence(s) of 8,192 tokens with vllm (default target" in text
+    assert ("Best plan on H100-80GB for 1 sequence(s) of 8,192 tokens with vllm (the default target: min(8,192, the model's "
+            "maximum) tokens on the first --gpu (H100-80GB); ask another with --context, --concurrency, --gpu, --engine):") in text
     assert best["command"] in text and "does not" not in text
 
 
@@ -256,14 +260,6 @@ def test_plan_weights_and_kv_choices_and_an_empty_answer(capsys):
     assert empty["plans"] == [] and "the weights alone" in empty["notes"][0]
 
 
-def test_train_dispatch_is_guarded(capsys):
-    import importlib.util
-
-    if importlib.util.find_spec("llmmem.cli_train") is not None:
-        pytest.skip("cli_train is present: its own tests cover it")
-    assert_fails_cleanly(capsys, ["train", "meta-llama/Llama-3.1-8B"], "cli_train.py is missing")
-
-
 def test_the_app_path_never_reads_local_files():
     from llmmem.errors import InputError
     from llmmem.report import estimate_request
@@ -278,4 +274,202 @@ def test_prefer_catalog_answers_a_catalog_model_without_the_hub():
     from llmmem.request import make_request
 
     report = estimate_request(make_request(model="meta-llama/Llama-3.1-8B"), prefer_catalog=True, allow_local_files=False)
-    assert (report.source, report.parameters, report.notes) == ("catalog", 8_030_261_248, ())
+    assert (report.source, report.parameters) == ("catalog", 8_030_261_248)
+    assert [note for note in report.notes if "rows' commands need a checkpoint" not in note] == []  # nothing about the Hub
+
+
+def test_report_says_how_the_model_was_counted_and_its_parts(capsys):
+    report = run_json(capsys, "Qwen/Qwen2.5-VL-7B-Instruct", "--offline")
+    assert report["counted_by"] == "exact"
+    assert report["count_label"] == "exact (llmmem family table, as transformers builds it)"
+    # text + vision tower + projector add up to the whole count
+    assert report["parts"] == {"text": 7_615_616_512, "vision": 631_975_680, "projector": 44_574_464}
+    assert sum(report["parts"].values()) == report["parameters"] == 8_292_166_656
+    towers = "vision tower (631,975,680) and projector (44,574,464) counted: vLLM loads them with the text model"
+    assert towers in report["notes"]  # spec.notes: what the count includes or leaves out
+    assert main(["Qwen/Qwen2.5-VL-7B-Instruct", "--offline"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == ("counted: exact (llmmem family table, as transformers builds it); parts: text 7,615,616,512 (7.62B), "
+                        "vision 631,975,680 (631.98M), projector 44,574,464 (44.57M)")
+    assert "note: " + towers in lines
+
+
+def test_count_notes_name_mtp_layers_not_built(capsys):
+    report = run_json(capsys, "deepseek-ai/DeepSeek-V3", "--offline", "--precisions", "fp8")
+    assert report["parts"] == {"text": 671_026_404_352}
+    assert any("1 multi-token-prediction layer (13,463,426,048 parameters)" in note for note in report["notes"])
+    assert report["mtp"] == {"layers": 1, "parameters": 13_463_426_048}
+    bare = run_json(capsys, "70B", "--precisions", "fp16")
+    assert (bare["counted_by"], bare["count_label"], bare["parts"], bare["mtp"]) == ("given", "given", {"text": 70_000_000_000}, None)
+
+
+def test_an_unknown_family_is_called_approximate_once(capsys, tmp_path):
+    config = json.loads(LLAMA_8B.read_text())
+    config.update(model_type="foollama", architectures=["FooForCausalLM"])
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    report = run_json(capsys, str(tmp_path / "config.json"), "--precisions", "fp16")
+    assert report["counted_by"] == "generic" and report["approximate"] is True
+    assert sum(note.startswith("approximate") for note in report["notes"]) == 1
+
+
+def test_max_model_len_alone_sets_the_target_and_caps_the_answer(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline", "--max-model-len", "4096", "--gpu", "H100-80GB")
+    assert report["target"] == {"engine": "vllm", "gpu": "H100-80GB", "context": 4096, "concurrency": 1, "default": False}
+    best = report["plan"]["plans"][0]
+    assert best["command"] == "vllm serve meta-llama/Llama-3.1-8B --max-model-len 4096"
+    assert (best["max_context"], best["kv_cache_tokens"], best["max_concurrency"]) == (4096, 443568, 108.29)
+    assert report["serving"]["max_model_len"] == 4096 and report["serving"]["max_concurrency"] == 108.29
+    assert_fails_cleanly(capsys, ["Llama-3.1-8B", "--offline", "--context", "8192", "--max-model-len", "4096"],
+                         "max_model_len 4,096 is shorter than context 8,192")
+
+
+def test_vllm_serving_terms_add_up_to_the_total_shown(capsys):
+    report = run_json(capsys, "meta-llama/Llama-3.1-70B", "--offline")
+    s = report["serving"]
+    terms = ("weights_bytes_per_gpu", "kv_cache_bytes_per_gpu", "activation_bytes", "non_torch_bytes", "cuda_context_bytes")
+    assert sum(s[k] for k in terms) == s["total_bytes_per_gpu"] == 77_073_733_386
+    assert s["cuda_context_bytes"] == 547_608_330  # 0.51 GiB, created before vLLM's 0.9 budget is measured
+    assert main(["meta-llama/Llama-3.1-70B", "--offline"]) == 0
+    text = capsys.readouterr().out
+    assert "  CUDA context                      0.55 GB  (outside the gpu_memory_utilization budget)\n" \
+           "  total per GPU                    77.07 GB  of 85.03 GB: starts" in text
+    assert "  KV cache holds 10,096 tokens: max concurrency 1.23 at 8,192 tokens, max context 10,096 tokens at 1 sequence(s)\n" in text
+    assert f"\nanswer: {report['headline']}\n\nBest plan on H100-80GB" in text  # the one sentence, then the plan behind it
+
+
+def test_rows_whose_commands_need_a_quantized_checkpoint_say_so(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline", "--precisions", "fp16,fp8,int8,int4", "--gpu", "H100")
+    assert [r["gpus"][0]["command"].split("--quantization ")[-1] for r in report["precisions"][1:]] == ["fp8", "compressed-tensors", "gptq_marlin"]
+    assert ("the int8 (w8a8), int4 (w4a16) rows' commands need a checkpoint stored in that format in place of the model named: "
+            "vLLM quantizes 16-bit weights on load only to fp8 and bitsandbytes") in report["notes"]
+
+
+def test_the_serving_block_is_the_plan_it_follows_for_a_hybrid(capsys):
+    report = run_json(capsys, "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "--offline")
+    best, serving = report["plan"]["plans"][0], report["serving"]
+    assert best["command"].endswith("--max-num-seqs 804")
+    assert serving["starts"] and serving["max_num_seqs"] == 804
+    assert (serving["kv_cache_tokens"], serving["max_concurrency"]) == (best["kv_cache_tokens"], best["max_concurrency"]) == (350032, 104.62)
+    column = report["precisions"][1]["gpus"][0]  # fp16 row on H100: the same plan and terms
+    assert (column["command"], column["fits"], column["activation_bytes"]) == (best["command"], True, serving["activation_bytes"])
+
+
+def test_an_encoder_report_says_it_keeps_no_kv_cache(capsys):
+    report = run_json(capsys, "google-bert/bert-base-multilingual-cased", "--offline")
+    assert report["serving"]["kv_cache_bytes_per_token"] == 0 and report["plan"]["plans"][0]["kv_cache_tokens"] == 0
+    assert report["headline"] == ("google-bert/bert-base-multilingual-cased at 16-bit: 1 x H100-80GB serves 1 sequence of "
+                                  "512 tokens, with no KV cache (encoder-only).")
+    assert main(["google-bert/bert-base-multilingual-cased", "--offline"]) == 0
+    text = capsys.readouterr().out
+    assert "  no KV cache (encoder-only): max concurrency 1024 (the scheduler's cap), max context 512 tokens (the model's positions)\n" in text
+    assert "KV cache holds" not in text
+
+
+@pytest.mark.parametrize("argv", [["plan", "Llama-3.1-8B"], ["vllm", "serve", "Llama-3.1-8B"], ["Llama-3.1-8B"]])
+def test_a_reader_that_leaves_early_gets_no_traceback(argv):
+    # `python -m llmmem ... | head -3`: the pipe closes before llmmem writes
+    process = subprocess.Popen([sys.executable, "-m", "llmmem", *argv, "--offline"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=Path(__file__).resolve().parents[1])
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0 and err == ""
+
+
+def test_plan_and_vllm_serve_json_are_the_library_objects_byte_for_byte(capsys):
+    from llmmem.report import plan_request
+    from llmmem.request import make_request
+    from llmmem.vllm_serve import check_vllm_serve
+
+    request = make_request(model="meta-llama/Llama-3.1-70B", gpus=["H100-80GB", "L40S"], context="32768", concurrency="8", offline=True)
+    library = json.dumps(plan_request(request).to_dict(), indent=2)
+    assert main(["plan", "meta-llama/Llama-3.1-70B", "--gpu", "H100-80GB", "--gpu", "L40S", "--context", "32768",
+                 "--concurrency", "8", "--offline", "--json"]) == 0
+    assert capsys.readouterr().out == library + "\n"
+    best = json.loads(library)["plans"][0]
+    check = check_vllm_serve(best["command"], gpu=best["gpu"], offline=True)
+    assert main(["vllm", "serve", *best["command"].split()[2:], "--gpu", best["gpu"], "--offline", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert out == json.dumps(check.to_dict(), indent=2) + "\n"
+    served = json.loads(out)
+    assert served["starts"] and (served["kv_cache_tokens"], served["tp"], served["pp"]) == (best["kv_cache_tokens"], best["tp"], best["pp"])
+
+
+def test_vllm_help_is_help(capsys):
+    assert main(["vllm", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m llmmem vllm serve MODEL [vLLM flags]")
+
+
+def test_a_hybrid_says_how_vllm_counts_its_kv_tokens(capsys):
+    report = run_json(capsys, "ai21labs/AI21-Jamba-1.5-Mini", "--offline", "--precisions", "fp16")
+    s = report["serving"]
+    # vLLM logs blocks // groups x block size as "tokens", while one 8,192-token sequence takes
+    # ceil(8192 / 80) attention blocks plus one block in each of the 7 state groups
+    assert (s["kv_cache_block_size"], s["kv_cache_groups"]) == (80, {"mamba_state": 7, "full_attention": 1})
+    assert s["kv_cache_tokens"] == s["num_blocks"] // 8 * 80 == 319280
+    assert s["max_concurrency"] == round(s["num_blocks"] / (8192 // 80 + 1 + 7), 2) == 290.26
+    assert main(["ai21labs/AI21-Jamba-1.5-Mini", "--offline", "--precisions", "fp16"]) == 0
+    assert ("the tokens it holds are blocks / 8 groups x 80, as vLLM logs them, while each sequence takes blocks in every group"
+            in capsys.readouterr().out)
+
+
+def test_a_best_plan_that_needs_another_checkpoint_says_so_in_the_report(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline", "--weights", "awq", "--precisions", "fp16", "--gpu", "L4")
+    assert report["plan"]["plans"][0]["command"] == "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192 --quantization awq"
+    assert ("weights awq: replace meta-llama/Llama-3.1-8B in the command by a checkpoint stored in awq: vLLM quantizes 16-bit "
+            "weights on load only to fp8 and bitsandbytes") in report["notes"]
+
+
+@pytest.mark.parametrize("flags, named", [(["--concurrency", "4"], "--concurrency"), (["--weights", "awq"], "--weights"),
+                                          (["--kv-cache-dtype", "fp8"], "--kv-cache-dtype"), (["--max-num-seqs", "8"], "--max-num-seqs")])
+def test_a_bare_count_refuses_serving_flags_by_name(capsys, flags, named):
+    assert_fails_cleanly(capsys, ["70B", *flags], f"'70B' is only a parameter count: {named} asks for a serving estimate")
+
+
+def test_transformers_plans_are_one_gpu_and_launch_with_from_pretrained(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline", "--engine", "transformers", "--precisions", "fp16", "--gpu", "H100")
+    best = report["plan"]["plans"][0]
+    assert best["command"] == 'AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.1-8B", dtype="auto", device_map="cuda")'
+    assert (best["count"], best["tp"], best["pp"]) == (1, 1, 1)
+    s = report["serving"]
+    assert s["engine"] == "transformers"
+    assert s["non_torch_bytes"] == s["cuda_context_bytes"] == 547_608_330  # its runtime term is the CUDA context itself
+    assert main(["Llama-3.1-8B", "--offline", "--engine", "transformers", "--precisions", "fp16"]) == 0
+    text = capsys.readouterr().out
+    assert "vllm serve" not in text and "CUDA context" not in text  # transformers' runtime term is the CUDA context
+    plan = run_json(capsys, "plan", "Llama-3.1-70B", "--offline", "--engine", "transformers", "--gpu", "H100")
+    assert plan["plans"] == [] and plan["notes"][-1] == (
+        "nothing serves the target within 1 GPU: the weights alone (141.1 GB) exceed what 1 x H100-80GB hold; "
+        "use --engine vllm to split it over several GPUs")
+
+
+def test_the_table_says_whose_training_figure_it_shows_and_the_measured_one(capsys):
+    report = run_json(capsys, "Llama-3.1-8B", "--offline")
+    # training.py's default recipe: full 16-bit fine-tuning, AdamW, batch 1 x 2,048 tokens, no checkpointing
+    assert report["training"] == {"recipe": "full", "optimizer": "adamw", "batch": 1, "seq_len": 2048, "checkpointing": False,
+                                  "peak_bytes": 80_403_275_776, "accelerate_training_bytes": 64_242_089_984}
+    assert next(r for r in report["precisions"] if r["name"] == "fp16")["training_adam_bytes"] == 64_242_089_984 == 8 * 8_030_261_248
+    assert main(["Llama-3.1-8B", "--offline"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "training (Adam): accelerate's figure, weights + gradients + two Adam states at the row's precision" in lines
+    assert ("fine-tuning as transformers runs it (full 16-bit, adamw, batch 1 x 2,048 tokens, no checkpointing): 80.40 GB peak "
+            "in one process; `python -m llmmem train MODEL` for other recipes and shards") in lines
+    assert lines[9].startswith("plan: GPUs the planner needs")  # the legend right under the table
+    assert run_json(capsys, "70B")["training"] is None
+
+
+def test_headlines_of_inverse_questions_multi_node_plans_and_other_engines(capsys):
+    def headline(*argv):
+        return run_json(capsys, *argv, "--offline")["headline"]
+
+    assert headline("deepseek-ai/DeepSeek-V3") == (
+        "deepseek-ai/DeepSeek-V3 at fp8-block: 16 x H100-80GB (tensor parallel 8 x pipeline parallel 2, 2 nodes of 8) serve "
+        "1 sequence of 8,192 tokens, with KV cache for 756,080 tokens (92.29 such sequences); at 4-bit, 6 x H100-80GB serve the same.")
+    assert headline("Llama-3.1-70B", "--context", "max") == (
+        "meta-llama/Llama-3.1-70B at 16-bit: 2 x H100-80GB (pipeline parallel 2) serve 1 sequence of the longest context that "
+        "fits, with KV cache for 23,024 tokens: the longest context is 23,024 tokens.")
+    assert headline("Llama-3.1-8B", "--concurrency", "max", "--gpu", "L4") == (
+        "meta-llama/Llama-3.1-8B at 16-bit: 1 x L4-24GB serves as many 8,192-token sequences as fit, with KV cache for "
+        "32,944 tokens (4.02 such sequences).")
+    assert headline("Llama-3.1-70B", "--engine", "transformers") == (
+        "meta-llama/Llama-3.1-70B with transformers on H100-80GB, 1 sequence of 8,192 tokens: nothing serves the target within "
+        "1 GPU: the weights alone (141.1 GB) exceed what 1 x H100-80GB hold; use --engine vllm to split it over several GPUs")

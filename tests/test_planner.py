@@ -76,9 +76,19 @@ def test_prices_rank_by_cost_per_hour():
 
 def test_without_prices_rank_by_count_and_say_so():
     t4, mi300x = get_gpu("T4-16GB"), get_gpu("MI300X-192GB")  # no catalog price
-    result = plan(LLAMA_8B, gpus=[H100, t4, mi300x], context=8192)
-    assert [p.count for p in result.plans[:2]] == [1, 1] and result.plans[-1].gpu == "T4-16GB"
+    result = plan(LLAMA_8B, gpus=[t4, mi300x], context=8192)
+    assert [(p.gpu, p.count) for p in result.plans][:1] == [("MI300X-192GB", 1)] and result.plans[-1].gpu == "T4-16GB"
     assert "ranked by GPU count, fewer pipeline stages, then headroom: no price for MI300X-192GB, T4-16GB" in result.notes[0]
+
+
+def test_priced_gpus_rank_first_and_unpriced_ones_follow_by_count():
+    t4, mi300x = get_gpu("T4-16GB"), get_gpu("MI300X-192GB")  # no catalog price
+    result = plan(LLAMA_8B, gpus=[H100, t4, mi300x], context=8192)
+    # 1 x MI300X is as few GPUs as 1 x H100, but only the H100 has a price (4.176 $/h): it is the answer
+    assert [(p.gpu, p.count, p.usd_per_hour) for p in result.plans] == [
+        ("H100-80GB", 1, 4.176), ("MI300X-192GB", 1, None), ("T4-16GB", 2, None), ("T4-16GB", 2, None)]
+    assert result.notes[0] == ("ranked by cost per hour (catalog prices or --price), then GPU count, fewer pipeline stages, "
+                               "headroom; GPUs without a price follow, by GPU count: MI300X-192GB, T4-16GB (give --price GPU=USD_PER_HOUR)")
 
 
 def test_concurrency_target_is_kept():
@@ -190,3 +200,97 @@ def test_generic_max_context_is_what_the_free_memory_holds():
     free = l4.memory_bytes - out.weights_bytes_per_gpu - out.activation_bytes - out.non_torch_bytes
     assert out.max_context == free // 131072
     assert plan(LLAMA_8B, engine="generic", gpus=[l4], context="max", max_gpus=1).best.max_context == out.max_context
+
+
+def test_a_longer_max_model_len_is_what_the_plan_is_sized_and_launched_with():
+    from llmmem.vllm_serve import check_vllm_serve
+
+    # 8,192-token sequences fit 2 x H100 at --max-model-len 8192 (10,096 KV tokens); but vLLM's start-up check
+    # needs one whole sequence of max_model_len: at 131,072 tokens (20 GiB of KV for the 70B) 2 GPUs stop, 3 start.
+    short = plan(LLAMA_70B, model="meta-llama/Llama-3.1-70B", gpus=[H100], context=8192).best
+    assert (short.count, short.kv_cache_tokens) == (2, 10096)
+    long = plan(LLAMA_70B, model="meta-llama/Llama-3.1-70B", gpus=[H100], context=8192, max_model_len=131072).best
+    assert (long.count, long.tp, long.pp) == (3, 1, 3)
+    assert long.command == "vllm serve meta-llama/Llama-3.1-70B --pipeline-parallel-size 3 --max-model-len 131072"
+    assert long.max_context == 131072 and long.kv_cache_tokens == 236096
+    check = check_vllm_serve(long.command, offline=True)
+    assert check.starts and check.estimate.kv_cache_tokens == long.kv_cache_tokens
+    # the longest context a plan reports never passes --max-model-len (vLLM serves no longer sequence)
+    capped = plan(LLAMA_8B, gpus=[H100], context=4096, max_model_len=16384).best
+    assert capped.max_context == 16384 and capped.command.endswith("--max-model-len 16384")
+    with pytest.raises(InputError, match="max_model_len 4,096 is shorter than context 8,192"):
+        plan(LLAMA_8B, gpus=[H100], context=8192, max_model_len=4096)
+
+
+def test_beyond_one_node_plans_use_whole_nodes():
+    from llmmem.resolve import resolve
+
+    kimi = resolve("moonshotai/Kimi-K2-Instruct", offline=True).spec  # 1,026,408,209,408 parameters in bf16
+    result = plan(kimi, gpus=[H100])
+    # 31 GPUs would hold it as a pipeline of 31 single GPUs; whole nodes give 32, and then tp 8 x pp 4 first.
+    assert [(p.count, p.tp, p.pp, p.nodes) for p in result.plans] == [(32, 8, 4, 4), (32, 4, 8, 4), (32, 2, 16, 4), (32, 1, 32, 4)]
+    assert "multi-node plans: whole nodes of 8 GPUs, tensor parallel inside a node, pipeline stages across nodes" in result.notes
+    # a layout fixed by both --tp and --pp is answered as given, whole nodes or not
+    llama405 = resolve("meta-llama/Llama-3.1-405B", offline=True).spec
+    assert [(p.count, p.tp, p.pp) for p in plan(llama405, gpus=[H100], tp=4, pp=3).plans] == [(12, 4, 3)]
+    assert plan(llama405, gpus=[H100]).best.count == 16
+
+
+def test_a_format_vllm_cannot_quantize_to_on_load_is_said():
+    result = plan(LLAMA_8B, model="meta-llama/Llama-3.1-8B", gpus=[get_gpu("L4-24GB")], weights=("awq", "fp8"))
+    assert {p.weights for p in result.plans} == {"awq", "fp8"}
+    assert ("weights awq: replace meta-llama/Llama-3.1-8B in the command by a checkpoint stored in awq: "
+            "vLLM quantizes 16-bit weights on load only to fp8 and bitsandbytes") in result.notes
+    assert not any(note.startswith("weights fp8") for note in result.notes)
+
+
+@pytest.mark.parametrize("engine", ["vllm", "generic"])
+def test_an_encoder_keeps_no_kv_cache_and_is_capped_by_the_scheduler(engine):
+    from llmmem.resolve import resolve
+
+    bert = resolve("google-bert/bert-base-multilingual-cased", offline=True).spec  # every layer "no_cache"
+    result = plan(bert, engine=engine, gpus=[H100])
+    best = result.best
+    # nothing cached: 0 KV tokens; concurrency is the scheduler's cap (vLLM's 1024 on an H100), context the 512 positions
+    assert (best.count, best.kv_cache_tokens, best.max_concurrency, best.max_context) == (1, 0, 1024.0, 512)
+    assert any(note.startswith("no KV cache (encoder-only") for note in result.notes)
+    most = plan(bert, engine=engine, gpus=[H100], concurrency="max").best
+    assert (most.count, most.max_concurrency) == (1, 1024.0)
+
+
+def test_a_hybrid_plan_lowers_max_num_seqs_and_the_check_agrees():
+    from llmmem.resolve import resolve
+    from llmmem.vllm_serve import check_vllm_serve
+
+    nemotron = resolve("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", offline=True).spec
+    best = plan(nemotron, model="nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", gpus=[H100], context=8192).best
+    # at vLLM's default 1,024 sequences there are only 804 Mamba state blocks: vLLM stops; at 804 it starts
+    assert best.command == "vllm serve nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16 --max-model-len 8192 --max-num-seqs 804"
+    check = check_vllm_serve(best.command, offline=True)
+    assert check.starts and (check.estimate.kv_cache_tokens, check.estimate.max_concurrency) == (best.kv_cache_tokens, best.max_concurrency) == (350032, 104.62)
+    assert check_vllm_serve(best.command.replace(" --max-num-seqs 804", ""), offline=True).failure["check"] == "mamba_cache_blocks"
+
+
+def test_inverse_questions_are_asked_of_the_fewest_gpus_that_serve():
+    from llmmem.resolve import resolve
+
+    # "the most 8k sequences" of a 13B model: one H100 holds 7.31 (it used to climb to 64 x H100 for 697)
+    codellama = resolve("codellama/CodeLlama-13b-hf", offline=True).spec
+    result = plan(codellama, gpus=[H100], context=8192, concurrency="max")
+    assert [(p.count, p.tp, p.pp, p.max_concurrency) for p in result.plans] == [(1, 1, 1, 7.31)]
+    assert result.notes[-1].endswith("give --concurrency N to size for more")
+    # the longest context of the 70B: on 2 x H100, the layout that holds most first (pp 2: 23,024 tokens)
+    longest = plan(LLAMA_70B, gpus=[H100], context="max")
+    assert [(p.count, p.tp, p.pp, p.max_context) for p in longest.plans] == [(2, 1, 2, 23024), (2, 2, 1, 10096)]
+
+
+def test_a_quantized_checkpoint_is_served_in_its_own_format():
+    from llmmem.planner import needs_stored_checkpoint
+    from llmmem.resolve import resolve
+
+    fp8 = resolve("Qwen/Qwen3-235B-A22B-FP8", offline=True).spec  # quant_method fp8, 128 x 128 blocks
+    assert [w for w in ("auto", "fp8", "fp8-block", "fp16", "fp32", "w4a16", "awq") if needs_stored_checkpoint(fp8, w)] == [
+        "fp16", "fp32", "w4a16", "awq"]
+    result = plan(fp8, model="Qwen/Qwen3-235B-A22B-FP8", gpus=[H100], weights=("auto", "fp16"))
+    assert ("weights fp16: replace Qwen/Qwen3-235B-A22B-FP8 in the command by a checkpoint stored in fp16: this checkpoint "
+            "is stored in fp8-block, which vLLM serves as it is (no dequantizing or re-quantizing on load)") in result.notes

@@ -95,3 +95,12 @@ def test_a_request_is_frozen_and_never_holds_a_token():
     assert "token" not in request.to_dict()
     with pytest.raises(InputError):
         make_request(model="m", token="hf_secret")
+
+
+def test_max_model_len_shorter_than_the_context_is_refused():
+    with pytest.raises(InputError) as info:
+        make_request(model="Llama-3.1-8B", context="8192", max_model_len="4096")
+    assert str(info.value) == ("max_model_len 4,096 is shorter than context 8,192: no sequence may exceed --max-model-len; "
+                               "raise --max-model-len or lower --context")
+    assert make_request(model="x", context="max", max_model_len=4096).max_model_len == 4096
+    assert make_request(model="x", context=4096, max_model_len=4096).context == 4096

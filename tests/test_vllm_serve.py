@@ -167,3 +167,67 @@ def test_cli_json_is_the_engine_object_plus_starts_failure_fixes(capsys):
     text = capsys.readouterr().out
     assert "GPU KV cache size: 10,096 tokens" in text and "does not start (max_seq_len)" in text
     assert main(["vllm", "run", "x"]) == 2
+
+
+def test_awq_or_gptq_on_a_16_bit_checkpoint_does_not_start():
+    out = check("vllm serve meta-llama/Llama-3.1-8B -q awq --max-model-len 8192")
+    # vLLM's get_quant_config looks for AWQ's config file beside the weights and stops without it.
+    assert not out.starts and out.estimate is None
+    assert out.failure == {"check": "quantization", "message": "Cannot find the config file for awq"}
+    assert out.fixes == (
+        {"change": "quantize the weights to fp8 on load instead (--quantization fp8)",
+         "command": "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192 --quantization fp8"},
+        {"change": "drop --quantization (serve the checkpoint's own weights)",
+         "command": "vllm serve meta-llama/Llama-3.1-8B --max-model-len 8192"},
+    )
+    for fix in out.fixes:
+        assert check(fix["command"]).starts
+    assert check("vllm serve meta-llama/Llama-3.1-8B --quantization=gptq_marlin").failure["message"] == "Cannot find the config file for gptq_marlin"
+    # fp8 quantizes on load; a checkpoint stored in fp8 takes -q fp8 as its own format
+    assert check("vllm serve meta-llama/Llama-3.1-8B -q fp8 --max-model-len 8192").starts
+    assert check("vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 -q fp8 --max-model-len 8192").starts
+
+
+def test_an_encoder_start_up_says_it_keeps_no_kv_cache(capsys):
+    assert main(["vllm", "serve", "google-bert/bert-base-multilingual-cased", "--offline"]) == 0
+    text = capsys.readouterr().out
+    assert "  no KV cache: no layer keeps anything per token or per sequence (encoder-only); each request is one forward pass\n" in text
+    assert "GPU KV cache size" not in text and text.count("\nstarts\n") == 1
+
+
+def test_a_config_without_a_maximum_length_gets_vllms_2048():
+    out = check("vllm serve mistralai/Mamba-Codestral-7B-v0.1 --max-num-seqs 256")
+    # Mamba-2 configs name no max_position_embeddings: vLLM assumes 2048 unless --max-model-len is given
+    assert out.starts and out.estimate.max_model_len == 2048
+    assert out.notes[0] == ("vLLM's defaults on H100-80GB: max_model_len 2048 (vLLM's default when config.json names no maximum "
+                            "length), gpu_memory_utilization 0.9, max_num_batched_tokens 8192")
+    assert check("vllm serve mistralai/Mamba-Codestral-7B-v0.1 --max-num-seqs 256 --max-model-len 65536").estimate.max_model_len == 65536
+
+
+def test_a_url_or_catalog_name_is_fixed_to_the_repo_id_vllm_loads():
+    out = check("vllm serve https://huggingface.co/meta-llama/Llama-3.1-70B -tp 2")
+    assert out.command == "vllm serve https://huggingface.co/meta-llama/Llama-3.1-70B -tp 2"  # as typed
+    assert out.notes[0] == "vLLM loads a Hub repo ID or a local folder: write meta-llama/Llama-3.1-70B, not https://huggingface.co/meta-llama/Llama-3.1-70B"
+    assert out.fixes[0]["command"] == "vllm serve meta-llama/Llama-3.1-70B -tp 2 --max-model-len 10096"
+    assert all(fix["command"].startswith("vllm serve meta-llama/Llama-3.1-70B ") for fix in out.fixes)
+    bare = check("vllm serve Llama-3.1-8B -tp 3")
+    assert bare.fixes == ({"change": "use --tensor-parallel-size 4 (it splits the heads evenly)",
+                           "command": "vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 4"},)
+    assert not any(note.startswith("vLLM loads") for note in check("vllm serve meta-llama/Llama-3.1-8B").notes)
+
+
+def test_another_format_than_a_quantized_checkpoints_own_does_not_start():
+    out = check("vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 -q awq --max-model-len 8192")
+    assert out.failure == {"check": "quantization", "message": (
+        "Quantization method specified in the model config (fp8) does not match the quantization method specified in "
+        "the `quantization` argument (awq).")}
+    assert [fix["command"] for fix in out.fixes] == ["vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 --max-model-len 8192 --quantization fp8",
+                                                     "vllm serve Qwen/Qwen3-235B-A22B-FP8 -tp 4 --max-model-len 8192"]
+
+
+def test_llmmem_format_names_describe_the_checkpoint_and_are_not_refused():
+    # `-q w4a16` is not a vLLM flag value: it says the checkpoint is stored in w4a16 (how the accuracy bench
+    # replays measured runs of quantized repos on their base config), so it is sized, not refused
+    out = check("vllm serve meta-llama/Llama-3.1-8B -q w4a16 --max-model-len 8192")
+    assert out.starts and out.estimate.weights_format == "w4a16"
+    assert check("vllm serve meta-llama/Llama-3.1-8B -q gptq_marlin --max-model-len 8192").failure["check"] == "quantization"

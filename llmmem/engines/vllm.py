@@ -40,7 +40,7 @@ from ..serving import (
     weight_format,
     weights_terms,
 )
-from ..spec import ModelSpec
+from ..spec import FFN_MOE, ModelSpec
 from .vllm_kv import BLOCK_SIZE, STATE_KIND, KVCacheGroup, VllmKVConfig, group_blocks, group_layers, kv_cache_config
 from .vllm_mm import encoder_cache_bytes, encoder_cache_note
 from .vllm_mxfp4 import mxfp4_expert_layout, mxfp4_experts_bytes
@@ -297,7 +297,10 @@ def max_context_for(spec: ModelSpec, estimate: VllmEstimate, sequences: int, cap
 
 
 def moe_layers_in(spec: ModelSpec, start: int, end: int) -> int:
-    """MoE layers among decoder layers [start, end) (the leading num_dense_layers are dense)."""
+    """MoE layers among decoder layers [start, end): spec.ffn_types when known (dense and MoE may
+    interleave), else all but the leading num_dense_layers."""
+    if spec.ffn_types:
+        return sum(ffn == FFN_MOE for ffn in spec.ffn_types[start:end])
     dense = spec.num_dense_layers or 0
     return max(0, end - max(start, dense))
 
