@@ -27,6 +27,7 @@ from typing import Iterable, Mapping
 
 from .engines import engine_function, estimate_serving
 from .engines.generic import GenericEstimate
+from .engines.transformers import check_modelled
 from .engines.vllm import VllmEstimate, blocks_for_requests, kv_groups, max_context_for, vllm_defaults
 from .errors import InputError
 from .gpus import GPU, GPUS, GPUS_PER_NODE, valid_tp
@@ -259,6 +260,8 @@ def plan(
         raise InputError(f"{spec.name}: planning needs the model's config.json or Hub ID, not a bare count")
     function = engine_function(engine)
     engine = engine.strip().lower()
+    if engine == "transformers":
+        check_modelled(spec)  # NOTE: refused whatever the layout: say why, not "nothing serves the target"
     model = model or spec.name
     gpu_list = list(gpus) if gpus is not None else list(GPUS)
     prices = dict(prices or {})

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 from .errors import InputError
 from .gpus import GPU, get_gpu
-from .engines.transformers import sliding_mask_materialised
+from .engines.transformers import sliding_mask_materialised, unmodelled_layers
 from .spec import SLIDING_ATTENTION, ModelSpec
 
 MiB = 2**20
@@ -388,6 +388,10 @@ def optimizer_bytes(trainable: int, state_bytes: int, optimizer: str) -> tuple[i
 def _check(spec: ModelSpec, o: TrainingOptions) -> None:
     if not spec.has_shape or not spec.breakdown or not spec.vocab_size:
         raise InputError(f"{spec.name}: a fine-tuning estimate needs the model's config.json or Hub ID, not a bare count")
+    unmodelled = unmodelled_layers(spec)
+    if unmodelled:
+        raise InputError(f"{spec.name} has {unmodelled} layers: fine-tuning memory is modelled for attention decoders only "
+                         "(Llama, Qwen, Mistral, Gemma ...)")
     if o.recipe not in RECIPES:
         raise InputError(f"unknown recipe {o.recipe!r}: use one of {', '.join(RECIPES)}")
     if o.optimizer not in OPTIMIZERS:

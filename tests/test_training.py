@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from llmmem.architectures import spec_from_config
+from llmmem.engines.transformers import estimate_transformers
 from llmmem.errors import InputError
 from llmmem.training import (
     NF4_BYTES_PER_WEIGHT,
@@ -182,3 +184,26 @@ def test_gpus_shard_weights_gradients_and_states_while_each_keeps_its_activation
     assert counts(long)["A100-40GB"] == 9  # 80.3e9 / (42,505,076,736 - 33,404,502,016) = 8.82
     assert counts(long)["H100-80GB"] == 2
     assert counts(long)["L4-24GB"] is None  # the unshardable part alone is more than the card
+
+
+@pytest.mark.parametrize(("repo_id", "what"), [
+    ("mistralai/Mamba-Codestral-7B-v0.1", "Mamba"),
+    ("ai21labs/AI21-Jamba-1.5-Mini", "Mamba"),
+    ("Qwen/Qwen3-Next-80B-A3B-Instruct", "linear-attention (gated delta-net)"),
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "Mamba, encoder or MLP-only"),
+    ("google-bert/bert-base-multilingual-cased", "encoder or MLP-only"),
+    ("google-t5/t5-small", "encoder-decoder"),
+])
+def test_layers_the_estimates_do_not_model_are_refused_in_one_line(repo_id, what, capsys):
+    from llmmem import catalog
+    from llmmem.cli import main
+
+    model = spec_from_config(catalog.load_config(catalog.find(repo_id)), name=repo_id)
+    with pytest.raises(InputError, match=f"^{repo_id} has {re.escape(what)} layers: fine-tuning memory is modelled for attention"):
+        estimate_training(model)
+    with pytest.raises(InputError, match=f"^{repo_id} has {re.escape(what)} layers: the transformers engine models attention"):
+        estimate_transformers(model)
+    for argv in (["train", repo_id, "--offline"], [repo_id, "--engine", "transformers", "--offline"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and err.startswith(f"llmmem: {repo_id} has {what} layers")

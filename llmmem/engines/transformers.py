@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import InputError
 from ..serving import ServingEstimate, activation_dtype_bytes
-from ..spec import SLIDING_ATTENTION, ModelSpec
+from ..spec import ATTENTION_KINDS, LINEAR_ATTENTION, MAMBA, NO_CACHE, SHORT_CONV, SLIDING_ATTENTION, ModelSpec
 from .search import largest_fitting
 
 MiB = 2**20
@@ -275,11 +275,38 @@ def sliding_mask_bytes(spec: ModelSpec, tokens: int) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+# What a layer kind other than attention is, in a refusal.
+_UNMODELLED_WORDS = {
+    MAMBA: "Mamba", LINEAR_ATTENTION: "linear-attention (gated delta-net)", SHORT_CONV: "short-conv",
+    NO_CACHE: "encoder or MLP-only",
+}  # fmt: skip
+
+
+def unmodelled_layers(spec: ModelSpec) -> str | None:
+    """What these estimates do not model in `spec` (they follow decoders whose every layer is attention:
+    SSM, hybrid and encoder layers keep other tensors), in words; None when nothing."""
+    if spec.model_type == "t5":
+        return "encoder-decoder"
+    kinds = sorted(set(spec.layer_types) - ATTENTION_KINDS)
+    if kinds:
+        return ", ".join(_UNMODELLED_WORDS.get(kind, kind) for kind in kinds)
+    return None if spec.num_attention_heads else "attention-free"
+
+
 def _check(spec: ModelSpec, batch: int, tokens: int, new_tokens: int) -> None:
-    if not spec.has_shape or not spec.breakdown or not spec.vocab_size or not spec.num_attention_heads:
+    if not spec.has_shape or not spec.breakdown or not spec.vocab_size:
         raise InputError(f"{spec.name}: the transformers estimate needs the model's config.json or Hub ID, not a bare count")
+    check_modelled(spec)
     if batch < 1 or tokens < 1 or new_tokens < 0:
         raise InputError("batch and prompt tokens must be 1 or more, and new tokens 0 or more")
+
+
+def check_modelled(spec: ModelSpec) -> None:
+    """Refuse, in one line, a model whose layers the transformers engine does not model."""
+    unmodelled = unmodelled_layers(spec)
+    if unmodelled:
+        raise InputError(f"{spec.name} has {unmodelled} layers: the transformers engine models attention decoders only; "
+                         "use --engine vllm or generic")
 
 
 def estimate_transformers(
