@@ -175,3 +175,16 @@ def test_what_fits_one_gpu_is_the_last_size_under_its_memory():
     assert result.max_context == 4376
     assert estimate_transformers(llama, batch=4, tokens=4377).nvidia_smi_bytes > l4.memory_bytes
     assert not result.fits
+
+
+def test_the_total_is_its_named_terms():
+    from llmmem.engines import ENGINES
+    from llmmem.gpus import get_gpu
+    from llmmem.serving import ServingOptions
+
+    result = ENGINES["transformers"](spec("meta-llama__Llama-3.1-8B"),
+                                     ServingOptions(gpu=get_gpu("H100-80GB"), engine="transformers", context=8192))
+    named = (result.weights_bytes_per_gpu + result.activation_bytes + result.kv_cache_bytes_per_gpu + result.non_torch_bytes
+             + result.allocator_rounding_bytes)
+    assert result.allocator_rounding_bytes == 1_563_648  # the pool, in whole 2 MiB segments, over the allocated peak
+    assert named == result.total_bytes_per_gpu == result.nvidia_smi_bytes

@@ -418,6 +418,9 @@ class TransformersServingEstimate(ServingEstimate):
     reserved_bytes: int
     cuda_context_bytes: int
     nvidia_smi_bytes: int
+    # NOTE: the one term total_bytes_per_gpu holds beyond weights + activations + KV cache + CUDA context:
+    # the caching allocator reserves whole 2 MiB segments, so its pool (reserved_bytes) rounds up the peak.
+    allocator_rounding_bytes: int
     max_context: int
 
 
@@ -473,9 +476,11 @@ def estimate_transformers_engine(spec: ModelSpec, options) -> "TransformersServi
         total_bytes_per_gpu=total,
         fits=total <= gpu_bytes,
         stages=None,
-        notes=est.notes,
+        notes=(*est.notes, "total: weights + activations + KV cache + CUDA context + the allocator's rounding of its "
+               "pool to whole 2 MiB segments (allocator_rounding_bytes)"),
         context=context,
         forward_terms=dict(est.forward_terms),
+        allocator_rounding_bytes=est.reserved_bytes - est.peak_allocated_bytes,
         max_context=_max_context(spec, options, dtype, gpu_bytes),
         **{name: getattr(est, name) for name in _FROM_RUN},
     )
