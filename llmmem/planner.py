@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from .engines import engine_function, estimate_serving
-from .engines.generic import GenericEstimate
+from .engines.generic import DEFAULT_MAX_SEQS, GenericEstimate  # NOTE: also the cap of concurrency="max"
 from .engines.transformers import check_modelled
 from .engines.vllm import VllmEstimate, blocks_for_requests, kv_groups, max_context_for, vllm_defaults
 from .errors import InputError
@@ -37,7 +37,6 @@ from .spec import NO_CACHE, ModelSpec
 
 MAX = "max"
 MAX_TP = GPUS_PER_NODE  # tensor parallelism stays inside one node; pipeline stages span nodes
-DEFAULT_MAX_SEQS = 1024  # the concurrency cap of concurrency="max" when max_num_seqs is not given
 PLANS_PER_SETUP = 3  # inverse questions: layouts kept per GPU x weights x KV dtype
 
 # NOTE: `vllm serve --quantization` values for each weights format. fp8 quantizes a 16-bit checkpoint

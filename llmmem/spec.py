@@ -249,6 +249,11 @@ class ModelSpec:
         return bool(self.kv_lora_rank)
 
     @property
+    def caches_nothing(self) -> bool:
+        """No layer keeps anything per token or per sequence (encoder-only models)."""
+        return bool(self.layer_types) and all(kind == NO_CACHE for kind in self.layer_types)
+
+    @property
     def attention_head_dim(self) -> int:
         """head_dim, or hidden_size / attention heads when the config gives none (transformers' default)."""
         return self.head_dim or self.hidden_size // self.num_attention_heads

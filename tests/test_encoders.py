@@ -198,3 +198,20 @@ def test_largest_layer_is_the_embedding_or_one_block():
     assert block.largest_layer_parameters == 2 * 4 * 64 * (4 * 16) + 2 * 64 * 128
     vit = spec_from_config(load("google__vit-base-patch16-224-in21k.json"))
     assert vit.largest_layer_parameters == 4 * (768 * 768 + 768) + 768 * 3072 * 2 + 3072 + 768
+
+
+@pytest.mark.parametrize("engine", ["generic", "vllm"])
+def test_an_encoder_serves_as_many_sequences_as_the_scheduler_runs(engine):
+    from llmmem import catalog
+    from llmmem.engines import ENGINES
+    from llmmem.gpus import get_gpu
+    from llmmem.planner import plan
+    from llmmem.serving import ServingOptions
+
+    bert = spec_from_config(catalog.load_config(catalog.find("google-bert/bert-base-multilingual-cased")))
+    # the scheduler's cap: the generic engine's 1,024; vLLM's default max_num_seqs, 1,024 on an H100, 256 on an A100
+    for gpu, cap in (("H100-80GB", 1024), ("A100-80GB", 1024 if engine == "generic" else 256)):
+        serving = ENGINES[engine](bert, ServingOptions(gpu=get_gpu(gpu), engine=engine, context=512))
+        assert serving.max_concurrency == cap
+        assert f"concurrency is the scheduler's cap, max_num_seqs {cap:,}" in serving.notes[-1]
+        assert plan(bert, gpus=[get_gpu(gpu)], engine=engine, context=512).plans[0].max_concurrency == cap

@@ -24,6 +24,19 @@ from ..spec import ModelSpec
 from .search import largest_fitting
 
 DEFAULT_CHUNK_TOKENS = 8192  # vLLM's default prefill chunk on large GPUs
+DEFAULT_MAX_SEQS = 1024  # vLLM's default max_num_seqs on large GPUs: the sequences a scheduler runs at once
+GENERIC_NOTES = (
+    "weights: linear layers in the format's bytes (scales included), the rest in the serving dtype; "
+    "vocab padded to 64 and split by tp; first pipeline stage shown",
+    "KV cache: attention layers x 2 x KV heads per rank x head_dim x dtype per token (MLA: one latent per "
+    "layer, plus DeepSeek-V3.2's indexer key); sliding-window and chunked layers hold at most their window; "
+    "Mamba / gated delta-net / short-conv layers hold a fixed conv + SSM state per sequence instead",
+    "activations: one prefill chunk (min(context x batch, 8192) tokens) through the largest layer, "
+    "or the last stage's logits, whichever is larger",
+    "overhead: CUDA context 0.51 GiB, plus ~2 GiB NCCL/all-reduce buffers when tp > 1 (vLLM 0.19 on H100)",
+    "kv_cache_tokens / max_concurrency: what the GPU memory left after weights, activations and "
+    "overhead holds, at this context",
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,11 @@ def estimate_generic(spec: ModelSpec, options: ServingOptions) -> GenericEstimat
     # sliding / chunked ones, and its fixed state in Mamba-style layers: CacheLayout.bytes_per_sequence.
     # A stage (or model: encoders) that caches nothing does not bound concurrency.
     concurrency = min((s["sequences_that_fit"] for s in stages if s["sequences_that_fit"] is not None), default=0)
+    notes = GENERIC_NOTES
+    if spec.caches_nothing:
+        # NOTE: no KV cache (encoder-only): nothing bounds concurrency but the scheduler's cap, as the planner says.
+        concurrency = options.max_num_seqs or DEFAULT_MAX_SEQS
+        notes += (f"no KV cache (encoder-only): concurrency is the scheduler's cap, max_num_seqs {concurrency:,}",)
     return GenericEstimate(
         **layout_fields(options, layout.dtype_bytes, layout.fmt),
         weights_bytes_per_gpu=first["weights_bytes"],
@@ -126,18 +144,7 @@ def estimate_generic(spec: ModelSpec, options: ServingOptions) -> GenericEstimat
         total_bytes_per_gpu=worst["total_bytes"],
         fits=all(s["total_bytes"] <= options.gpu.memory_bytes for s in stages),
         stages=tuple(stages) if options.pp > 1 else None,
-        notes=(
-            "weights: linear layers in the format's bytes (scales included), the rest in the serving dtype; "
-            "vocab padded to 64 and split by tp; first pipeline stage shown",
-            "KV cache: attention layers x 2 x KV heads per rank x head_dim x dtype per token (MLA: one latent per "
-            "layer, plus DeepSeek-V3.2's indexer key); sliding-window and chunked layers hold at most their window; "
-            "Mamba / gated delta-net / short-conv layers hold a fixed conv + SSM state per sequence instead",
-            "activations: one prefill chunk (min(context x batch, 8192) tokens) through the largest layer, "
-            "or the last stage's logits, whichever is larger",
-            "overhead: CUDA context 0.51 GiB, plus ~2 GiB NCCL/all-reduce buffers when tp > 1 (vLLM 0.19 on H100)",
-            "kv_cache_tokens / max_concurrency: what the GPU memory left after weights, activations and "
-            "overhead holds, at this context",
-        ),
+        notes=notes,
         context=context,
         batch=batch,
         max_context=layout.max_context(batch, context_cap(spec, context)),

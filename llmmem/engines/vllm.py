@@ -413,6 +413,10 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
     num_blocks = min((s["num_blocks"] for s in stages if s["kv_cache_group_size"]), default=0)
     kv_tokens = kv_cfg.tokens(num_blocks)
     max_concurrency = kv_cfg.max_concurrency(spec, num_blocks, max_model_len, tokens)
+    if spec.caches_nothing:
+        # NOTE: no KV cache (encoder-only): a request holds nothing between steps, so the scheduler's
+        # max_num_seqs is what bounds concurrency, as the planner says.
+        max_concurrency = max_num_seqs
     first_cache = first.pop("cache_layers")
     for s in stages[1:]:
         s.pop("cache_layers")
@@ -431,6 +435,8 @@ def estimate_vllm(spec: ModelSpec, options: ServingOptions) -> VllmEstimate:
         f"{kv_cfg.pages.block_size} tokens, the smallest stage's block count",
     ]
     notes.extend(kv_allocator_notes(kv_cfg, max_num_seqs))
+    if spec.caches_nothing:
+        notes.append(f"no KV cache (encoder-only): concurrency is the scheduler's cap, max_num_seqs {max_num_seqs:,}")
     if fmt.name == "mxfp4" and spec.breakdown.get("experts"):
         layout = mxfp4_expert_layout(spec, tp, options.gpu.name)
         notes.append(
