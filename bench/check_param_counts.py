@@ -1,6 +1,6 @@
 """Check llmmem's parameter counts against what transformers allocates (not a test; needs torch + transformers).
 
-    /work/venv-torch/bin/python bench/check_param_counts.py [CONFIG.json | FOLDER ...] [--markdown docs/ACCURACY.md]
+    python bench/check_param_counts.py [CONFIG.json | FOLDER ...] [--markdown docs/ACCURACY.md]
 
 Without arguments it checks every config in llmmem/catalog/configs and tests/fixtures/{extra_configs,
 configs_new}. Each model is built on the meta device (no memory, no download, no remote code):
@@ -142,7 +142,7 @@ def main(paths: list[str]) -> int:
         import torch  # noqa: F401
         import transformers
     except ImportError:
-        print("torch and transformers are not installed: run this with /work/venv-torch/bin/python (or pip install torch transformers)")
+        print("torch and transformers are not installed: run this with a python that has them (pip install torch transformers)")
         return 0
     transformers.logging.set_verbosity_error()
     print(f"transformers {transformers.__version__}")

@@ -1,7 +1,7 @@
 """Count a config's parameters as transformers builds the class in architectures[0] (not a test).
 
-    /work/venv-torch/bin/python bench/count_vision_encoders.py CONFIG.json [...]
-    /work/venv-torch/bin/python bench/count_vision_encoders.py --tables
+    python bench/count_vision_encoders.py CONFIG.json [...]
+    python bench/count_vision_encoders.py --tables
 
 Builds the class on the meta device (no memory, no download), prints the total (tied tensors once) and
 the split by top-level submodule (text model, vision tower, projector, heads), then llmmem's answer.
@@ -95,7 +95,7 @@ def main(paths: list[str]) -> int:
     try:
         import transformers
     except ImportError:
-        print("torch and transformers are not installed: run this with /work/venv-torch/bin/python")
+        print("torch and transformers are not installed: run this with a python that has them (pip install torch transformers)")
         return 0
     transformers.logging.set_verbosity_error()
     if paths == ["--tables"]:

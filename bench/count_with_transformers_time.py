@@ -1,6 +1,6 @@
 """What the optional transformers path costs: wall time and the child's peak memory per count (prints; asserts nothing).
 
-    PYTHONPATH=/work/venv-torch/lib/python3.11/site-packages python bench/count_with_transformers_time.py
+    PYTHONPATH=SITE_PACKAGES_WITH_TORCH python bench/count_with_transformers_time.py
 
 Each count runs `python -m llmmem.count_with_transformers` in a fresh child process (torch and transformers
 imported there, never in the caller), so every call pays the cold import. Configs: tests/fixtures/configs_new

@@ -1,8 +1,8 @@
 """Trace what transformers keeps alive, tensor by tensor, without a GPU: the evidence behind
 llmmem/engines/transformers.py and llmmem/training.py.
 
-Needs torch, transformers and peft (not llmmem dependencies; run it with /work/venv-torch/bin/python
-or any environment that has them). No test imports it.
+Needs torch, transformers and peft (not llmmem dependencies; run it in
+an environment that has them). No test imports it.
 
 How: the model is built at full size on the meta device (shapes, no data, no compute) and run under a
 TorchDispatchMode that sees every tensor an op returns; weak references tell when each storage dies,

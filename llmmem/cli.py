@@ -10,14 +10,7 @@ import json
 import os
 import sys
 
-from .errors import LlmmemError
-
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
-        self.exit(EXIT_USAGE, f"llmmem: {message}: see {self.prog} --help\n")
+from .cli_common import EXIT_USAGE, Parser, add_hub_flags, guarded, token_from
 
 
 def _engine_names() -> tuple[str, ...]:
@@ -30,13 +23,6 @@ def _weight_names() -> tuple[str, ...]:
     from .quantization import FORMATS
 
     return ("auto", *FORMATS)
-
-
-def _add_hub(parser: argparse.ArgumentParser) -> None:
-    hub = parser.add_argument_group("Hugging Face Hub")
-    hub.add_argument("--offline", action="store_true", help="never reach the Hub: answer from the bundled catalog")
-    hub.add_argument("--token", default=None, help="access token for gated/private models (default: $HF_TOKEN)")
-    hub.add_argument("--revision", default=None, help="branch, tag or commit on the Hub (or write org/name@rev)")
 
 
 def _add_engine_flags(group, *, many: bool) -> None:
@@ -62,7 +48,7 @@ def _add_engine_flags(group, *, many: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m llmmem",
         description="How much GPU memory a model needs, by precision, how many GPUs of which kind, and how to launch it. "
         "Subcommands: `plan MODEL ...` (search GPUs and layouts), `vllm serve MODEL [vLLM flags]` (will it start?), `train ...`.",
@@ -72,13 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gpu", action="append", metavar="NAME", help="GPU to size for, repeatable: H100-80GB, A100-80GB, ..., or a size like 48GB")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--unit", choices=("GB", "GiB"), default="GB", help="units of the table: GB = 10^9 bytes (default), GiB = 2^30")
-    _add_hub(parser)
+    add_hub_flags(parser)
     _add_engine_flags(parser.add_argument_group("serving"), many=False)
     return parser
 
 
 def build_plan_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m llmmem plan",
         description="Search GPU type x count x tensor/pipeline parallel for the configurations that serve a target, best first.",
     )
@@ -87,13 +73,9 @@ def build_plan_parser() -> argparse.ArgumentParser:
     parser.add_argument("--price", action="append", metavar="GPU=USD_PER_HOUR", help="price of one GPU per hour, repeatable (overrides the catalog)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--unit", choices=("GB", "GiB"), default="GB")
-    _add_hub(parser)
+    add_hub_flags(parser)
     _add_engine_flags(parser.add_argument_group("target and engine"), many=True)
     return parser
-
-
-def _token(args: argparse.Namespace) -> str | None:
-    return args.token or os.environ.get("HF_TOKEN") or None
 
 
 def request_from_args(args: argparse.Namespace, *, gpus=None, prices=None):
@@ -118,10 +100,10 @@ def _estimate(argv: list[str]) -> int:
     def run():
         from .report import estimate_request, format_table
 
-        report = estimate_request(request_from_args(args), token=_token(args)).to_dict()
+        report = estimate_request(request_from_args(args), token=token_from(args)).to_dict()
         return json.dumps(report, indent=2) if args.json else format_table(report, args.unit)
 
-    return _guarded(run)
+    return guarded(run)
 
 
 def _plan(argv: list[str]) -> int:
@@ -132,10 +114,10 @@ def _plan(argv: list[str]) -> int:
         from .report import format_plans, plan_request
 
         gpus = args.gpu or [g.name for g in GPUS]
-        result = plan_request(request_from_args(args, gpus=gpus, prices=args.price), token=_token(args)).to_dict()
+        result = plan_request(request_from_args(args, gpus=gpus, prices=args.price), token=token_from(args)).to_dict()
         return json.dumps(result, indent=2) if args.json else format_plans(result, args.unit)
 
-    return _guarded(run)
+    return guarded(run)
 
 
 def _vllm(argv: list[str]) -> int:
@@ -153,18 +135,6 @@ def _train(argv: list[str]) -> int:
     from .cli_train import main as train_main
 
     return train_main(argv)
-
-
-def _guarded(run) -> int:
-    try:
-        text = run()
-    except LlmmemError as exc:
-        print(f"llmmem: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
-    print(text)
-    return 0
 
 
 SUBCOMMANDS = {"plan": _plan, "vllm": _vllm, "train": _train}

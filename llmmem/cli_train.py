@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .cli import _add_hub, _guarded, _Parser, _token
+from .cli_common import Parser, add_hub_flags, guarded, token_from
 from .errors import InputError
 from .training import LORA_TARGETS, OPTIMIZERS, RECIPES, TrainingOptions, estimate_training
 
@@ -29,7 +29,7 @@ TERM_LABELS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m llmmem train", description="Fine-tuning memory of a transformers causal LM: "
+    parser = Parser(prog="python -m llmmem train", description="Fine-tuning memory of a transformers causal LM: "
                      "PyTorch's allocated peak over a training step, term by term, and the GPUs it needs.")
     parser.add_argument("model", help="Hub ID or URL, catalog name, or a local config.json")
     parser.add_argument("--recipe", choices=RECIPES, default="full",
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gpu", default=None, help="GPU to size for (default: a list of common GPUs)")
     parser.add_argument("--unit", choices=tuple(UNITS), default="GB", help="unit of the table (default GB = 10^9 bytes)")
     parser.add_argument("--json", action="store_true", help="print the JSON object")
-    _add_hub(parser)
+    add_hub_flags(parser)
     return parser
 
 
@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
 
         _check_ranges(args)
         gpu = get_gpu(args.gpu) if args.gpu else None
-        resolved = resolve(args.model, token=_token(args), offline=args.offline, revision=args.revision)
+        resolved = resolve(args.model, token=token_from(args), offline=args.offline, revision=args.revision)
         options = TrainingOptions(
             recipe=args.recipe, batch=args.batch, seq_len=args.seq_len, checkpointing=args.checkpointing,
             optimizer=args.optimizer, lora_rank=args.lora_rank, lora_targets=args.lora_targets, gpu=gpu,
@@ -102,4 +102,4 @@ def main(argv: list[str]) -> int:
         result["notes"] = list(resolved.notes) + result["notes"]
         return json.dumps(result, indent=2) if args.json else format_table(result, args.unit)
 
-    return _guarded(run)
+    return guarded(run)

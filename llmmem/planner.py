@@ -33,7 +33,7 @@ from .errors import InputError
 from .gpus import GPU, GPUS, GPUS_PER_NODE, valid_tp
 from .results import Result
 from .serving import ServingOptions, activation_dtype_bytes, context_problem, layer_kinds, weight_format, weights_terms
-from .spec import NO_CACHE, ModelSpec
+from .spec import ModelSpec
 
 MAX = "max"
 MAX_TP = GPUS_PER_NODE  # tensor parallelism stays inside one node; pipeline stages span nodes
@@ -184,11 +184,6 @@ def scheduler_seqs(engine: str, gpu: GPU, sequences: int, max_num_seqs: int | No
     return max_num_seqs
 
 
-def has_no_cache(spec: ModelSpec) -> bool:
-    """True when no layer keeps anything per token or per sequence (encoder-only models)."""
-    return bool(spec.layer_types) and all(kind == NO_CACHE for kind in spec.layer_types)
-
-
 def options_default_seqs(gpu: GPU) -> int:
     """vLLM's default --max-num-seqs on `gpu`."""
     return vllm_defaults(gpu.memory_bytes, gpu.name)[1]
@@ -289,7 +284,7 @@ def plan(
     if engine in SINGLE_GPU_ENGINES:
         notes.append(f"the {engine} engine runs the model on one GPU (model(...) or generate()): every plan is one GPU; "
                      "--engine vllm splits a model over several")
-    no_cache = has_no_cache(spec)
+    no_cache = spec.caches_nothing
 
     def evaluate(gpu: GPU, size: int, stages: int, fmt: str, kv: str) -> _Candidate | None:
         seqs = scheduler_seqs(engine, gpu, target_sequences, max_num_seqs)

@@ -15,7 +15,7 @@ from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, gpus_needed
 from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes, weights_bytes
-from .planner import (MAX, PlanResult, fitted_estimate, has_no_cache, needs_stored_checkpoint, plan, scheduler_seqs,
+from .planner import (MAX, PlanResult, fitted_estimate, needs_stored_checkpoint, plan, scheduler_seqs,
                       stored_checkpoint_words)
 from .precisions import PRECISIONS, Precision, parse_precisions
 from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, DEFAULT_MAX_GPUS, Request
@@ -393,7 +393,7 @@ def _headline(spec, request: Request, target: Target | None, plan_result: PlanRe
     layout = ", ".join(part for part in (layout, f"{best.nodes} nodes of 8" if best.nodes > 1 else "") if part)
     gpus_words = f"{best.count} x {best.gpu}" + (f" ({layout})" if layout else "")
     verb = "serves" if best.count == 1 else "serve"
-    if has_no_cache(spec):
+    if spec.caches_nothing:
         holds = "with no KV cache (encoder-only)"
     elif target.context == MAX:
         holds = f"with KV cache for {best.kv_cache_tokens:,} tokens: the longest context is {best.max_context:,} tokens"

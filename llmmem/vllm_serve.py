@@ -24,7 +24,7 @@ from .engines.vllm import VllmEstimate
 from .errors import InputError, LlmmemError
 from .gpus import GPU, get_gpu, valid_tp
 from .planner import needs_stored_checkpoint, stored_checkpoint_words
-from .request import LIMITS, parse_float, parse_int
+from .request import parse_float, parse_int
 from .results import Result
 from .serving import ServingOptions
 from .spec import ModelSpec

@@ -4,7 +4,6 @@ and the `vllm serve` check of the plan's command agree (the contradictions a use
 import pytest
 
 from llmmem import catalog
-from llmmem.planner import has_no_cache
 from llmmem.report import estimate_request
 from llmmem.request import make_request
 from llmmem.resolve import resolve
@@ -20,7 +19,7 @@ def test_table_plan_serving_block_and_vllm_serve_agree(name):
     assert serving.starts and serving.failure is None, serving.failure
     assert (serving.tp, serving.pp, serving.weights_format) == (best.tp, best.pp, best.weights)
     assert serving.kv_cache_tokens == best.kv_cache_tokens
-    if not has_no_cache(resolve(name, offline=True).spec):  # encoders: the plan says the scheduler's cap
+    if not resolve(name, offline=True).spec.caches_nothing:  # encoders: the plan says the scheduler's cap
         assert serving.max_concurrency == best.max_concurrency
     # the table's column for the row in the plan's own weights format is the plan
     for row in report.precisions:

@@ -1,7 +1,7 @@
 """Encoders (BERT, RoBERTa, ViT) and T5, counted as transformers builds the class in architectures[0].
 
 Every expected count is what transformers 5.24.0 (torch 2.13.0 CPU) allocates for that class built on the
-meta device from the config (tied tensors once): `/work/venv-torch/bin/python
+meta device from the config (tied tensors once): `python
 bench/count_vision_encoders.py --tables` rebuilds every row and prints transformers' number beside it.
 """
 

@@ -2,7 +2,7 @@
 
 Every expected count is what transformers 5.24.0 (torch 2.13.0 CPU) allocates for the class in
 `architectures[0]` built on the meta device from the config, tied tensors once:
-`/work/venv-torch/bin/python bench/count_vision_encoders.py --tables` rebuilds every row below and prints
+`python bench/count_vision_encoders.py --tables` rebuilds every row below and prints
 transformers' numbers beside these. "vision + projector" is everything outside the text model and its LM
 head (model.visual / vision_tower / vision_model plus the projector).
 """
