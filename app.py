@@ -575,11 +575,14 @@ def serving_html(report: dict, unit: str) -> str:
         ["weights", number(s["weights_bytes_per_gpu"], unit)],
         ["KV cache", number(s["kv_cache_bytes_per_gpu"], unit)],
         ["activations (peak)", number(s["activation_bytes"], unit)],
-        ["runtime (CUDA context, NCCL)", number(s["non_torch_bytes"], unit)],
+        ["runtime outside PyTorch (NCCL, cuBLAS)" if vllm else "runtime (CUDA context, NCCL)", number(s["non_torch_bytes"], unit)],
         [f"total per GPU (GPU: {number(s['gpu_memory_bytes'], unit)})", number(s["total_bytes_per_gpu"], unit)],
     ]
     if vllm:
         rows.insert(0, [f"budget: {s['gpu_memory_utilization']} × GPU memory", number(s["requested_memory_bytes"], unit)])
+        # NOTE: vLLM 0.19 does not charge the CUDA context that exists before the model loads to its budget,
+        # so the total is the budget plus this row.
+        rows.insert(5, ["CUDA context (outside the budget)", number(s["cuda_context_bytes"], unit)])
     rows += [
         ["KV cache per token (bytes)", f"{s['kv_cache_bytes_per_token']:,}"],
         *([["fixed state per sequence (bytes: conv + SSM / recurrent)", f"{s['state_bytes_per_sequence']:,}"]]

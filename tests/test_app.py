@@ -130,6 +130,18 @@ def test_vllm_engine_settings_reach_the_serving_object(client):
     assert serving["requested_memory_bytes"] == int(0.95 * 81090 * 2**20)
 
 
+def test_the_vllm_serving_panel_adds_up_to_its_total(client):
+    import app
+
+    s = estimate(client, "meta-llama/Llama-3.1-70B")["serving"]
+    terms = s["weights_bytes_per_gpu"] + s["kv_cache_bytes_per_gpu"] + s["activation_bytes"] + s["non_torch_bytes"]
+    # vLLM fills its budget (0.9 x 81,090 MiB) with KV cache; the CUDA context sits outside the budget
+    assert terms == s["requested_memory_bytes"] == int(0.9 * 81090 * 2**20)
+    assert terms + s["cuda_context_bytes"] == s["total_bytes_per_gpu"]
+    page = app.serving_html({"serving": s}, "GB")
+    assert f"CUDA context (outside the budget)</td><td>{s['cuda_context_bytes'] / 1e9:,.2f}" in page.replace(' class="num"', "")
+
+
 def test_a_hybrid_shows_its_fixed_state_per_sequence_beside_the_kv_per_token(client):
     import app
 
