@@ -575,7 +575,7 @@ def serving_html(report: dict, unit: str) -> str:
         ["weights", number(s["weights_bytes_per_gpu"], unit)],
         ["KV cache", number(s["kv_cache_bytes_per_gpu"], unit)],
         ["activations (peak)", number(s["activation_bytes"], unit)],
-        ["runtime outside PyTorch (NCCL, cuBLAS)" if vllm else "runtime (CUDA context, NCCL)", number(s["non_torch_bytes"], unit)],
+        ["runtime outside PyTorch" if vllm else "runtime (CUDA context, NCCL)", number(s["non_torch_bytes"], unit)],
         [f"total per GPU (GPU: {number(s['gpu_memory_bytes'], unit)})", number(s["total_bytes_per_gpu"], unit)],
     ]
     if vllm:
@@ -585,7 +585,7 @@ def serving_html(report: dict, unit: str) -> str:
         rows.insert(5, ["CUDA context (outside the budget)", number(s["cuda_context_bytes"], unit)])
     rows += [
         ["KV cache per token (bytes)", f"{s['kv_cache_bytes_per_token']:,}"],
-        *([["fixed state per sequence (bytes: conv + SSM / recurrent)", f"{s['state_bytes_per_sequence']:,}"]]
+        *([["fixed state per sequence (bytes)", f"{s['state_bytes_per_sequence']:,}"]]
           if s.get("state_bytes_per_sequence") else []),
         ["KV-cache tokens", f"{s['kv_cache_tokens']:,}"],
         [f"max concurrency at {context:,} tokens", f"{s['max_concurrency']:,}"],
@@ -862,6 +862,8 @@ h1.title { font-size: 1.6rem; margin: 4px 0; }
   h1.title { font-size: 1.05rem; }
   .intro { display: none; }
   .headline { font-size: 0.95rem; }
+  #card-row { flex-wrap: wrap; }
+  #card-row > * { min-width: 100% !important; }
 }
 """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
@@ -928,7 +930,7 @@ with gr.Blocks(title="llmmem: GPU memory for LLMs") as demo:
     command_box = gr.Textbox(label="Launch it with vLLM (copy)", interactive=False, buttons=["copy"], visible=False, elem_id="command")
     status = gr.HTML(elem_id="status")
     link_note = gr.HTML(elem_id="link-note")
-    with gr.Row():
+    with gr.Row(elem_id="card-row"):
         card = gr.HTML(elem_id="card")
         components["unit"] = FIELD["unit"].build()
     table = gr.HTML(elem_id="table")

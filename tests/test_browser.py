@@ -193,6 +193,9 @@ def test_a_phone_sees_the_button_and_the_answer_without_sideways_scrolling(brows
         # the inputs stack: the GPU box sits below the model box, not beside it
         model, gpu = page.locator("#model").bounding_box(), page.locator("#gpus").bounding_box()
         assert gpu["y"] >= model["y"] + model["height"] - 1
+        # so do the model card and the unit switch: the card gets the page's width, not a sliver beside the switch
+        card, unit = page.locator("#card").bounding_box(), page.locator("#unit").bounding_box()
+        assert card["width"] >= 300 and unit["y"] >= card["y"] + card["height"] - 1, (card, unit)
         # the wide table scrolls inside its own box
         scroll = page.evaluate("() => { const s = document.querySelector('#table .table-scroll');"
                                " return [s.clientWidth, s.scrollWidth, getComputedStyle(s).overflowX]; }")
