@@ -432,64 +432,6 @@ def _notes(spec) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# legacy: the dict the app read before it moved to estimate_request (kept until app.py switches)
-
-
-def build_report(
-    resolved: Resolved,
-    precisions: list[Precision] | str | None = None,
-    gpus: list[GPU] | list[str] | None = None,
-    serving: ServingOptions | None = None,
-    serving_required: bool = True,
-) -> dict:
-    """The precision table with rule-of-thumb counts and one serving estimate at `serving`, as a dict.
-
-    NOTE: superseded by estimate_request (one Request, typed Report); kept so app.py keeps working
-    until it calls estimate_request.
-    """
-    spec = resolved.spec
-    chosen = parse_precisions(precisions)
-    gpu_list = [g if isinstance(g, GPU) else get_gpu(g) for g in (gpus or DEFAULT_GPUS)]
-    rows = []
-    for precision in chosen:
-        seed = seed_formula_bytes(spec.parameters, precision.bits)
-        row = {
-            "name": precision.name, "label": precision.label, "bits": precision.bits,
-            "weights_bytes": weights_bytes(spec.parameters, precision), "seed_formula_bytes": seed,
-            "largest_layer_bytes": largest_layer_bytes(spec, precision),
-            "training_adam_bytes": training_adam_bytes(spec.parameters, precision),
-            "gpus": [dict(zip(("gpu", "count", "tp_count", "nodes"), (g.name, *gpus_needed(seed, g, spec if spec.has_shape else None)))) for g in gpu_list],
-        }
-        if serving is not None:
-            dtype, weights_format = ROW_SERVING[precision.name]
-            try:
-                estimate = estimate_serving(spec, replace(serving, dtype=dtype or serving.dtype, quantization=weights_format))
-                row.update(serving_total_bytes=estimate.total_bytes_per_gpu, serving_fits=estimate.fits)
-            except LlmmemError:
-                row.update(serving_total_bytes=None, serving_fits=None)
-        rows.append(row)
-    notes = list(resolved.notes) + _notes(spec)
-    serving_report = None
-    if serving is not None:
-        try:
-            serving_report = estimate_serving(spec, serving).to_dict()
-        except LlmmemError as exc:
-            if serving_required:
-                raise
-            notes.append(f"no serving estimate: {exc}")
-    return {
-        "model": spec.name, "source": resolved.source, "model_type": spec.model_type, "parameters": spec.parameters,
-        "active_parameters": spec.active_parameters, "approximate": spec.approximate, "revision": resolved.revision,
-        "checkpoint_dtypes": dict(resolved.safetensors) if resolved.safetensors else None,
-        "architecture": {f: getattr(spec, f) for f in _ARCHITECTURE_FIELDS if getattr(spec, f) is not None} if spec.has_shape else None,
-        "notes": notes,
-        "gpus": [{"gpu": g.name, "label": g.label, "memory_bytes": g.memory_bytes} for g in gpu_list],
-        "precisions": rows,
-        "serving": serving_report,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
 # text
 
 
@@ -510,9 +452,6 @@ def format_count(value: int | None) -> str:
 
 
 def _count_cell(count: dict) -> str:
-    if "rule_of_thumb" not in count:  # legacy rows: the rule-of-thumb count only
-        nodes = f" ({count['nodes']} nodes of 8)" if count["nodes"] > 1 else ""
-        return f"{count['count']} / {count['tp_count']}{nodes}"
     if count["count"] is None:
         return "n/a"
     layout = f"tp {count['tp']}" + (f" pp {count['pp']}" if count["pp"] > 1 else "")
@@ -524,9 +463,8 @@ def table_rows(report: dict, unit: str = "GB") -> tuple[list[str], list[list[str
     """Headers and rows of the precision table, every figure labelled with its unit. Per GPU: the
     planner's count for serving the target with the row's weights, and the rule of thumb's count."""
     headers = ["precision", "weights", "rule of thumb x1.2", "largest layer", "training (Adam)"]
-    planned = any("rule_of_thumb" in c for row in report["precisions"] for c in row["gpus"])
     for g in report["gpus"]:
-        headers += [f"{g['gpu']} plan", f"{g['gpu']} rule of thumb"] if planned else [f"{g['gpu']} (count / TP)"]
+        headers += [f"{g['gpu']} plan", f"{g['gpu']} rule of thumb"]
     rows = []
     for row in report["precisions"]:
         cells = [
@@ -537,10 +475,9 @@ def table_rows(report: dict, unit: str = "GB") -> tuple[list[str], list[list[str
             format_bytes(row["training_adam_bytes"], unit),
         ]
         for count in row["gpus"]:
+            rule = count["rule_of_thumb"]
             cells.append(_count_cell(count))
-            if "rule_of_thumb" in count:
-                rule = count["rule_of_thumb"]
-                cells.append(f"{rule['count']} / {rule['tp_count']}" + (f" ({rule['nodes']} nodes)" if rule["nodes"] > 1 else ""))
+            cells.append(f"{rule['count']} / {rule['tp_count']}" + (f" ({rule['nodes']} nodes)" if rule["nodes"] > 1 else ""))
         rows.append(cells)
     return headers, rows
 
@@ -562,9 +499,8 @@ def format_table(report: dict, unit: str = "GB") -> str:
         line(["-" * w for w in widths]),
         *(line(r) for r in rows),
     ]
-    if any("rule_of_thumb" in column for row in report["precisions"] for column in row["gpus"]):
-        lines.append("plan: GPUs the planner needs to serve the target with the row's weights; rule of thumb: "
-                     "ceil(rule-of-thumb bytes / GPU memory) / GPUs a tensor-parallel layout of it uses")
+    lines.append("plan: GPUs the planner needs to serve the target with the row's weights; rule of thumb: "
+                 "ceil(rule-of-thumb bytes / GPU memory) / GPUs a tensor-parallel layout of it uses")
     lines.append("training (Adam): accelerate's figure, weights + gradients + two Adam states at the row's precision")
     training = report.get("training")
     if training:
@@ -584,8 +520,6 @@ def format_table(report: dict, unit: str = "GB") -> str:
 def count_lines(report: dict) -> list[str]:
     """Which path counted the model and its parts (multimodal: text / vision / projector); what the count
     leaves out is in the notes (spec.notes)."""
-    if "count_label" not in report:  # legacy dicts (build_report)
-        return []
     parts = report["parts"]
     split = ", ".join(f"{name} {count:,} ({format_count(count)})" for name, count in parts.items()) if len(parts) > 1 else ""
     return [f"counted: {report['count_label']}" + (f"; parts: {split}" if split else "")]
