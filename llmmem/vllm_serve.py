@@ -264,7 +264,7 @@ def _without(parsed: ParsedCommand, flag: str) -> str:
     return command[: -len(f" {flag} ")]
 
 
-def _fixes(parsed: ParsedCommand, spec: ModelSpec, options: ServingOptions, estimate, failure, gpu: GPU) -> list[dict]:
+def _fixes(parsed: ParsedCommand, spec: ModelSpec, options: ServingOptions, estimate, failure) -> list[dict]:
     """The smallest single changes that make the command start, each checked by predicting it again."""
     candidates: list[tuple[str, str, ServingOptions]] = []
     limit = spec.max_position_embeddings
@@ -308,22 +308,17 @@ def _fixes(parsed: ParsedCommand, spec: ModelSpec, options: ServingOptions, esti
         if options.quantization is None and estimate is not None and estimate.weights_format in ("fp16", "fp32"):
             candidates.append(("quantize the weights to fp8 on load (--quantization fp8)", _with(parsed, "--quantization", "fp8"),
                                replace(options, quantization="fp8")))
+    # NOTE: one tensor-parallel fix is enough: the first size (the candidates are in order of preference) that starts.
     fixes: list[dict] = []
+    tp_kept = False
     for change, command, trial in candidates:
+        is_tp = change.startswith("use --tensor-parallel-size")
+        if is_tp and tp_kept:
+            continue
         if _starts(spec, trial):
             fixes.append({"change": change, "command": command})
-            if change.startswith("use --tensor-parallel-size") and check != "tensor_parallel":
-                candidates = [c for c in candidates if not c[0].startswith("use --tensor-parallel-size")]
-    # NOTE: keep one tensor-parallel fix: the smallest size that starts.
-    seen_tp = False
-    out = []
-    for fix in fixes:
-        if fix["change"].startswith("use --tensor-parallel-size"):
-            if seen_tp:
-                continue
-            seen_tp = True
-        out.append(fix)
-    return out
+            tp_kept |= is_tp
+    return fixes
 
 
 def _starts(spec: ModelSpec, options: ServingOptions) -> bool:
@@ -382,7 +377,7 @@ def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, 
             notes.append("flags this estimate does not model (memory may differ): " + ", ".join(not_modelled))
     if "--enforce-eager" in parsed.switches:
         notes.append("--enforce-eager: no CUDA graphs; vLLM v1 sizes the KV cache before it captures them (gpu_worker), so the figures here do not change")
-    fixes = _fixes(parsed, spec, options, estimate, failure, gpu) if failure else []
+    fixes = _fixes(parsed, spec, options, estimate, failure) if failure else []
     return StartupCheck(command=text, gpu=gpu.name, estimate=estimate, starts=failure is None, failure=failure,
                         fixes=tuple(fixes), notes=tuple(notes))
 
