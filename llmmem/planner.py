@@ -124,7 +124,6 @@ class PlanResult(Result):
 class _Candidate:
     plan: Plan
     serves: bool
-    estimate: object
 
 
 def vllm_command(
@@ -315,10 +314,10 @@ def plan(
                 # --max-model-len is `reach`, which the pool holds, so only the other checks count.
                 failure = estimate.failure
                 serves = reach >= 1 and (failure is None or failure["check"] == "max_seq_len")
-            else:
-                serves = estimate.starts and estimate.num_blocks >= target_sequences * blocks_for_requests(spec, per_kind, target_context, estimate.max_num_batched_tokens, estimate.kv_cache_block_size)
             length = reach if context == MAX else target_context
             need = blocks_for_requests(spec, per_kind, length or 1, estimate.max_num_batched_tokens, estimate.kv_cache_block_size)
+            if context != MAX:
+                serves = estimate.starts and estimate.num_blocks >= target_sequences * need
             held = round(estimate.num_blocks / need, 2)  # sequences of `length` tokens, as vLLM logs it
             command_seqs = seqs
         elif isinstance(estimate, GenericEstimate):
@@ -350,7 +349,6 @@ def plan(
                 usd_per_hour=None if usd is None else round(usd * count, 4), command=command,
             ),
             serves,
-            estimate,
         )
 
     def answer(p: Plan) -> float:
