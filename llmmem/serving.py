@@ -16,8 +16,8 @@ from .gpus import GPU
 from .quantization import FORMATS, WeightFormat, format_from_quantization_config, get_format
 from .results import Result
 from . import kv_cache
-from .kv_cache import CacheLayout, attention_bytes_per_token, cache_layout
-from .kv_cache import kv_heads_per_rank  # noqa: F401  (re-exported: engines and tests import it from here)
+from .kv_cache import CacheLayout, cache_layout
+from .kv_cache import kv_heads_per_rank, layer_kinds  # noqa: F401  (re-exported: the planner, bench and tests import them from here)
 from .spec import ATTENTION_KINDS, FFN_DENSE, FFN_MOE, PART_KEYS, QUANTIZABLE_KEYS, STATE_KINDS, ModelSpec
 
 GiB = 2**30
@@ -35,7 +35,7 @@ CUDA_CONTEXT_BYTES = int(0.51 * GiB)
 TP_COMM_BASE_BYTES = int(2.04 * GiB)
 TP_COMM_PER_PEER_BYTES = int(0.03 * GiB)
 
-DTYPE_BYTES = {"float32": 4, "fp32": 4, "float16": 2, "fp16": 2, "half": 2, "bfloat16": 2, "bf16": 2}
+DTYPE_BYTES = kv_cache.STATE_DTYPE_BYTES  # the same names and sizes for the serving dtype
 KV_DTYPE_BYTES = {"fp16": 2, "bf16": 2, "float16": 2, "bfloat16": 2, "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1}
 
 
@@ -238,24 +238,6 @@ def weights_terms(
 # KV cache
 
 
-def kv_bytes_per_token_per_layer(spec: ModelSpec, tp: int, kv_bytes: int, kv_cache_dtype: str = "auto") -> int:
-    """KV cache bytes one token takes in one attention layer on one GPU (kv_cache.attention_bytes_per_token).
-
-    Standard attention: K and V, each KV heads per rank x head_dim (config's head_dim when given).
-    MLA (DeepSeek V2/V3, Kimi): one compressed latent of kv_lora_rank + qk_rope_head_dim per token,
-    the same on every rank (vLLM MLAAttentionSpec: num_kv_heads 1, not split by tensor parallelism);
-    DeepSeek-V3.2 adds its indexer key.
-    """
-    return attention_bytes_per_token(spec, tp, kv_bytes, kv_cache_dtype)
-
-
-def layer_kinds(spec: ModelSpec, start: int = 0, end: int | None = None) -> list[str]:
-    """The kind of each decoder layer in [start, end) (spec.LAYER_KINDS: attention kinds, fixed-state
-    mixers, no cache); every layer full attention when the spec does not say."""
-    kinds = kv_cache.layer_kinds(spec)
-    return kinds[start : len(kinds) if end is None else end]
-
-
 def stage_cache_layout(
     spec: ModelSpec, tp: int, kv_bytes: int, pp: int = 1, stage: int = 0, *, dtype_bytes: int = 2, kv_cache_dtype: str = "auto"
 ) -> CacheLayout:
@@ -272,11 +254,6 @@ def kv_cache_bytes_per_token(spec: ModelSpec, tp: int, kv_bytes: int, pp: int = 
     (sliding-window / chunked layers hold at most their window: see kv_cache_bytes); layers with a
     fixed state or no cache take none."""
     return stage_cache_layout(spec, tp, kv_bytes, pp, stage, kv_cache_dtype=kv_cache_dtype).kv_bytes_per_token
-
-
-def state_bytes_per_sequence(spec: ModelSpec, tp: int, pp: int = 1, stage: int = 0, *, dtype_bytes: int = 2) -> int:
-    """Fixed state bytes (conv + SSM / recurrent) one sequence holds on one GPU of `stage`."""
-    return stage_cache_layout(spec, tp, dtype_bytes, pp, stage, dtype_bytes=dtype_bytes).state_bytes_per_sequence
 
 
 def kv_cache_bytes(
@@ -324,12 +301,15 @@ def logits_bytes(spec: ModelSpec, sequences: int) -> int:
     return sequences * padded_vocab(spec.vocab_size or 0) * 4
 
 
+def tp_comm_bytes(tp: int) -> int:
+    """NCCL and custom all-reduce buffers of tensor parallelism (0 on one GPU)."""
+    return TP_COMM_BASE_BYTES + TP_COMM_PER_PEER_BYTES * (tp - 2) if tp > 1 else 0
+
+
 def runtime_overhead_bytes(tp: int) -> int:
     """Memory outside PyTorch tensors: the CUDA context, plus NCCL/all-reduce buffers when tp > 1
     (figures measured by vLLM 0.19 on an H100: see the constants' comments)."""
-    if tp > 1:
-        return CUDA_CONTEXT_BYTES + TP_COMM_BASE_BYTES + TP_COMM_PER_PEER_BYTES * (tp - 2)
-    return CUDA_CONTEXT_BYTES
+    return CUDA_CONTEXT_BYTES + tp_comm_bytes(tp)
 
 
 # ---------------------------------------------------------------------------------------------

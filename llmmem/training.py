@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 from .errors import InputError
 from .gpus import GPU, get_gpu
-from .engines.transformers import sliding_mask_materialised, unmodelled_layers
+from .engines.transformers import CUBLAS_WORKSPACE_BYTES, sliding_mask_materialised, unmodelled_layers
 from .spec import SLIDING_ATTENTION, ModelSpec
 
 MiB = 2**20
@@ -65,7 +65,7 @@ LISTED_GPUS = ("A100-40GB", "A100-80GB", "H100-80GB", "H200-141GB", "L4-24GB", "
 # a process leaves 96 MiB more allocated than weights + optimizer states (cuBLAS workspaces of 32 MiB
 # for the forward's handle, the autograd engine's device thread and cuBLASLt): train.csv rows
 # Qwen2.5-0.5B full_bf16, the first of their process, after_steps - weights - states = 100.9e6 bytes.
-TRAINING_CUBLAS_WORKSPACES = 3 * 32 * MiB
+TRAINING_CUBLAS_WORKSPACES = 3 * CUBLAS_WORKSPACE_BYTES
 
 # bitsandbytes nf4 with double quantisation: 4 bits per weight; one 8-bit absmax per 64 weights; one
 # fp32 absmax (and an fp32 offset) per 256 first-level blocks.
@@ -424,10 +424,10 @@ def estimate_training(spec: ModelSpec, options: TrainingOptions = TrainingOption
     n, v, h = s.n, s.vocab, s.hidden
     compute = 2
     per_layer = layer_saved_bytes(spec, s, o.recipe, targets, o.lora_rank)
-    first_layer = layer_saved_bytes(spec, s, o.recipe, targets, o.lora_rank, first=not o.checkpointing)
     if o.checkpointing:
         layers_saved = s.layers * (4 if o.recipe == "mixed" else 2) * n * h
     else:
+        first_layer = layer_saved_bytes(spec, s, o.recipe, targets, o.lora_rank, first=True)
         layers_saved = first_layer + (s.layers - 1) * per_layer
     outer = outer_saved_bytes(spec, s, o.recipe)
     saved = layers_saved + outer

@@ -13,7 +13,6 @@ from llmmem.quantization import FORMATS, format_from_quantization_config, get_fo
 from llmmem.engines import estimate_serving as _estimate
 from llmmem.serving import (
     ServingOptions,
-    kv_bytes_per_token_per_layer,
     kv_cache_bytes,
     kv_cache_bytes_per_token,
     kv_heads_per_rank,
@@ -21,6 +20,7 @@ from llmmem.serving import (
     pp_layer_counts,
     weights_terms,
 )
+from llmmem.kv_cache import attention_bytes_per_token
 from llmmem.spec import ModelSpec
 
 CONFIGS = Path(__file__).resolve().parent.parent / "llmmem" / "catalog" / "configs"
@@ -58,7 +58,7 @@ def test_fp8_kv_halves_it():
 
 def test_head_dim_from_config_not_hidden_over_heads():
     gemma = spec("google__gemma-7b")  # hidden 3072, 16 heads, but head_dim 256
-    assert kv_bytes_per_token_per_layer(gemma, tp=1, kv_bytes=2) == 2 * 16 * 256 * 2
+    assert attention_bytes_per_token(gemma, tp=1, kv_bytes=2) == 2 * 16 * 256 * 2
 
 
 def test_mla_one_latent_per_layer_not_split():

@@ -69,7 +69,8 @@ class _Layout:
         tp, pp = options.tp, options.pp
         weights_total = sum(self.weights[stage].values())
         cache = self.caches[stage]
-        kv = cache.bytes_per_sequence(context) * batch
+        per_sequence = cache.bytes_per_sequence(context)
+        kv = per_sequence * batch
         # NOTE: engines prefill in chunks (vLLM's default 8192 tokens on big GPUs), so the forward
         # pass never holds more than one chunk of activations, however long the context.
         chunk = min(context * batch, options.max_num_batched_tokens or DEFAULT_CHUNK_TOKENS)
@@ -80,7 +81,6 @@ class _Layout:
         per_token = cache.kv_bytes_per_token
         state = cache.state_bytes_per_sequence
         free = options.gpu.memory_bytes - (weights_total + activations + self.overhead)
-        per_sequence = cache.bytes_per_sequence(context)
         return {
             "stage": stage,
             "weights_bytes": weights_total,

@@ -44,7 +44,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..errors import InputError
-from ..serving import ServingEstimate, activation_dtype_bytes
+from ..serving import CUDA_CONTEXT_BYTES, ServingEstimate, activation_dtype_bytes
 from ..spec import ATTENTION_KINDS, LINEAR_ATTENTION, MAMBA, NO_CACHE, SHORT_CONV, SLIDING_ATTENTION, ModelSpec
 from .search import largest_fitting
 
@@ -56,9 +56,8 @@ GiB = 2**30
 # max_memory_allocated of the first forward only (fixture README; rows gpt2 1024 and
 # Llama-3.1-8B 8192x2, the first of their processes, are 32 MiB above the rest of the model).
 CUBLAS_WORKSPACE_BYTES = 32 * MiB
-# NOTE: memory nvidia-smi shows beyond PyTorch's pool: the CUDA context and kernels (measured: about
-# 0.5 GiB on an H100/H200 with torch 2.x; the fixture README and vLLM's non-torch figure, 0.51 GiB).
-CUDA_CONTEXT_BYTES = int(0.51 * GiB)
+# NOTE: memory nvidia-smi shows beyond PyTorch's pool is serving.CUDA_CONTEXT_BYTES, the CUDA context and
+# kernels (about 0.5 GiB on an H100/H200 with torch 2.x; vLLM's measured non-torch figure, 0.51 GiB).
 
 # The caching allocator's granularity (c10/cuda/CUDACachingAllocator.cpp: kMinBlockSize, kRoundLarge).
 BLOCK_ROUND = 512
@@ -355,11 +354,11 @@ def estimate_transformers(
         # exists twice for a moment; the fp32 copy of the last logits stays alive.
         total = tokens + new_tokens
         per_layer = kv_token_layer_bytes(spec, d) * batch * total
-        decode = kv_cache_during_decode(spec, batch, total, d) + per_layer + batch * spec.vocab_size * 4
+        kv_decode = kv_cache_during_decode(spec, batch, total, d)
+        decode = kv_decode + per_layer + batch * spec.vocab_size * 4
         terms["decode"] = decode
         if decode > forward_peak:
-            moment, forward_peak = "decode", decode
-            kv_at_peak = kv_cache_during_decode(spec, batch, total, d)
+            moment, forward_peak, kv_at_peak = "decode", decode, kv_decode
     workspace = CUBLAS_WORKSPACE_BYTES if first_forward else 0
     forward_peak += workspace
 

@@ -25,8 +25,6 @@ from typing import Mapping
 from ..errors import InputError
 from ..serving import (
     CUDA_CONTEXT_BYTES,
-    TP_COMM_BASE_BYTES,
-    TP_COMM_PER_PEER_BYTES,
     ServingEstimate,
     ServingOptions,
     activation_dtype_bytes,
@@ -37,6 +35,7 @@ from ..serving import (
     padded_vocab,
     stage_cache_layout,
     stage_layer_range,
+    tp_comm_bytes,
     weight_format,
     weights_terms,
 )
@@ -171,7 +170,7 @@ def mla_dequantized_up_proj_bytes(spec: ModelSpec, fmt, dtype_bytes: int, tp: in
 def non_torch_forward_bytes(tp: int, pp: int) -> int:
     """Non-torch memory added by vLLM's profiling run (see the constants' sources)."""
     if tp > 1:
-        return TP_COMM_BASE_BYTES + TP_COMM_PER_PEER_BYTES * (tp - 2)
+        return tp_comm_bytes(tp)
     return NON_TORCH_PIPELINE_BYTES if pp > 1 else NON_TORCH_SINGLE_BYTES
 
 
