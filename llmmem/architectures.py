@@ -24,12 +24,15 @@ from llmmem.config_check import (
     LAYERS_KEYS,
     DefaultedConfig,
     check_config,
+    config_dtype,
     missing,
     positive_int,
 )
+from llmmem.config_check import flag as config_flag
 from llmmem.encoders import encoder_spec, is_encoder
 from llmmem.errors import ConfigError
 from llmmem.families import COUNTED_AS, FAMILIES, TEXT_CONFIG_DEFAULTS, Family
+from llmmem.layer_sizes import mlp as _mlp, norm as _norm
 from llmmem.multimodal import multimodal_spec, multimodal_type
 from llmmem.spec import (
     BREAKDOWN_KEYS,
@@ -78,8 +81,7 @@ class _Config(DefaultedConfig):
     def flag(self, flag: Any) -> bool:
         if isinstance(flag, tuple):
             key, default = flag
-            value = self.raw.get(key)
-            return default if value is None else bool(value)
+            return config_flag(self.raw.get(key), default)
         return bool(flag)
 
 
@@ -114,17 +116,6 @@ def _mla_attention(h: int, heads: int, cfg: _Config, bias: bool) -> Counter:
     part["attention_kv"] += kv_lora * heads * (nope + v_dim)
     part["attention_qo"] += heads * v_dim * h + (h if bias else 0)
     return part
-
-
-def _mlp(h: int, inner: int, kind: str, bias: bool) -> int:
-    """A dense feed-forward block: gated (gate, up, down) or plain (up, down)."""
-    if kind == "gated":
-        return 3 * h * inner + ((2 * inner + h) if bias else 0)
-    return 2 * h * inner + ((inner + h) if bias else 0)
-
-
-def _norm(size: int, bias: bool) -> int:
-    return 2 * size if bias else size
 
 
 @dataclass(frozen=True)
@@ -167,8 +158,6 @@ def _moe_layers(cfg: _Config, layers: int) -> list[bool]:
         end = cfg.get("moe_layer_end_index")
         end = layers - 1 if end is None or end == -1 else end
         return [(i + 1) % interval == 0 and start <= i <= end for i in range(layers)]
-    if kind == "nemotron_h":
-        return [block == "moe" for block in _nemotron_blocks(cfg)]
     if kind == "lfm2_moe":
         dense = cfg.get("num_dense_layers") or 0
         return [i >= dense for i in range(layers)]
@@ -302,7 +291,7 @@ def _read_shape(model_type: str | None, cfg: _Config) -> _Shape:
         intermediate = _lfm2_intermediate(cfg)
     if intermediate is None and model_type in ("gpt2", "gptj", "falcon"):
         intermediate = 4 * hidden
-    if not cfg.family.has_attention:
+    if cfg.family.layout == "mamba":
         return _Shape(hidden, layers, None, None, None, intermediate, vocab)
     heads = cfg.required(HEADS_KEYS)
     kv_heads = cfg.first(_KV_HEADS) or heads
@@ -437,15 +426,14 @@ def _nemotron_blocks(cfg: _Config) -> list[str]:
 def _layer_plan(cfg: _Config, layers: int) -> list[tuple[str, str]]:
     """(token mixer, feed-forward) of each decoder layer, as transformers builds them."""
     layout = cfg.family.layout
-    moe = _moe_layers(cfg, layers)
-    ffn = [_MOE if m else _DENSE for m in moe]
-    if layout == "decoder":
-        return [(_ATTN, f) for f in ffn]
     if layout == "mamba":
         return [(_STATE, _NONE)] * layers
     if layout == "nemotron_h":
         by_block = {"linear_attention": (_STATE, _NONE), "full_attention": (_ATTN, _NONE), "mlp": (_NONE, _DENSE), "moe": (_NONE, _MOE)}
         return [by_block[b] for b in _nemotron_blocks(cfg)]
+    ffn = [_MOE if m else _DENSE for m in _moe_layers(cfg, layers)]
+    if layout == "decoder":
+        return [(_ATTN, f) for f in ffn]
     if layout == "jamba":
         period, offset = _period(cfg, "attn_layer_period", "attn_layer_offset")
         return [(_ATTN if i % period == offset else _STATE, ffn[i]) for i in range(layers)]
@@ -687,11 +675,10 @@ def _unknown_family(outer: Mapping, raw: Mapping, name: str | None, use_transfor
     if spec is not None:
         return spec
     model_type = raw.get("model_type")
-    why_not = failed or "the optional extra is not installed"
     seen = hidden_features(raw)
     seen += [f for f in hidden_features({k: outer[k] for k in _SUB_CONFIG_KEYS if k in outer}) if f not in seen]
     if seen:
-        hint = "pip install 'llmmem[transformers]' to count it exactly" if "not installed" in why_not else why_not.rstrip(".")
+        hint = EXTRA_NOTE if not failed or "not installed" in failed else failed.rstrip(".")
         raise ConfigError(
             f"{model_type or 'this model'!r} is not a family llmmem counts, and its config has {'; '.join(seen)}"
             f" that the generic formula cannot count: {hint}, or give a parameter count like 70B"
@@ -702,7 +689,7 @@ def _unknown_family(outer: Mapping, raw: Mapping, name: str | None, use_transfor
         f"approximate: {model_type!r} is not a family llmmem knows; counted with the generic decoder formula"
         f" (llama-like); {EXTRA_NOTE}"
     )
-    return replace(spec, model_type=model_type, approximate=True, counted_by=COUNTED_GENERIC, notes=(note,), torch_dtype=_dtype(outer, raw))  # fmt: skip
+    return replace(spec, model_type=model_type, approximate=True, counted_by=COUNTED_GENERIC, notes=(note,), torch_dtype=config_dtype(outer, raw))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the entry point
@@ -721,8 +708,6 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
     else by the generic decoder formula, marked approximate, and only when the config shows nothing
     that formula cannot see (experts, layer-kind lists, SSM fields, sub-configs): those are refused.
     """
-    if not isinstance(config, Mapping):
-        raise ConfigError("config.json must hold a JSON object: give the model's config.json")
     check_config(config)  # untrusted data: types, ranges and size checked before any count (config_check.py)
     if multimodal_type(config):  # vision tower + projector on top of the text model (llmmem/multimodal.py)
         return multimodal_spec(config, spec_from_config, name)
@@ -752,7 +737,7 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
     shape = _read_shape(model_type, cfg)
 
     tied = raw.get("tie_embedding") if model_type in ("lfm2", "lfm2_moe") and "tie_embedding" in raw else raw.get("tie_word_embeddings")
-    tied = family.tie_default if tied is None else bool(tied)
+    tied = config_flag(tied, family.tie_default)
 
     total = _outer_part(model_type, cfg, shape, tied)
     largest_block = 0
@@ -824,7 +809,7 @@ def spec_from_config(config: Mapping, name: str | None = None, *, use_transforme
         attention_chunk_size=cfg.get("attention_chunk_size", 8192) if CHUNKED_ATTENTION in layer_types else None,
         state_dtype=_state_dtype(raw),
         tie_word_embeddings=tied,
-        torch_dtype=_dtype(outer, raw),
+        torch_dtype=config_dtype(outer, raw),
         quantization=outer.get("quantization_config") or raw.get("quantization_config"),
         mtp_layers=mtp_layers,
         mtp_parameters=mtp_parameters,
@@ -850,9 +835,3 @@ def _state_dtype(raw: Mapping) -> str | None:
     return None
 
 
-def _dtype(outer: Mapping, raw: Mapping) -> str | None:
-    for source in (outer, raw):
-        for key in ("torch_dtype", "dtype"):
-            if isinstance(source.get(key), str):
-                return source[key]
-    return None

@@ -426,6 +426,20 @@ def positive_int(key: str, value: Any) -> int:
     return value
 
 
+def flag(value: Any, default: bool) -> bool:
+    """A config flag as transformers reads it: absent or null is the config class's default."""
+    return default if value is None else bool(value)
+
+
+def config_dtype(*sources: Mapping) -> str | None:
+    """The checkpoint dtype the first source names (torch_dtype, or transformers 5's dtype)."""
+    for source in sources:
+        for key in ("torch_dtype", "dtype"):
+            if isinstance(source.get(key), str):
+                return source[key]
+    return None
+
+
 class DefaultedConfig:
     """A config dict with its config class's defaults behind it."""
 

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from llmmem.config_check import config_dtype
 from llmmem.errors import ConfigError
 from llmmem.spec import BREAKDOWN_KEYS, COUNTED_BY_TRANSFORMERS, ModelSpec
 
@@ -117,7 +118,7 @@ def spec_from_transformers(config: Mapping, name: str | None = None, *, timeout:
         intermediate_size=_int(text, "intermediate_size"),
         max_position_embeddings=_int(text, "max_position_embeddings"),
         tie_word_embeddings=config.get("tie_word_embeddings") is True,
-        torch_dtype=next((config[k] for k in ("torch_dtype", "dtype") if isinstance(config.get(k), str)), None),
+        torch_dtype=config_dtype(config),
         quantization=config.get("quantization_config"),
         counted_by=COUNTED_BY_TRANSFORMERS,
         notes=(

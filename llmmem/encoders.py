@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Mapping
 
-from llmmem.config_check import MAX_LAYERS, DefaultedConfig
+from llmmem.config_check import MAX_LAYERS, DefaultedConfig, config_dtype
 from llmmem.errors import ConfigError
+from llmmem.layer_sizes import linear as _linear
 from llmmem.spec import BREAKDOWN_KEYS, FULL_ATTENTION, NO_CACHE, ModelSpec
 
 # NOTE: vLLM serves these as pooling models; their layers get EncoderOnlyAttentionSpec, whose
@@ -36,10 +37,6 @@ class _Cfg(DefaultedConfig):
             return len(id2label)
         value = self.raw.get("num_labels")
         return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 2
-
-
-def _linear(n_in: int, n_out: int, bias: bool = True) -> int:
-    return n_in * n_out + (n_out if bias else 0)
 
 
 # ----------------------------------------------------------------------------- BERT and RoBERTa
@@ -307,7 +304,7 @@ def encoder_spec(config: Mapping, name: str | None = None) -> ModelSpec:
         max_position_embeddings=max_positions,
         layer_types=layer_types,
         tie_word_embeddings=tied,
-        torch_dtype=next((config[k] for k in ("torch_dtype", "dtype") if isinstance(config.get(k), str)), None),
+        torch_dtype=config_dtype(config),
         quantization=config.get("quantization_config"),
         notes=tuple(notes),
     )

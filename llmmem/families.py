@@ -41,7 +41,6 @@ class Family:
     # (config.layer_types names attention or the state mixer), "nemotron_h", "jamba", "mamba", "lfm2".
     layout: str = "decoder"
     state_mixer: str | None = None  # state_mixers.MAMBA1 / MAMBA2 / GATED_DELTA_NET / SHORT_CONV
-    has_attention: bool = True  # False: pure SSM models (no attention heads in the config)
     # Config keys that declare multi-token-prediction layers transformers does not build, and how the
     # checkpoint lays each one out (see _mtp): "deepseek", "qwen3_next", or None (size not modelled).
     mtp_keys: tuple[str, ...] = ()
@@ -247,11 +246,9 @@ FAMILIES: dict[str, Family] = {
             "attn_layer_period": 8, "attn_layer_offset": 4,
         },
     ),
-    "mamba": Family(tie_default=True, layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA1, has_attention=False),
-    "falcon_mamba": Family(
-        tie_default=True, layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA1, has_attention=False
-    ),
-    "mamba2": Family(layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA2, has_attention=False),
+    "mamba": Family(tie_default=True, layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA1),
+    "falcon_mamba": Family(tie_default=True, layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA1),
+    "mamba2": Family(layer_norms=1, layout="mamba", state_mixer=state_mixers.MAMBA2),
     "lfm2": Family(tie_default=True, qk_norm="head", layout="lfm2", state_mixer=state_mixers.SHORT_CONV),
     "lfm2_moe": Family(
         tie_default=True, qk_norm="head", layout="lfm2", state_mixer=state_mixers.SHORT_CONV, moe="lfm2_moe",

@@ -19,9 +19,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from llmmem.config_check import DefaultedConfig
+from llmmem.config_check import DefaultedConfig, flag
 from llmmem.errors import ConfigError
 from llmmem.families import TEXT_CONFIG_DEFAULTS
+from llmmem.layer_sizes import linear as _linear, mlp as _mlp, norm as _norm
 from llmmem.spec import PROJECTOR_PART, VISION_PART, ModelSpec
 
 TextSpec = Callable[..., ModelSpec]  # architectures.spec_from_config(config, name=None)
@@ -57,24 +58,14 @@ class _Sub(DefaultedConfig):
         raise ConfigError(f"config.json has {self.what}.{key}={value!r}, not a positive size: fix the config.json")
 
 
-def _linear(n_in: int, n_out: int, bias: bool = True) -> int:
-    return n_in * n_out + (n_out if bias else 0)
-
-
-def _layer_norm(size: int) -> int:
-    return 2 * size  # weight and bias
-
-
 # ----------------------------------------------------------------------------- vision towers
 # Each returns the tower's parameters by group (ModelSpec.parts["vision"]).
 
 
 def _vit_blocks(layers: int, h: int, inner: int, *, qkv_bias: bool, o_bias: bool, mlp: str, mlp_bias: bool, norm: str) -> Counter:
     """`layers` pre-norm ViT blocks: attention (q, k, v, o over the full width), MLP, two norms."""
-    norms = 2 * (_layer_norm(h) if norm == "layer" else h)
-    mlp_params = 2 * h * inner + (inner + h if mlp_bias else 0)
-    if mlp == "gated":
-        mlp_params += h * inner + (inner if mlp_bias else 0)
+    norms = 2 * _norm(h, norm == "layer")
+    mlp_params = _mlp(h, inner, mlp, mlp_bias)
     attention = 3 * _linear(h, h, qkv_bias) + _linear(h, h, o_bias)
     return Counter(attention=layers * attention, mlp=layers * mlp_params, norms=layers * norms)
 
@@ -95,10 +86,10 @@ def _siglip_tower(v: _Sub) -> Counter:
         positions = (ih // ph) * (iw // pw)
     part = Counter(patch_embedding=_linear(v.int("num_channels") * ph * pw, h), position_embedding=positions * h)
     part += _vit_blocks(v.int("num_hidden_layers"), h, inner, qkv_bias=True, o_bias=True, mlp="plain", mlp_bias=True, norm="layer")
-    part["norms"] += _layer_norm(h)  # post_layernorm
+    part["norms"] += _norm(h, True)  # post_layernorm
     if v.get("vision_use_head", True):
         # probe, nn.MultiheadAttention (in_proj 3h x h + bias, out_proj), layernorm, MLP
-        part["head"] = h + 3 * h * h + 3 * h + _linear(h, h) + _layer_norm(h) + 2 * h * inner + inner + h
+        part["head"] = h + 3 * h * h + 3 * h + _linear(h, h) + _norm(h, True) + 2 * h * inner + inner + h
     return part
 
 
@@ -112,7 +103,7 @@ def _clip_tower(v: _Sub) -> Counter:
     part = Counter(
         patch_embedding=v.int("num_channels") * ph * pw * h,
         position_embedding=h + ((ih // ph) * (iw // pw) + 1) * h,
-        norms=2 * _layer_norm(h),
+        norms=2 * _norm(h, True),
     )
     part += _vit_blocks(v.int("num_hidden_layers"), h, v.int("intermediate_size"), qkv_bias=True, o_bias=True,
                         mlp="plain", mlp_bias=True, norm="layer")  # fmt: skip
@@ -147,7 +138,7 @@ def _llama4_tower(v: _Sub) -> Counter:
     part = Counter(
         patch_embedding=v.int("num_channels") * ph * pw * h,
         position_embedding=h + ((ih // ph) * (iw // pw) + 1) * h,  # class_embedding + positional_embedding_vlm
-        norms=2 * _layer_norm(h),
+        norms=2 * _norm(h, True),
     )
     part += _vit_blocks(v.int("num_hidden_layers"), h, v.int("intermediate_size"), qkv_bias=True, o_bias=True,
                         mlp="plain", mlp_bias=True, norm="layer")  # fmt: skip
@@ -238,13 +229,13 @@ def _qwen2_vl_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     biases over spatial_merge_size^2 patches into the vision config's hidden_size."""
     e = v.int("embed_dim")
     merged = e * v.int("spatial_merge_size") ** 2
-    return Counter(norms=_layer_norm(e), merger=_linear(merged, merged) + _linear(merged, v.int("hidden_size")))
+    return Counter(norms=_norm(e, True), merger=_linear(merged, merged) + _linear(merged, v.int("hidden_size")))
 
 
 def _qwen3_merger(v: _Sub, postshuffle: bool) -> int:
     h = v.int("hidden_size")
     merged = h * v.int("spatial_merge_size") ** 2
-    return _layer_norm(merged if postshuffle else h) + _linear(merged, merged) + _linear(merged, v.int("out_hidden_size"))
+    return _norm(merged if postshuffle else h, True) + _linear(merged, merged) + _linear(merged, v.int("out_hidden_size"))
 
 
 def _qwen3_vl_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
@@ -316,7 +307,7 @@ def _lfm2_vl_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     width = outer.int("projector_hidden_size")
     part = Counter(linear=_linear(merged, width, bias) + _linear(width, text_hidden, bias))
     if outer.get("projector_use_layernorm"):
-        part["norms"] = _layer_norm(merged)
+        part["norms"] = _norm(merged, True)
     return part
 
 
@@ -328,7 +319,7 @@ def _glm4v_projector(outer: _Sub, v: _Sub, text_hidden: int) -> Counter:
     return Counter(
         downsample=_linear(h * v.int("spatial_merge_size") ** 2, out),
         merger=out * out + 3 * out * inner,
-        norms=_layer_norm(out),
+        norms=_norm(out, True),
     )
 
 
@@ -581,15 +572,12 @@ def _text_config(config: Mapping, wrapper: Wrapper) -> dict:
 
 def _tied(config: Mapping, text: Mapping, wrapper: Wrapper) -> bool:
     """Whether transformers ties the LM head to the token embeddings for this wrapper."""
-    def flag(source: Mapping, default: bool) -> bool:
-        value = source.get("tie_word_embeddings")
-        return default if value is None else bool(value)
-
+    key = "tie_word_embeddings"
     if wrapper.tie_from == "text":
-        return flag(text, False)
-    outer = flag(config, wrapper.tie_default)
+        return flag(text.get(key), False)
+    outer = flag(config.get(key), wrapper.tie_default)
     if wrapper.tie_from == "outer_or_text":
-        return outer or flag(text, False)
+        return outer or flag(text.get(key), False)
     return outer
 
 

@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from typing import Any, Callable
 
-from llmmem.config_check import positive_int
+from llmmem.config_check import flag, positive_int
 from llmmem.errors import ConfigError
 from llmmem.spec import GatedDeltaNet, MambaMixer, ShortConv
 
@@ -36,8 +36,7 @@ def _expand(get: Get, key: str) -> float:
 
 
 def _flag(get: Get, key: str, default: bool) -> bool:
-    value = get(key)
-    return default if value is None else bool(value)
+    return flag(get(key), default)
 
 
 def _time_step_rank(get: Get, key: str, hidden: int) -> int:
@@ -106,7 +105,7 @@ def mamba2_params(model_type: str, get: Get, hidden: int) -> Counter:
     inner, heads = dims.intermediate, dims.num_heads
     conv_dim = inner + 2 * dims.n_groups * dims.state_size
     if model_type == "nemotron_h":
-        conv_bias = _flag(get, "use_conv_bias", True) if get("mamba_conv_bias") is None else bool(get("mamba_conv_bias"))
+        conv_bias = flag(get("mamba_conv_bias"), _flag(get, "use_conv_bias", True))
     else:
         conv_bias = _flag(get, "use_conv_bias", True)
     bias = _flag(get, "use_bias", False)
