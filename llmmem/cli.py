@@ -11,6 +11,7 @@ import os
 import sys
 
 from .cli_common import EXIT_USAGE, Parser, add_hub_flags, guarded, token_from
+from .request import DTYPES, KV_CACHE_DTYPES, UNITS
 
 
 def _engine_names() -> tuple[str, ...]:
@@ -28,11 +29,11 @@ def _weight_names() -> tuple[str, ...]:
 def _add_engine_flags(group, *, many: bool) -> None:
     """Flags both the main command and `plan` take; numbers are checked by make_request (request.LIMITS)."""
     group.add_argument("--engine", choices=_engine_names(), default=None, help="serving engine (default vllm)")
-    group.add_argument("--dtype", choices=("auto", "bfloat16", "float16", "float32"), default=None)
+    group.add_argument("--dtype", choices=DTYPES, default=None)
     weights = dict(action="extend", nargs="+") if many else {}
     group.add_argument("--weights", "--quantization", dest="weights", choices=_weight_names(), default=None,
                        help="weights format: auto (the checkpoint's own) or a format" + (" (several: each is tried)" if many else ""), **weights)
-    group.add_argument("--kv-cache-dtype", choices=("auto", "fp16", "bf16", "fp8"), default=None, **weights)
+    group.add_argument("--kv-cache-dtype", choices=KV_CACHE_DTYPES, default=None, **weights)
     group.add_argument("--context", default=None, help="tokens per sequence, or max (default: min(8192, the model's maximum))")
     group.add_argument("--concurrency", "--batch", dest="concurrency", default=None, help="sequences served at once, or max (default 1)")
     group.add_argument("--tp", default=None, help="tensor-parallel size (default: the planner's)")
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precisions", default=None, help="comma-separated: fp32,fp16,fp8,int8,int4 (default fp32,fp16,int8,int4)")
     parser.add_argument("--gpu", action="append", metavar="NAME", help="GPU to size for, repeatable: H100-80GB, A100-80GB, ..., or a size like 48GB")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--unit", choices=("GB", "GiB"), default="GB", help="units of the table: GB = 10^9 bytes (default), GiB = 2^30")
+    parser.add_argument("--unit", choices=tuple(UNITS), default="GB", help="units of the table: GB = 10^9 bytes (default), GiB = 2^30")
     add_hub_flags(parser)
     _add_engine_flags(parser.add_argument_group("serving"), many=False)
     return parser
@@ -72,7 +73,7 @@ def build_plan_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gpu", action="append", metavar="NAME", help="GPU types to consider, repeatable (default: the whole catalog)")
     parser.add_argument("--price", action="append", metavar="GPU=USD_PER_HOUR", help="price of one GPU per hour, repeatable (overrides the catalog)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--unit", choices=("GB", "GiB"), default="GB")
+    parser.add_argument("--unit", choices=tuple(UNITS), default="GB")
     add_hub_flags(parser)
     _add_engine_flags(parser.add_argument_group("target and engine"), many=True)
     return parser

@@ -24,8 +24,13 @@ def add_hub_flags(parser: argparse.ArgumentParser) -> None:
     hub.add_argument("--revision", default=None, help="branch, tag or commit on the Hub (or write org/name@rev)")
 
 
+def hf_token(given: str | None) -> str | None:
+    """The token given on the command line, else $HF_TOKEN (the CLI only: the library never reads it)."""
+    return given or os.environ.get("HF_TOKEN") or None
+
+
 def token_from(args: argparse.Namespace) -> str | None:
-    return args.token or os.environ.get("HF_TOKEN") or None
+    return hf_token(args.token)
 
 
 def guarded(run) -> int:

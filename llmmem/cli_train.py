@@ -10,10 +10,11 @@ import json
 
 from .cli_common import Parser, add_hub_flags, guarded, token_from
 from .errors import InputError
+from .report import unit_line
+from .request import UNITS
 from .training import LORA_TARGETS, OPTIMIZERS, RECIPES, TrainingOptions, estimate_training
 
 LIMITS = {"batch": (1, 65_536), "seq_len": (1, 2**24), "lora_rank": (1, 4096)}
-UNITS = {"GB": 10**9, "GiB": 2**30}
 TERM_LABELS = {
     "weights": "weights",
     "adapters": "LoRA adapters (fp32)",
@@ -80,7 +81,7 @@ def format_table(result: dict, unit: str) -> str:
         else:
             verdict = "does not fit: activations alone exceed it (use checkpointing, a smaller batch or LoRA)"
         lines.append(f"  {row['gpu']:16} {row['memory_bytes'] / scale:8.2f} {unit}: {verdict}")
-    lines.append(f"{unit} = {'10^9' if unit == 'GB' else '2^30'} bytes.")
+    lines.append(unit_line(unit))
     return "\n".join(lines)
 
 

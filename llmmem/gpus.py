@@ -215,6 +215,11 @@ def valid_tp(tp: int, spec: ModelSpec | None) -> bool:
     return heads % tp == 0 and (kv % tp == 0 or tp % kv == 0)
 
 
+def nodes_for(count: int) -> int:
+    """Nodes of GPUS_PER_NODE that `count` GPUs fill."""
+    return -(-count // GPUS_PER_NODE)
+
+
 def gpus_needed(load_bytes: int, gpu: GPU, spec: ModelSpec | None = None, usable_fraction: float = 1.0) -> GpuCount:
     """GPUs of this kind a load needs, plainly and under tensor parallelism.
 
@@ -242,4 +247,4 @@ def gpus_needed(load_bytes: int, gpu: GPU, spec: ModelSpec | None = None, usable
         tp_size = sizes[-1]  # 1 is always valid, so sizes is never empty
         pp_size = -(-count // tp_size)
     tp_count = tp_size * pp_size
-    return GpuCount(count, tp_count, -(-tp_count // GPUS_PER_NODE), tp_size, pp_size)
+    return GpuCount(count, tp_count, nodes_for(tp_count), tp_size, pp_size)

@@ -30,7 +30,7 @@ from .engines.generic import DEFAULT_MAX_SEQS, GenericEstimate  # NOTE: also the
 from .engines.transformers import check_modelled
 from .engines.vllm import VllmEstimate, blocks_for_requests, kv_groups, max_context_for, vllm_defaults
 from .errors import InputError
-from .gpus import GPU, GPUS, GPUS_PER_NODE, valid_tp
+from .gpus import GPU, GPUS, GPUS_PER_NODE, nodes_for, valid_tp
 from .results import Result
 from .serving import ServingOptions, activation_dtype_bytes, context_problem, layer_kinds, weight_format, weights_terms
 from .spec import ModelSpec
@@ -342,7 +342,7 @@ def plan(
             )
         return _Candidate(
             Plan(
-                gpu=gpu.name, count=count, tp=size, pp=stages, nodes=-(-count // GPUS_PER_NODE),
+                gpu=gpu.name, count=count, tp=size, pp=stages, nodes=nodes_for(count),
                 weights=estimate.weights_format if fmt == "auto" else fmt, kv_cache_dtype=kv,
                 kv_cache_tokens=estimate.kv_cache_tokens, max_concurrency=held, max_context=reach,
                 weights_bytes_per_gpu=estimate.weights_bytes_per_gpu,

@@ -18,7 +18,7 @@ from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes
 from .planner import (MAX, PlanResult, fitted_estimate, needs_stored_checkpoint, plan, scheduler_seqs,
                       stored_checkpoint_words)
 from .precisions import PRECISIONS, Precision, parse_precisions
-from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, DEFAULT_MAX_GPUS, Request
+from .request import UNITS, DEFAULT_CONTEXT, DEFAULT_GPUS, DEFAULT_MAX_GPUS, Request
 from .resolve import Resolved, resolve
 from .results import Result
 from .serving import ServingEstimate, ServingOptions, context_problem
@@ -27,7 +27,6 @@ from .spec import ModelSpec
 # NOTE: each precision row is served with its weights in that precision: (dtype, weights format); an
 # fp32 row runs in float32 too (vLLM --dtype float32), the others in the checkpoint's 16-bit dtype.
 ROW_SERVING = {p.name: ("float32" if p.bits == 32 else None, p.serving_format) for p in PRECISIONS.values()}
-UNITS = {"GB": 10**9, "GiB": 2**30}
 DEFAULT_TARGET_TEXT = (f"the default target: min({DEFAULT_CONTEXT:,}, the model's maximum) tokens on the first --gpu "
                        f"({DEFAULT_GPUS[0]}); ask another with --context, --concurrency, --gpu, --engine")
 
@@ -441,6 +440,10 @@ def format_bytes(value: int | None, unit: str = "GB") -> str:
     return f"{value / UNITS[unit]:,.2f} {unit}"
 
 
+def unit_line(unit: str) -> str:
+    return f"{unit} = {'10^9' if unit == 'GB' else '2^30'} bytes."
+
+
 def format_count(value: int | None) -> str:
     """8030261248 -> '8.03B' (for people; the JSON keeps the exact int)."""
     if value is None:
@@ -485,19 +488,22 @@ def table_rows(report: dict, unit: str = "GB") -> tuple[list[str], list[list[str
 _COUNT_TAGS = {"transformers": ", counted by transformers", "generic": ", approximate"}
 
 
+def aligned(headers: list[str], rows: list[list[str]], left: tuple[int, ...] = (0,)) -> list[str]:
+    """A plain-text table: header, dashes, rows; columns in `left` flush left, the rest (numbers) right."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
 def format_table(report: dict, unit: str = "GB") -> str:
     headers, rows = table_rows(report, unit)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
     active = f", {format_count(report['active_parameters'])} active" if report["active_parameters"] else ""
     lines = [
         f"{report['model']}: {report['parameters']:,} parameters ({format_count(report['parameters'])}{active})"
         f" [{report['source']}{_COUNT_TAGS.get(report.get('counted_by') or '', ', approximate' if report['approximate'] else '')}]",
         *count_lines(report),
         "",
-        line(headers),
-        line(["-" * w for w in widths]),
-        *(line(r) for r in rows),
+        *aligned(headers, rows),
     ]
     lines.append("plan: GPUs the planner needs to serve the target with the row's weights; rule of thumb: "
                  "ceil(rule-of-thumb bytes / GPU memory) / GPUs a tensor-parallel layout of it uses")
@@ -512,7 +518,7 @@ def format_table(report: dict, unit: str = "GB") -> str:
     if report.get("serving"):
         lines += ["", *format_serving(report["serving"], unit)]
     gpus = ", ".join(f"{g['gpu']} = {format_bytes(g['memory_bytes'], unit)}" for g in report["gpus"])
-    lines += ["", f"GPU memory as CUDA reports it: {gpus}.", f"{unit} = {'10^9' if unit == 'GB' else '2^30'} bytes."]
+    lines += ["", f"GPU memory as CUDA reports it: {gpus}.", unit_line(unit)]
     lines += [f"note: {n}" for n in report["notes"]]
     return "\n".join(lines)
 
@@ -639,9 +645,7 @@ def format_plans(result: dict, unit: str = "GB", limit: int = 15) -> str:
                  p["kv_cache_dtype"], format_bytes(p["weights_bytes_per_gpu"], unit), f"{p['kv_cache_tokens']:,}",
                  f"{p['max_concurrency']:g}", f"{p['max_context']:,}",
                  "n/a" if p["usd_per_hour"] is None else f"{p['usd_per_hour']:,.2f}"] for i, p in enumerate(plans[:limit])]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-        line = lambda cells: "  ".join(c.rjust(w) if i not in (1, 5, 6) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
-        lines += ["", line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+        lines += ["", *aligned(headers, rows, left=(1, 5, 6))]
         if len(plans) > limit:
             lines.append(f"... {len(plans) - limit} more (--json lists them all)")
         lines += ["", "best plan:", f"  {plans[0]['command']}"]

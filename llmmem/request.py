@@ -19,7 +19,7 @@ from .results import Result
 MAX = "max"
 KV_CACHE_DTYPES = ("auto", "fp16", "bf16", "fp8")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
-UNITS = ("GB", "GiB")
+UNITS = {"GB": 10**9, "GiB": 2**30}
 
 # Inclusive ranges of every number a request may hold.
 LIMITS: dict[str, tuple[float, float]] = {

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from typing import Mapping
 
 from .engines import estimate_serving
-from .engines.vllm import VllmEstimate
+from .engines.vllm import VllmEstimate, format_gib
 from .errors import InputError, LlmmemError
-from .gpus import GPU, get_gpu, valid_tp
+from .gpus import GPU, GPUS_PER_NODE, get_gpu, nodes_for, valid_tp
 from .planner import needs_stored_checkpoint, stored_checkpoint_words
 from .request import parse_float, parse_int
 from .results import Result
@@ -297,11 +297,11 @@ def _fixes(parsed: ParsedCommand, spec: ModelSpec, options: ServingOptions, esti
         candidates.append(("drop --quantization (serve the checkpoint's own weights)", _without(parsed, "--quantization"),
                            replace(options, quantization=None)))
     if check == "tensor_parallel":
-        for size in sorted({t for t in range(1, 9) if valid_tp(t, spec)}, key=lambda t: (abs(t - options.tp), -t)):
+        for size in sorted({t for t in range(1, GPUS_PER_NODE + 1) if valid_tp(t, spec)}, key=lambda t: (abs(t - options.tp), -t)):
             candidates.append((f"use --tensor-parallel-size {size} (it splits the heads evenly)",
                                _with(parsed, "--tensor-parallel-size", str(size)), replace(options, tp=size)))
     elif check in ("max_seq_len", "no_available_memory", "model_loading"):
-        for size in range(options.tp + 1, 9):
+        for size in range(options.tp + 1, GPUS_PER_NODE + 1):
             if valid_tp(size, spec):
                 candidates.append((f"use --tensor-parallel-size {size} ({size * options.pp} GPUs)",
                                    _with(parsed, "--tensor-parallel-size", str(size)), replace(options, tp=size)))
@@ -365,7 +365,7 @@ def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, 
     if defaults:
         notes.append(f"vLLM's defaults on {gpu.name}: " + ", ".join(defaults))
     if options.tp * options.pp > 1:
-        notes.append(f"{options.tp * options.pp} x {gpu.name} ({-(-options.tp * options.pp // 8)} node(s) of 8)")
+        notes.append(f"{options.tp * options.pp} x {gpu.name} ({nodes_for(options.tp * options.pp)} node(s) of {GPUS_PER_NODE})")
     if options.allow_long_context and spec.max_position_embeddings and options.max_model_len > spec.max_position_embeddings:
         notes.append(f"{LONG_ENV}=1: max_model_len beyond the model's {spec.max_position_embeddings} positions is allowed; outputs past it may be wrong")
     if parsed.ignored:
@@ -384,7 +384,7 @@ def check_vllm_serve(command: str | list[str], *, gpu: str | GPU | None = None, 
 
 def format_check(check: StartupCheck) -> str:
     """What vLLM would print, the verdict, and the fixes."""
-    gib = lambda n: f"{n / 2**30:.2f} GiB"  # noqa: E731
+    gib = lambda n: f"{format_gib(n)} GiB"  # noqa: E731
     e = check.estimate
     lines = [check.command, ""]
     if e is not None:
@@ -426,8 +426,9 @@ def main(argv: list[str]) -> int:
     """
     import inspect
     import json
-    import os
     import sys
+
+    from .cli_common import EXIT_USAGE, guarded, hf_token
 
     ours = {"--gpu": None, "--token": None}
     flags = {"--json": False, "--offline": False, "--allow-long-context": False}
@@ -438,7 +439,7 @@ def main(argv: list[str]) -> int:
         if name in ours:
             if not eq and i + 1 >= len(argv):
                 print(f"llmmem: {name} needs a value: write {name} VALUE", file=sys.stderr)
-                return 2
+                return EXIT_USAGE
             ours[name] = inline if eq else argv[i + 1]
             i += 1 if eq else 2
             continue
@@ -451,11 +452,10 @@ def main(argv: list[str]) -> int:
         print(inspect.cleandoc(main.__doc__))
         return 0
     env = [f"{LONG_ENV}=1"] if flags["--allow-long-context"] else []
-    try:
-        check = check_vllm_serve([*env, "vllm", "serve", *rest], gpu=ours["--gpu"],
-                                 token=ours["--token"] or os.environ.get("HF_TOKEN") or None, offline=flags["--offline"])
-    except LlmmemError as exc:
-        print(f"llmmem: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(check.to_dict(), indent=2) if flags["--json"] else format_check(check))
-    return 0
+
+    def run() -> str:
+        check = check_vllm_serve([*env, "vllm", "serve", *rest], gpu=ours["--gpu"], token=hf_token(ours["--token"]),
+                                 offline=flags["--offline"])
+        return json.dumps(check.to_dict(), indent=2) if flags["--json"] else format_check(check)
+
+    return guarded(run)
