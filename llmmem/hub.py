@@ -85,7 +85,7 @@ def parse_model_ref(text: str, revision: str | None = None) -> ModelRef:
     if not isinstance(text, str) or not text.strip():
         raise InputError(f"no model given: {_EXAMPLE}")
     text = text.strip()
-    shown = _shown(text)
+    shown = quoted(text)
     if len(text) > MAX_INPUT:
         raise InputError(f"{shown} is {len(text)} characters long, too long for a model ID or URL: {_EXAMPLE}")
     _refuse_odd_characters(text, shown)
@@ -110,10 +110,10 @@ def parse_model_ref(text: str, revision: str | None = None) -> ModelRef:
     return ModelRef(repo_id, revision)
 
 
-def _shown(text: str) -> str:
-    """The input as an error message may quote it: one line, not too long."""
-    shown = repr(text)
-    return shown if len(shown) <= 120 else shown[:100] + "...'"
+def quoted(text: str, most: int = 120, keep: int = 100) -> str:
+    """The input as an error message may quote it: one line, at most `most` characters."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= most else quoted[:keep] + "...'"
 
 
 def _refuse_odd_characters(text: str, shown: str) -> None:

@@ -20,7 +20,7 @@ from typing import Mapping
 from .architectures import spec_from_config
 from .config_check import MAX_CONFIG_BYTES
 from .errors import ConfigError, GatedModelError, HubUnavailableError, InputError, ModelNotFoundError
-from .hub import clean_token  # NOTE: hub imports huggingface_hub only inside fetch()
+from .hub import MAX_REVISION, clean_token, quoted  # NOTE: hub imports huggingface_hub only inside fetch()
 from .spec import ModelSpec
 
 SOURCES = ("config", "catalog", "hub", "parameter-count")
@@ -140,8 +140,7 @@ def parse_parameter_count(text: str) -> int:
 
 def _shown(text: str) -> str:
     """The input as an error message may quote it: one line, at most about 60 characters."""
-    shown = repr(text)
-    return shown if len(shown) <= 60 else shown[:50] + "...'"
+    return quoted(text, 60, 50)
 
 
 def looks_like_parameter_count(text: str) -> bool:
@@ -246,8 +245,8 @@ def resolve(
                          "meta-llama/Llama-3.1-8B, a huggingface.co URL or a count like 70B")
     text = text.strip()
     token = clean_token(token)  # bounded and checked before anything else, never quoted back
-    if revision is not None and (not isinstance(revision, str) or len(revision) > 255):
-        raise InputError("the revision must be a branch, tag or commit of at most 255 characters")
+    if revision is not None and (not isinstance(revision, str) or len(revision) > MAX_REVISION):
+        raise InputError(f"the revision must be a branch, tag or commit of at most {MAX_REVISION} characters")
     if not allow_local_files:
         if _needs_file_system(text):
             raise InputError(LOCAL_FILES_REFUSED)
@@ -301,42 +300,42 @@ def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: 
 
     ref = hub.parse_model_ref(text, revision=revision)  # refuses bad input before any network call
     if ref.is_bare:
-        entry = catalog.find(ref.repo_id)
-        if entry is None:
-            raise ModelNotFoundError(f"{text!r} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: give the full Hub ID (org/name), {'a config.json' if allow_local_files else 'a Hub URL'} or a count like 70B")
-        return _from_catalog(entry, notes=(f"revision {ref.revision} not checked: the catalog holds one version",) if ref.revision else ())
+        return _catalog_or(ref, f"revision {ref.revision} not checked: the catalog holds one version" if ref.revision else None,
+                           lambda: ModelNotFoundError(f"{text!r} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: give the full Hub ID (org/name), {'a config.json' if allow_local_files else 'a Hub URL'} or a count like 70B"))
     if prefer_catalog and ref.revision is None:
         entry = catalog.find(ref.repo_id)
         if entry is not None:
             return _from_catalog(entry)
     why_offline = "offline mode" if offline else hub.hub_offline_reason()
     if why_offline:
-        entry = catalog.find(ref.repo_id)
-        if entry is None:
-            raise HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give {'its config.json' if allow_local_files else 'a catalog model'} or a count like 70B")
-        return _from_catalog(entry, notes=(f"{why_offline}: showing the bundled entry{_unchecked(ref)}",))
+        return _catalog_or(ref, f"{why_offline}: showing the bundled entry{_unchecked(ref)}",
+                           lambda: HubUnavailableError(f"{why_offline}, and {ref.repo_id} is not in the bundled catalog{_suggest(catalog, ref.repo_id)}: go online, or give {'its config.json' if allow_local_files else 'a catalog model'} or a count like 70B"))
     with hub.local_files_offered(allow_local_files):
         return _from_hub(ref, token=token)
 
 
 def _from_hub(ref, *, token: str | None) -> Resolved:
-    from . import catalog, hub
+    from . import hub
 
     try:
         model = hub.fetch(ref, token=token)
     except HubUnavailableError as exc:
-        entry = catalog.find(ref.repo_id)
-        if entry is None:
-            raise
-        return _from_catalog(entry, notes=(f"the Hub did not answer ({_reason(exc)}): showing the bundled entry{_unchecked(ref)}",))
+        return _catalog_or(ref, f"the Hub did not answer ({_reason(exc)}): showing the bundled entry{_unchecked(ref)}", lambda exc=exc: exc)
     except GatedModelError as exc:
-        entry = catalog.find(ref.repo_id)
-        if entry is None:
-            raise
         reason, _, advice = str(exc).partition(": ")
-        return _from_catalog(entry, notes=(f"{reason}: showing the bundled entry{_unchecked(ref)}; for the repo's own files, {advice}",))
+        return _catalog_or(ref, f"{reason}: showing the bundled entry{_unchecked(ref)}; for the repo's own files, {advice}", lambda exc=exc: exc)
     spec, notes = hub.spec_from_hub(model)
     return Resolved(_bounded(spec), "hub", notes, revision=model.sha, safetensors=model.safetensors)
+
+
+def _catalog_or(ref, note: str | None, missing) -> Resolved:
+    """The bundled entry for `ref`, with `note`; when the catalog has none, the error `missing()` builds."""
+    from . import catalog
+
+    entry = catalog.find(ref.repo_id)
+    if entry is None:
+        raise missing()
+    return _from_catalog(entry, notes=(note,) if note else ())
 
 
 def _from_catalog(entry, notes: tuple[str, ...] = ()) -> Resolved:
