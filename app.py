@@ -31,7 +31,7 @@ from llmmem.errors import InputError, LlmmemError
 from llmmem.gpus import GPUS, get_gpu
 from llmmem.precisions import DEFAULT_PRECISIONS, PRECISIONS
 from llmmem.quantization import FORMATS
-from llmmem.report import UNITS, Report, estimate_request, format_count
+from llmmem.report import UNITS, Report, estimate_request, format_bytes, format_count
 from llmmem.request import DEFAULT_GPUS as REQUEST_DEFAULT_GPUS
 from llmmem.request import KV_CACHE_DTYPES, LIMITS, make_request
 from llmmem.resolve import resolve
@@ -129,9 +129,12 @@ class Field:
         return self.component(value=component_value(self, self.default), elem_id=self.name)
 
 
+_DEFAULT_REQUEST = make_request(model="70B")
+
+
 def _default(name: str) -> Any:
     """The library's default for a Request field, as the page holds it."""
-    return _shown(name, getattr(make_request(model="70B"), name))
+    return _shown(name, getattr(_DEFAULT_REQUEST, name))
 
 
 FIELDS: tuple[Field, ...] = (
@@ -197,16 +200,18 @@ def query_string(values: dict[str, Any]) -> str:
 
 def values_from_query(query: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     """A share link's parameters -> values; what cannot be used falls back to the default, with a note."""
-    raw, notes = {}, []
+    values, notes = {f.name: f.default for f in FIELDS}, []
     for f in URL_FIELDS:
         if f.url not in query:
             continue
         try:
-            f.parse(query[f.url])
-            raw[f.name] = query[f.url]
+            parsed = f.parse(query[f.url])
         except LlmmemError as exc:
             notes.append(f"ignored {f.url}= from the link ({exc}); using {f.default}")
-    return parse_values(raw), notes
+            continue
+        if query[f.url] != "":  # an empty value that parses is the default, as in parse_values
+            values[f.name] = parsed
+    return values, notes
 
 
 # ------------------------------------------------------------------------------------ the library
@@ -459,7 +464,7 @@ def table_html(report: dict, unit: str) -> str:
         for count in row["gpus"]:
             if target:
                 cells.append(esc(layout_text(count)))
-            rule = count.get("rule_of_thumb") or count
+            rule = count["rule_of_thumb"]
             cells.append(f"{rule['tp_count']}" + (f" ({rule['nodes']} nodes of 8)" if rule["nodes"] > 1 else ""))
         if target:
             count = row["gpus"][0]
@@ -544,12 +549,12 @@ def chart_svg(report: dict, unit: str) -> str:
             fill = CHART_PARTS.get(part, GPU_FILL)
             out.append(f'<rect class="bar" x="{x:.2f}" y="{y(base + value / scale):.2f}" width="{width:.2f}" height="{height:.3f}" '
                        f'fill="{fill}" data-bar="{esc(bar["label"])}" data-part="{esc(part)}" data-bytes="{value}">'
-                       f'<title>{esc(bar["title"])}: {esc(part)} {number(value, unit)} {unit}</title></rect>')
+                       f'<title>{esc(bar["title"])}: {esc(part)} {format_bytes(value, unit)}</title></rect>')
             base += value / scale
         centre = x + width / 2
         total = sum(bar["parts"].values())
         out.append(f'<text x="{centre:.2f}" y="{CHART_H - CHART_BOTTOM + 16}" class="label" text-anchor="middle">{esc(bar["label"])}</text>')
-        for line, text in enumerate(bar["note"] or [f"{number(total, unit)} {unit}"]):
+        for line, text in enumerate(bar["note"] or [f"{format_bytes(total, unit)}"]):
             out.append(f'<text x="{centre:.2f}" y="{CHART_H - CHART_BOTTOM + 31 + 14 * line}" class="sub" text-anchor="middle">'
                        f'{esc(text)}</text>')
     out.append("</svg>")
@@ -558,7 +563,7 @@ def chart_svg(report: dict, unit: str) -> str:
     gpu_name = "vLLM's budget (utilization × GPU memory)" if vllm else "GPU memory"
     legend = "".join(f'<span class="key"><i style="background:{CHART_PARTS[p]}"></i>{esc(p)}</span>' for p in present)
     legend += f'<span class="key"><i style="background:{GPU_FILL}"></i>{esc(gpu_name)}</span>'
-    planned = bars and any("weights" in b["parts"] and "KV cache" in b["parts"] for b in bars[:-1])
+    planned = any("weights" in b["parts"] and "KV cache" in b["parts"] for b in bars[:-1])
     caption = ("What one GPU holds at each precision's plan, beside the GPU" if planned
                else "Rule of thumb at each precision, beside the GPU (a serving plan needs the model's config)")
     return f'<figure class="chart-box"><figcaption>{caption}</figcaption>{"".join(out)}<div class="legend">{legend}</div></figure>'
@@ -617,7 +622,7 @@ def csv_text(report: dict) -> str:
     writer.writerow(CSV_HEADER)
     for row in report["precisions"]:
         for count in row["gpus"]:
-            rule = count.get("rule_of_thumb") or {}
+            rule = count["rule_of_thumb"]
             writer.writerow([report["model"], report["parameters"], row["name"], row["bits"], row["weights_bytes"],
                              row["seed_formula_bytes"], row["largest_layer_bytes"], row["training_adam_bytes"], count["gpu"],
                              memory.get(count["gpu"]), rule.get("count"), rule.get("tp_count"), rule.get("nodes"),
@@ -647,11 +652,11 @@ def how_markdown(report: dict, unit: str) -> str:
     for row in report["precisions"]:
         m, w = row["seed_formula_bytes"], row["weights_bytes"]
         lines.append(f"| {row['label']} | {row['bits']} | {p:,} × 4 / (32 / {row['bits']}) × 1.2 = {m:,} bytes = "
-                     f"**{number(m, unit)} {unit}** | {w:,} bytes = {number(w, unit)} {unit} |")
+                     f"**{format_bytes(m, unit)}** | {w:,} bytes = {format_bytes(w, unit)} |")
     lines += [
         "",
         f"**GPUs needed by the rule of thumb** = ceil(M / GPU memory). A {gpu['label']} holds {gpu['memory_bytes']:,} bytes as "
-        f"CUDA reports it ({number(gpu['memory_bytes'], 'GB')} GB = {number(gpu['memory_bytes'], 'GiB')} GiB); the "
+        f"CUDA reports it ({format_bytes(gpu['memory_bytes'], 'GB')} = {format_bytes(gpu['memory_bytes'], 'GiB')}); the "
         "tensor-parallel count is the smallest size that holds M and divides the attention heads; beyond 8, nodes of 8.",
         "",
         "**GPUs to serve the target (planner)**: the fewest GPUs (then the cheapest, then the most headroom) whose "
@@ -707,7 +712,7 @@ def training_html(result: dict, unit: str) -> str:
         where = f": {gpu['count']} × {esc(gpu['gpu'])} sharding weights, gradients and states (FSDP / ZeRO-3)"
     head = (f'<div class="headline" id="train-answer">{esc(result["recipe"])} fine-tuning of {esc(result["model"])} '
             f'({result["batch"]:,} × {result["seq_len"]:,} tokens, {esc(result["optimizer"])}'
-            f'{", checkpointing" if result["checkpointing"] else ""}): peak {number(result["peak_bytes"], unit)} {unit} '
+            f'{", checkpointing" if result["checkpointing"] else ""}): peak {format_bytes(result["peak_bytes"], unit)} '
             f'allocated, at the {esc(result["peak_moment"])}{where}.</div>')
     rows = [[esc(TERM_LABELS.get(k, k)), number(v, unit)] for k, v in result["terms"].items() if v]
     rows += [[f"<b>peak ({esc(result['peak_moment'])})</b>", f"<b>{number(result['peak_bytes'], unit)}</b>"],
