@@ -230,8 +230,7 @@ def serve_command(r: dict) -> str:
 
 def startup_rows() -> list[dict]:
     """Each fixture run fed to the `vllm serve` check: does it start, KV tokens, maximum concurrency."""
-    from llmmem.engines.vllm import BLOCK_SIZE, blocks_for_requests, kv_groups
-    from llmmem.serving import layer_kinds
+    from llmmem.engines.vllm import BLOCK_SIZE, estimate_kv_config
     from llmmem.vllm_serve import check_vllm_serve
 
     out = []
@@ -241,8 +240,9 @@ def startup_rows() -> list[dict]:
             check = check_vllm_serve(serve_command(r), gpu=gpu)
             e = check.estimate
             spec = load_spec(r["config"])
-            _, groups, per_kind = kv_groups(layer_kinds(spec))
-            need = blocks_for_requests(spec, per_kind, int(r["max_model_len"]), int(r["max_num_batched_tokens"]))
+            kv_config = estimate_kv_config(spec, e)
+            groups = len(kv_config.groups)
+            need = kv_config.blocks_per_request(spec, int(r["max_model_len"]), int(r["max_num_batched_tokens"]))
             measured_tokens = int(r["kv_tokens"])
             # NOTE: vLLM logs "Maximum concurrency" = blocks / blocks one max_model_len request needs; the
             # fixture keeps the token count, so the measured concurrency is that formula on the measured pool.

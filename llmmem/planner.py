@@ -28,11 +28,11 @@ from typing import Iterable, Mapping
 from .engines import engine_function, estimate_serving
 from .engines.generic import DEFAULT_MAX_SEQS, GenericEstimate  # NOTE: also the cap of concurrency="max"
 from .engines.transformers import check_modelled
-from .engines.vllm import VllmEstimate, blocks_for_requests, kv_groups, max_context_for, vllm_defaults
+from .engines.vllm import VllmEstimate, estimate_kv_config, vllm_defaults
 from .errors import InputError
 from .gpus import GPU, GPUS, GPUS_PER_NODE, nodes_for, valid_tp
 from .results import Result
-from .serving import ServingOptions, activation_dtype_bytes, context_problem, layer_kinds, weight_format, weights_terms
+from .serving import ServingOptions, activation_dtype_bytes, context_problem, weight_format, weights_terms
 from .spec import ModelSpec
 
 MAX = "max"
@@ -278,7 +278,6 @@ def plan(
     sequence_cap = max_num_seqs or DEFAULT_MAX_SEQS
     inverse = context == MAX or concurrency == MAX
     notes: list[str] = []
-    per_kind = kv_groups(layer_kinds(spec))[2]
     most = 1 if engine in SINGLE_GPU_ENGINES else max_gpus
     if engine in SINGLE_GPU_ENGINES:
         notes.append(f"the {engine} engine runs the model on one GPU (model(...) or generate()): every plan is one GPU; "
@@ -308,14 +307,15 @@ def plan(
             held = float(estimate.max_num_seqs if isinstance(estimate, VllmEstimate) else sequence_cap)
             command_seqs = seqs if isinstance(estimate, VllmEstimate) else None
         elif isinstance(estimate, VllmEstimate):
-            reach = max_context_for(spec, estimate, target_sequences, context_cap)
+            kv_config = estimate_kv_config(spec, estimate)
+            reach = kv_config.longest_context_for(spec, estimate.num_blocks, target_sequences, context_cap, estimate.max_num_batched_tokens)
             if context == MAX:
                 # NOTE: sized at the model's maximum, the max-seq-len check may fail; the plan's own
                 # --max-model-len is `reach`, which the pool holds, so only the other checks count.
                 failure = estimate.failure
                 serves = reach >= 1 and (failure is None or failure["check"] == "max_seq_len")
             length = reach if context == MAX else target_context
-            need = blocks_for_requests(spec, per_kind, length or 1, estimate.max_num_batched_tokens, estimate.kv_cache_block_size)
+            need = kv_config.blocks_per_request(spec, length or 1, estimate.max_num_batched_tokens)
             if context != MAX:
                 serves = estimate.starts and estimate.num_blocks >= target_sequences * need
             held = round(estimate.num_blocks / need, 2)  # sequences of `length` tokens, as vLLM logs it

@@ -17,7 +17,7 @@ from .quantization import FORMATS, WeightFormat, format_from_quantization_config
 from .results import Result
 from . import kv_cache
 from .kv_cache import CacheLayout, cache_layout
-from .kv_cache import kv_heads_per_rank, layer_kinds  # noqa: F401  (re-exported: the planner, bench and tests import them from here)
+from .kv_cache import kv_heads_per_rank
 from .spec import ATTENTION_KINDS, FFN_DENSE, FFN_MOE, PART_KEYS, QUANTIZABLE_KEYS, STATE_KINDS, ModelSpec
 
 GiB = 2**30

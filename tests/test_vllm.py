@@ -1,16 +1,16 @@
 """vLLM mode: the start-up arithmetic vLLM 0.19 does, checked term by term."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from llmmem.architectures import spec_from_config
+from llmmem.engines.vllm_kv import KVCacheGroup, group_blocks, group_layers
 from llmmem.engines.vllm import (
     BLOCK_SIZE,
     FORWARD_WORKSPACE_BYTES,
-    blocks_per_request,
-    kv_groups,
     mla_dequantized_up_proj_bytes,
     mla_prefill_workspace_tokens,
     mla_profile_bytes,
@@ -102,6 +102,12 @@ def test_mla_kv_tokens():
     assert out["kv_cache_bytes_per_token"] == 27 * (512 + 64) * 2
 
 
+def kv_groups(kinds: list[str]) -> tuple[int, int, dict[str, int]]:
+    """(layers per group, groups, groups per kind) of vLLM's uniform-page grouping."""
+    size, groups = group_layers(kinds)
+    return size, len(groups), dict(Counter(kind for kind, _ in groups))
+
+
 def test_hybrid_grouping_rules():
     assert kv_groups(["sliding_attention", "full_attention"] * 21) == (21, 2, {"sliding_attention": 1, "full_attention": 1})
     gemma3 = (["sliding_attention"] * 5 + ["full_attention"]) * 4 + ["sliding_attention"] * 2  # 22 + 4
@@ -119,8 +125,8 @@ def test_gemma2_tokens_count_every_layer():
 
 def test_sliding_window_request_needs_fewer_blocks():
     oss = spec("openai__gpt-oss-20b")  # window 128
-    assert blocks_per_request(oss, "sliding_attention", 131072, 8192) == -(-(127 + 8192) // 16) + 1
-    assert blocks_per_request(oss, "full_attention", 131072, 8192) == 131072 // 16
+    assert group_blocks(oss, KVCacheGroup("sliding_attention", (), BLOCK_SIZE), 131072, 8192) == -(-(127 + 8192) // 16) + 1
+    assert group_blocks(oss, KVCacheGroup("full_attention", (), BLOCK_SIZE), 131072, 8192) == 131072 // 16
 
 
 def test_rotary_cache_only_for_rotary_models():

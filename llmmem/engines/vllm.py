@@ -40,7 +40,7 @@ from ..serving import (
     weights_terms,
 )
 from ..spec import FFN_MOE, ModelSpec
-from .vllm_kv import BLOCK_SIZE, STATE_KIND, KVCacheGroup, VllmKVConfig, group_blocks, group_layers, kv_cache_config
+from .vllm_kv import BLOCK_SIZE, STATE_KIND, VllmKVConfig, kv_cache_config
 from .vllm_mm import encoder_cache_bytes, encoder_cache_note
 from .vllm_mxfp4 import mxfp4_expert_layout, mxfp4_experts_bytes
 
@@ -224,23 +224,6 @@ def profile_peak_bytes(
     }
 
 
-def kv_groups(kinds: list[str]) -> tuple[int, int, dict[str, int]]:
-    """vLLM's KV grouping (kv_cache_utils._get_kv_cache_groups_uniform_page_size, vllm_kv.group_layers):
-    (group_size, number of groups, groups per kind). Layers that cache nothing are left out; every
-    fixed-state kind is one kind, vllm_kv.STATE_KIND. One kind: a single group of all its layers."""
-    size, groups = group_layers(kinds)
-    per_kind: dict[str, int] = {}
-    for kind, _ in groups:
-        per_kind[kind] = per_kind.get(kind, 0) + 1
-    return size, len(groups), per_kind
-
-
-def blocks_per_request(spec: ModelSpec, kind: str, max_model_len: int, max_num_batched_tokens: int, block_size: int = BLOCK_SIZE) -> int:
-    """Blocks one request of max_model_len needs in a group of this kind (vllm_kv.group_blocks:
-    FullAttentionSpec / SlidingWindowSpec / ChunkedLocalAttentionSpec / MambaSpec.max_memory_usage_bytes)."""
-    return group_blocks(spec, KVCacheGroup(kind, (), block_size), max_model_len, max_num_batched_tokens)
-
-
 @dataclass(frozen=True)
 class VllmEstimate(ServingEstimate):
     gpu_memory_utilization: float
@@ -274,12 +257,6 @@ def format_gib(nbytes: int) -> str:
     return f"{nbytes / GiB:.2f}"
 
 
-def blocks_for_requests(spec: ModelSpec, per_kind: dict[str, int], length: int, max_num_batched_tokens: int, block_size: int = BLOCK_SIZE) -> int:
-    """Blocks of the shared pool one request of `length` tokens takes (every group counted; `block_size`
-    is the attention block size, VllmEstimate.kv_cache_block_size)."""
-    return sum(blocks_per_request(spec, kind, length, max_num_batched_tokens, block_size) * n for kind, n in per_kind.items())
-
-
 def estimate_kv_config(spec: ModelSpec, estimate: VllmEstimate) -> VllmKVConfig:
     """The KV cache configuration behind an estimate (rebuilt from its fields)."""
     dtype_bytes = estimate.dtype_bits // 8
@@ -287,12 +264,6 @@ def estimate_kv_config(spec: ModelSpec, estimate: VllmEstimate) -> VllmKVConfig:
         spec, tp=estimate.tp, kv_bytes=kv_dtype_bytes(estimate.kv_cache_dtype, dtype_bytes), dtype_bytes=dtype_bytes,
         kv_cache_dtype=estimate.kv_cache_dtype, max_model_len=estimate.max_model_len,
     )
-
-
-def max_context_for(spec: ModelSpec, estimate: VllmEstimate, sequences: int, cap: int) -> int:
-    """Longest context `sequences` requests can hold at once in this start-up's block pool, capped."""
-    cfg = estimate_kv_config(spec, estimate)
-    return cfg.longest_context_for(spec, estimate.num_blocks, sequences, cap, estimate.max_num_batched_tokens)
 
 
 def moe_layers_in(spec: ModelSpec, start: int, end: int) -> int:
