@@ -175,9 +175,10 @@ def launch_name(resolved: Resolved, request: Request) -> str:
     return text[: -len("config.json")].rstrip("/") or "." if text.endswith("config.json") else text
 
 
-def _plan(spec, request: Request, gpu: GPU, context, concurrency, weights=None, dtype=None, model: str | None = None) -> PlanResult:
+def _plan(spec, request: Request, gpus: list[GPU], context, concurrency, weights=None, dtype=None, model: str | None = None) -> PlanResult:
+    """The planner for `request`'s target, over `gpus`, with the request's engine flags."""
     return plan(
-        spec, model=model or request.model, engine=request.engine, gpus=[gpu], context=context, concurrency=concurrency,
+        spec, model=model or request.model, engine=request.engine, gpus=gpus, context=context, concurrency=concurrency,
         max_gpus=request.max_gpus, weights=weights or request.weights, kv_cache_dtypes=request.kv_cache_dtype,
         prices=dict(request.prices), dtype=dtype or request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
@@ -194,7 +195,7 @@ def _precision_row(spec: ModelSpec, precision: Precision, gpus: list[GPU], reque
         best = None
         if spec.has_shape and spec.breakdown:
             try:
-                best = _plan(spec, request, gpu, context, concurrency, (weights_format,), dtype or "auto").best
+                best = _plan(spec, request, [gpu], context, concurrency, (weights_format,), dtype or "auto").best
             except LlmmemError:
                 best = None
         if best is None:
@@ -267,7 +268,7 @@ def estimate_request(request: Request, *, token: str | None = None, allow_local_
     if shaped:
         default = request.context is None and request.max_model_len is None and request.concurrency == 1 and request.engine == "vllm" and tuple(request.gpus) == DEFAULT_GPUS
         target = Target(request.engine, gpus[0].name, context, concurrency, default)
-        plan_result = _plan(spec, request, gpus[0], context, concurrency, model=launch_name(resolved, request))
+        plan_result = _plan(spec, request, [gpus[0]], context, concurrency, model=launch_name(resolved, request))
         # the best plan's command may need another checkpoint (--weights awq on a 16-bit repo): say so here too
         if plan_result.best is not None:
             notes += [n for n in plan_result.notes if n.startswith(f"weights {plan_result.best.weights}:")]
@@ -624,14 +625,8 @@ def plan_request(request: Request, *, token: str | None = None, allow_local_file
     spec = resolved.spec
     if not spec.has_shape or not spec.breakdown:
         raise InputError(f"{request.model!r} is only a parameter count: a plan needs the model's config.json or ID")
-    return plan(
-        spec, model=launch_name(resolved, request), engine=request.engine, gpus=[get_gpu(name) for name in request.gpus],
-        context=target_context(spec, request), concurrency=request.concurrency, max_gpus=request.max_gpus,
-        weights=request.weights, kv_cache_dtypes=request.kv_cache_dtype, prices=dict(request.prices),
-        dtype=request.dtype, gpu_memory_utilization=request.gpu_memory_utilization,
-        max_num_batched_tokens=request.max_num_batched_tokens, max_num_seqs=request.max_num_seqs,
-        allow_long_context=request.allow_long_context, max_model_len=request.max_model_len, **fixed_layout(request),
-    )
+    return _plan(spec, request, [get_gpu(name) for name in request.gpus], target_context(spec, request), request.concurrency,
+                 model=launch_name(resolved, request))
 
 
 def format_plans(result: dict, unit: str = "GB", limit: int = 15) -> str:
