@@ -20,7 +20,7 @@ from typing import Mapping
 from .architectures import spec_from_config
 from .config_check import MAX_CONFIG_BYTES
 from .errors import ConfigError, GatedModelError, HubUnavailableError, InputError, ModelNotFoundError
-from . import catalog, hub  # NOTE: hub imports huggingface_hub only inside fetch()
+from . import hub  # NOTE: hub imports huggingface_hub only inside fetch()
 from .hub import MAX_REVISION, clean_token, quoted
 from .spec import ModelSpec
 
@@ -297,6 +297,8 @@ def _name_from_path(path: Path) -> str:
 def _resolve_model_id(text: str, *, token: str | None, offline: bool, revision: str | None, prefer_catalog: bool,
                       allow_local_files: bool = True) -> Resolved:
     """A catalog name, a Hub ID or URL. Full IDs ask the Hub first; the catalog answers when it cannot."""
+    from . import catalog  # NOTE: only model names need it: a count or a local file answers without
+
     ref = hub.parse_model_ref(text, revision=revision)  # refuses bad input before any network call
     if ref.is_bare:
         return _catalog_or(ref, f"revision {ref.revision} not checked: the catalog holds one version" if ref.revision else None,
@@ -327,6 +329,8 @@ def _from_hub(ref, *, token: str | None) -> Resolved:
 
 def _catalog_or(ref, note: str | None, missing) -> Resolved:
     """The bundled entry for `ref`, with `note`; when the catalog has none, the error `missing()` builds."""
+    from . import catalog
+
     entry = catalog.find(ref.repo_id)
     if entry is None:
         raise missing()
@@ -334,6 +338,8 @@ def _catalog_or(ref, note: str | None, missing) -> Resolved:
 
 
 def _from_catalog(entry, notes: tuple[str, ...] = ()) -> Resolved:
+    from . import catalog
+
     spec = spec_from_config(catalog.load_config(entry), name=entry.repo_id)
     if entry.shares_config:
         notes = notes + (f"architecture from {entry.config_repo_id}'s config.json (same shapes)",)
