@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from llmmem.config_check import DefaultedConfig, flag
+from llmmem.config_check import DefaultedConfig, flag, positive_int
 from llmmem.errors import ConfigError
 from llmmem.families import TEXT_CONFIG_DEFAULTS
 from llmmem.layer_sizes import linear as _linear, mlp as _mlp, norm as _norm
@@ -43,9 +43,7 @@ class _Sub(DefaultedConfig):
             for key in keys:
                 value = source.get(key)
                 if value is not None:
-                    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                        raise ConfigError(f"config.json has {self.what}.{key}={value!r}, not a positive integer: fix the config.json")
-                    return value
+                    return positive_int(f"{self.what}.{key}", value)
         raise ConfigError(f"config.json's {self.what} has no {keys[0]}: give the model's full config.json")
 
     def side(self, key: str) -> tuple[int, int]:
