@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..kv_cache import CacheLayout, cache_layout, layer_kinds
+from ..kv_cache import cache_layout, layer_kinds
 from ..spec import CHUNKED_ATTENTION, NO_CACHE, SLIDING_ATTENTION, STATE_KINDS, ModelSpec
 from .search import largest_fitting
 
@@ -92,7 +92,6 @@ class VllmKVConfig:
     groups: tuple[KVCacheGroup, ...]
     group_size: int  # layers per group, padding included
     pages: PageSizes
-    layout: CacheLayout  # the whole model's layers on one tensor-parallel rank
 
     @property
     def page_bytes(self) -> int:
@@ -240,4 +239,4 @@ def kv_cache_config(
     groups = tuple(
         KVCacheGroup(kind, layers, max_model_len if kind == STATE_KIND else pages.block_size) for kind, layers in members
     )
-    return VllmKVConfig(groups=groups, group_size=size, pages=pages, layout=layout)
+    return VllmKVConfig(groups=groups, group_size=size, pages=pages)
