@@ -18,7 +18,7 @@ from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes
 from .planner import (MAX, PlanResult, fitted_estimate, needs_stored_checkpoint, plan, scheduler_seqs,
                       stored_checkpoint_words)
 from .precisions import PRECISIONS, Precision, parse_precisions
-from .request import UNITS, DEFAULT_CONTEXT, DEFAULT_GPUS, DEFAULT_MAX_GPUS, Request
+from .request import UNITS, DEFAULT_CONTEXT, DEFAULT_GPUS, Request
 from .resolve import Resolved, resolve
 from .results import Result
 from .serving import ServingEstimate, ServingOptions, context_problem
@@ -317,18 +317,19 @@ def _default_training(spec: ModelSpec) -> dict | None:
             "accelerate_training_bytes": estimate.accelerate_training_bytes}
 
 
+# The request fields only a serving estimate answers, with the flag that sets each, in the order a message names them.
+_SERVING_FLAGS = (
+    ("--tp", "tp"), ("--pp", "pp"), ("--engine", "engine"), ("--context", "context"), ("--concurrency", "concurrency"),
+    ("--max-model-len", "max_model_len"), ("--weights", "weights"), ("--kv-cache-dtype", "kv_cache_dtype"), ("--dtype", "dtype"),
+    ("--gpu-memory-utilization", "gpu_memory_utilization"), ("--max-num-seqs", "max_num_seqs"),
+    ("--max-num-batched-tokens", "max_num_batched_tokens"), ("--max-gpus", "max_gpus"), ("--allow-long-context", "allow_long_context"),
+)
+
+
 def _serving_flag(request: Request) -> str | None:
     """The first flag of the request that only a serving estimate answers (None: the table alone)."""
-    asked = (
-        ("--tp", request.tp is not None), ("--pp", request.pp is not None), ("--engine", request.engine != "vllm"),
-        ("--context", request.context is not None), ("--concurrency", request.concurrency != 1),
-        ("--max-model-len", request.max_model_len is not None), ("--weights", request.weights != ("auto",)),
-        ("--kv-cache-dtype", request.kv_cache_dtype != ("auto",)), ("--dtype", request.dtype != "auto"),
-        ("--gpu-memory-utilization", request.gpu_memory_utilization != 0.9),
-        ("--max-num-seqs", request.max_num_seqs is not None), ("--max-num-batched-tokens", request.max_num_batched_tokens is not None),
-        ("--max-gpus", request.max_gpus != DEFAULT_MAX_GPUS), ("--allow-long-context", request.allow_long_context),
-    )
-    return next((flag for flag, given in asked if given), None)
+    defaults = Request.__dataclass_fields__
+    return next((flag for flag, name in _SERVING_FLAGS if getattr(request, name) != defaults[name].default), None)
 
 
 def _serving(spec, request: Request, gpu: GPU, plan_result: PlanResult, context, concurrency, notes: list) -> ServingEstimate | None:
