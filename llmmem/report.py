@@ -18,7 +18,7 @@ from .memory import largest_layer_bytes, seed_formula_bytes, training_adam_bytes
 from .planner import (MAX, PlanResult, fitted_estimate, needs_stored_checkpoint, plan, scheduler_seqs,
                       stored_checkpoint_words)
 from .precisions import PRECISIONS, Precision, parse_precisions
-from .request import UNITS, DEFAULT_CONTEXT, DEFAULT_GPUS, Request
+from .request import DEFAULT_CONTEXT, DEFAULT_GPUS, UNITS, Request
 from .resolve import Resolved, resolve
 from .results import Result
 from .serving import ServingEstimate, ServingOptions, context_problem
